@@ -1,0 +1,48 @@
+// Decoding images and videos from untrusted input, safely: size limits
+// checked BEFORE decoding, EXIF orientation honoured, every odd format
+// (grayscale, alpha, 16-bit) normalised to 8-bit BGR, and a specific
+// Status reason for every way input can be bad.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <span>
+#include <string>
+
+#include <opencv2/core.hpp>
+
+#include "livegate/status.h"
+
+namespace livegate::vision {
+
+struct ImageLimits {
+  std::uint64_t max_bytes = 32ull << 20;     // encoded size
+  std::uint64_t max_pixels = 40'000'000;     // width*height, read from the header before decoding
+};
+
+// Reasons (Status::reason()):
+//   image.empty, image.too_large_bytes, image.too_many_pixels,
+//   image.unknown_format, image.truncated, image.corrupt, image.unreadable_file
+Result<cv::Mat> DecodeImage(std::span<const std::uint8_t> bytes, const ImageLimits& limits = {});
+Result<cv::Mat> ReadImageFile(const std::filesystem::path& path, const ImageLimits& limits = {});
+// Normalise any cv::Mat (gray, BGRA, 16-bit) to 8-bit 3-channel BGR.
+Result<cv::Mat> ToBgr8(const cv::Mat& any);
+
+struct VideoFrame {
+  cv::Mat bgr;
+  int index = 0;
+  double timestamp_ms = 0;  // from the container, else index / fps
+};
+struct VideoLimits {
+  std::uint64_t max_pixels_per_frame = 8'000'000;
+  int max_frames = 10'000;
+};
+// Reasons: video.unreadable_file, video.cannot_decode, video.no_frames,
+//          video.too_many_pixels, video.too_many_frames
+// The callback returns false to stop early.
+Status ForEachVideoFrame(const std::filesystem::path& path,
+                         const std::function<bool(const VideoFrame&)>& on_frame,
+                         const VideoLimits& limits = {});
+
+}  // namespace livegate::vision

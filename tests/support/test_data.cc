@@ -1,0 +1,36 @@
+#include "support/test_data.h"
+
+#include <cstdlib>
+#include <random>
+
+namespace livegate::testing {
+
+namespace {
+std::filesystem::path FromEnvOr(const char* var, const char* fallback) {
+  const char* v = std::getenv(var);
+  return (v && *v) ? std::filesystem::path(v) : std::filesystem::path(fallback);
+}
+}  // namespace
+
+std::filesystem::path TestDataDir() {
+  return FromEnvOr("LIVEGATE_TEST_DATA", LIVEGATE_TEST_DATA_DEFAULT);
+}
+std::filesystem::path ModelDir() { return FromEnvOr("LIVEGATE_MODELS", LIVEGATE_MODEL_DIR_DEFAULT); }
+std::filesystem::path SourceDir() { return LIVEGATE_SOURCE_DIR; }
+
+bool RunningInCi() {
+  const char* ci = std::getenv("CI");
+  return ci && std::string(ci) == "true";
+}
+
+std::filesystem::path MakeTempDir(const std::string& prefix) {
+  std::random_device rd;
+  for (int i = 0; i < 100; ++i) {
+    auto p = std::filesystem::temp_directory_path() / (prefix + "-" + std::to_string(rd()));
+    std::error_code ec;
+    if (std::filesystem::create_directory(p, ec)) return p;
+  }
+  throw std::runtime_error("cannot create a temporary folder");
+}
+
+}  // namespace livegate::testing
