@@ -9,6 +9,7 @@
 #pragma once
 
 #include <functional>
+#include <iostream>
 #include <vector>
 
 #include <CLI/CLI.hpp>
@@ -36,5 +37,8 @@ enum ExitCode : int {
 // Set by a command's callback; main() returns it.
 void SetExitCode(int code);
 int GetExitCode();
+
+// Parses argv against every registered command and returns the exit code.
+int RunMain(const char* description, int argc, char** argv);
 
 }  // namespace livegate::cli
