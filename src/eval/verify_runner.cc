@@ -1,0 +1,1 @@
+// The verify runner is being written (see verify_runner.h).

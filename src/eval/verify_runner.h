@@ -1,0 +1,124 @@
+// `livegate eval verify`: accuracy of the comparison function (R-SRV-CMP-1)
+// on an identity-labelled image tree, reported per source as ISO/IEC 19795-1
+// figures (FTA, EER, FNMR at FMR = 1 % and 0.1 %, decisions at the operating
+// threshold), the evidence X.1279 section 11 item 2 asks for.
+//
+// Tree layout: DIR/<source>/<identity>/<image>. When DIR's own subfolders
+// hold images directly, DIR is one source (its folder name) whose subfolders
+// are identities (e.g. dlib's examples/johns). Folders whose name starts with
+// "_multi" or "_edge" are skipped (multi-face / odd images by convention);
+// files that are not images by extension are ignored.
+//
+// Pairs: every unordered pair of acquired images within one source; genuine
+// when both have the same identity folder, impostor otherwise. Images are
+// never paired across sources (labels are per source).
+//
+// Same-photo variants: when a MANIFEST.tsv (columns staged_path, repo,
+// commit, original_path, license, label, notes) is found, files it marks as
+// several renderings of ONE photo (notes "same photo at <res>" in one folder
+// with the same stem once "-<res>p" is removed, or "crop of <original_path>"
+// naming another row) form a photo group. Genuine pairs inside a photo group
+// are excluded (they are not independent genuine comparisons) and counted
+// apart; every such image still takes part in impostor pairs and in FTA.
+//
+// Failure to acquire: an image that cannot be decoded, has no face, or whose
+// largest face gets no descriptor (tiny) counts toward FTA; its pairs are not
+// scored (counted as "pairs lost to FTA").
+#pragma once
+
+#include <cstddef>
+#include <filesystem>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "eval/metrics.h"
+#include "eval/report.h"
+#include "livegate/status.h"
+#include "vision/face_analyzer.h"
+
+namespace livegate::eval {
+
+struct VerifyOptions {
+  std::filesystem::path data_dir;
+  // MANIFEST.tsv for same-photo groups; empty = look for one in data_dir and
+  // up to three parent folders; none found = no groups.
+  std::filesystem::path manifest;
+  double threshold = vision::kDefaultCompareThreshold;  // distance <= t: same
+  // Feed every image, which must be a 150x150 dlib-aligned chip, straight to
+  // the descriptor network (no detection, no alignment).
+  bool aligned_chips = false;
+  int threads = 2;  // one analyzer (or descriptor model) per thread
+  vision::AnalyzerOptions analyzer;  // used unless aligned_chips
+  // Called from worker threads (serialised) after each image; may be empty.
+  std::function<void(std::size_t done, std::size_t total)> progress;
+};
+
+struct ImageRecord {
+  std::filesystem::path path;
+  std::string source;
+  std::string identity;
+  std::string photo_group;   // empty = its own photo
+  bool acquired = false;
+  std::string failure;       // Status reason or "face.none" / "face.tiny"
+  int faces = 0;             // faces found (detect path)
+  vision::Descriptor descriptor{};
+};
+
+struct PairScore {
+  std::size_t a = 0;  // indices into SourceResult::images
+  std::size_t b = 0;
+  bool genuine = false;
+  double distance = 0;
+};
+
+struct SourceResult {
+  std::string name;
+  std::size_t identities = 0;
+  std::vector<ImageRecord> images;
+  std::size_t images_failed = 0;
+  double fta_rate = 0;
+  // Pairs among ALL images of the source (before FTA), same-photo genuine
+  // pairs excluded from genuine_possible.
+  std::size_t genuine_possible = 0;
+  std::size_t impostor_possible = 0;
+  std::size_t genuine_same_photo_excluded = 0;
+  std::vector<PairScore> pairs;    // scored pairs (both images acquired)
+  std::size_t genuine_scored = 0;
+  std::size_t impostor_scored = 0;
+  ScoreSet scores;                 // distances, Polarity::kLowerIsPositive
+  // Absent when the source has no scored genuine or no scored impostor pair.
+  std::optional<VerificationSummary> summary;
+  // Decisions at the threshold (always filled; genuine_accepted +
+  // genuine_rejected == genuine_scored, same for impostors).
+  std::size_t genuine_accepted = 0;
+  std::size_t genuine_rejected = 0;
+  std::size_t impostor_accepted = 0;
+  std::size_t impostor_rejected = 0;
+};
+
+struct VerifyReport {
+  std::string mode;       // "detect+align" or "aligned-chips"
+  double threshold = 0;
+  std::filesystem::path data_dir;
+  std::filesystem::path manifest;  // empty when none used
+  int threads = 1;
+  double seconds = 0;     // wall time of the analysis
+  std::vector<SourceResult> sources;
+};
+
+// Reasons: eval.data_dir_missing, eval.no_sources, eval.manifest_unreadable,
+// and the model loading errors of vision (models.*).
+Result<VerifyReport> RunVerify(const VerifyOptions& options);
+
+// The per-source summary (one row per source).
+Table VerifySummaryTable(const VerifyReport& report);
+nlohmann::json ToJson(const VerifyReport& report);
+// Writes summary.csv, summary.json, det.csv, pairs.csv, images.csv and
+// report.html (DET curves of every source with a summary) into out_dir.
+Status WriteVerifyReport(const VerifyReport& report, const std::filesystem::path& out_dir);
+
+}  // namespace livegate::eval
