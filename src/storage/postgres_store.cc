@@ -1,0 +1,277 @@
+// PostgreSQL backend (libpqxx 6.4): for scale and for several server
+// processes sharing one database. A small connection pool; each operation or
+// Transact body runs in one READ COMMITTED transaction. Races are settled by
+// the database itself: INSERT ... ON CONFLICT DO NOTHING for nonces and
+// creates, UPDATE ... WHERE version = ? for flow steps.
+#include <pqxx/pqxx>
+
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include "storage/sql_backend.h"
+
+namespace livegate::storage {
+namespace internal {
+namespace {
+
+constexpr pqxx::oid kByteaOid = 17;
+constexpr pqxx::oid kInt8Oid = 20;
+constexpr pqxx::oid kInt2Oid = 21;
+constexpr pqxx::oid kInt4Oid = 23;
+
+// `?` -> `$n` (our SQL never has `?` inside literals).
+std::string Numbered(const std::string& sql) {
+  std::string out;
+  out.reserve(sql.size() + 16);
+  int n = 0;
+  for (char ch : sql) {
+    if (ch == '?') {
+      out += '$';
+      out += std::to_string(++n);
+    } else {
+      out += ch;
+    }
+  }
+  return out;
+}
+
+std::string HexBytea(const Bytes& b) {
+  static const char* kHex = "0123456789abcdef";
+  std::string s = "\\x";
+  s.reserve(2 + 2 * b.size());
+  for (std::uint8_t c : b) {
+    s += kHex[c >> 4];
+    s += kHex[c & 15];
+  }
+  return s;
+}
+
+int HexVal(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+Result<Bytes> UnhexBytea(const char* s, std::size_t n) {
+  if (n < 2 || s[0] != '\\' || s[1] != 'x')
+    return Status::Internal("storage.error", "bytea not in hex output format");
+  Bytes out;
+  out.reserve((n - 2) / 2);
+  for (std::size_t i = 2; i + 1 < n; i += 2) {
+    const int hi = HexVal(s[i]), lo = HexVal(s[i + 1]);
+    if (hi < 0 || lo < 0) return Status::Internal("storage.error", "bad bytea hex");
+    out.push_back(static_cast<std::uint8_t>(hi * 16 + lo));
+  }
+  return out;
+}
+
+Status MapPqxxError(const std::exception& e, bool* broken) {
+  const std::string msg = std::string("postgresql: ") + e.what();
+  if (dynamic_cast<const pqxx::broken_connection*>(&e)) {
+    if (broken) *broken = true;
+    return Status(StatusCode::kUnavailable, "storage.unavailable", msg);
+  }
+  if (dynamic_cast<const pqxx::unique_violation*>(&e))
+    return Status(StatusCode::kAlreadyExists, kReasonUniqueViolation, msg);
+  if (dynamic_cast<const pqxx::foreign_key_violation*>(&e))
+    return Status(StatusCode::kFailedPrecondition, kReasonFkViolation, msg);
+  if (dynamic_cast<const pqxx::transaction_rollback*>(&e))
+    return Status(StatusCode::kUnavailable, "storage.busy", msg);
+  if (const auto* se = dynamic_cast<const pqxx::sql_error*>(&e)) {
+    if (se->sqlstate() == "55P03") return Status(StatusCode::kUnavailable, "storage.busy", msg);
+  }
+  if (dynamic_cast<const pqxx::in_doubt_error*>(&e))
+    return Status(StatusCode::kUnavailable, "storage.unavailable", msg);
+  return Status::Internal("storage.error", msg);
+}
+
+class PgConn final : public SqlConn {
+ public:
+  explicit PgConn(pqxx::work* w) : w_(*w) {}
+
+  Result<SqlRows> Exec(const std::string& sql, const std::vector<SqlValue>& params) override {
+    std::vector<std::string> text(params.size());
+    std::vector<const char*> ptrs(params.size(), nullptr);
+    for (std::size_t i = 0; i < params.size(); ++i) {
+      const SqlValue& p = params[i];
+      if (std::holds_alternative<std::monostate>(p)) continue;  // NULL
+      if (const auto* v = std::get_if<std::int64_t>(&p)) text[i] = std::to_string(*v);
+      else if (const auto* s = std::get_if<std::string>(&p)) text[i] = *s;
+      else text[i] = HexBytea(std::get<Bytes>(p));
+      ptrs[i] = text[i].c_str();
+    }
+    try {
+      pqxx::result r = w_.exec_params(Numbered(sql), pqxx::prepare::make_dynamic_params(ptrs));
+      SqlRows rows;
+      rows.reserve(r.size());
+      const auto ncols = r.columns();
+      std::vector<pqxx::oid> types(ncols);
+      for (pqxx::row_size_type c = 0; c < ncols; ++c) types[c] = r.column_type(c);
+      for (const auto& row : r) {
+        SqlRow out;
+        out.reserve(ncols);
+        for (pqxx::row_size_type c = 0; c < ncols; ++c) {
+          const pqxx::field f = row[c];
+          if (f.is_null()) {
+            out.emplace_back(std::monostate{});
+          } else if (types[c] == kByteaOid) {
+            LG_ASSIGN_OR_RETURN(Bytes b, UnhexBytea(f.c_str(), f.size()));
+            out.emplace_back(std::move(b));
+          } else if (types[c] == kInt8Oid || types[c] == kInt4Oid || types[c] == kInt2Oid) {
+            out.emplace_back(static_cast<std::int64_t>(std::stoll(f.c_str())));
+          } else {
+            out.emplace_back(std::string(f.c_str(), f.size()));
+          }
+        }
+        rows.push_back(std::move(out));
+      }
+      return rows;
+    } catch (const std::exception& e) {
+      return MapPqxxError(e, &broken_);
+    }
+  }
+  bool broken() const { return broken_; }
+
+ private:
+  pqxx::work& w_;
+  bool broken_ = false;
+};
+
+bool ValidSchemaName(const std::string& s) {
+  if (s.empty() || s.size() > 63) return false;
+  for (char c : s)
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_')) return false;
+  return !(s[0] >= '0' && s[0] <= '9');
+}
+
+class PostgresStore final : public SqlReferenceStore {
+ public:
+  explicit PostgresStore(PostgresOptions options)
+      : SqlReferenceStore(options.clock), options_(std::move(options)) {}
+
+  const char* backend_name() const override { return "postgresql"; }
+
+  Result<std::unique_ptr<pqxx::connection>> Connect() {
+    try {
+      auto c = std::make_unique<pqxx::connection>(options_.uri);
+      pqxx::nontransaction n(*c);
+      n.exec("SET lock_timeout = " + std::to_string(options_.lock_timeout_ms));
+      if (!options_.schema.empty()) {
+        n.exec("CREATE SCHEMA IF NOT EXISTS " + options_.schema);
+        n.exec("SET search_path TO " + options_.schema);
+      }
+      n.commit();
+      return c;
+    } catch (const pqxx::unique_violation&) {
+      // Two connections creating the same schema at once: the other won.
+      return Connect();
+    } catch (const std::exception& e) {
+      return Status(StatusCode::kUnavailable, "storage.unavailable",
+                    std::string("cannot connect to PostgreSQL: ") + e.what());
+    }
+  }
+
+  Status RunTx(bool write, const std::function<Status(SqlConn&)>& fn) override {
+    LG_ASSIGN_OR_RETURN(auto conn, Acquire());
+    bool broken = false;
+    Status result;
+    try {
+      pqxx::work w(*conn);
+      PgConn pc(&w);
+      try {
+        result = fn(pc);
+      } catch (...) {
+        Release(std::move(conn), pc.broken());
+        throw;
+      }
+      broken = pc.broken();
+      if (result.ok()) {
+        w.commit();
+      } else {
+        w.abort();
+      }
+    } catch (const pqxx::failure& e) {
+      result = MapPqxxError(e, &broken);
+    } catch (const pqxx::usage_error& e) {
+      result = MapPqxxError(e, &broken);
+    }
+    if (conn) Release(std::move(conn), broken);
+    return result;
+  }
+
+ private:
+  Result<std::unique_ptr<pqxx::connection>> Acquire() {
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      cv_.wait(lock, [&] { return !idle_.empty() || open_ < options_.pool_size; });
+      if (!idle_.empty()) {
+        auto c = std::move(idle_.back());
+        idle_.pop_back();
+        return c;
+      }
+      ++open_;
+    }
+    auto c = Connect();
+    if (!c.ok()) {
+      std::lock_guard<std::mutex> lock(mu_);
+      --open_;
+      cv_.notify_one();
+    }
+    return c;
+  }
+  void Release(std::unique_ptr<pqxx::connection> c, bool broken) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (broken || !c->is_open()) {
+      --open_;
+    } else {
+      idle_.push_back(std::move(c));
+    }
+    cv_.notify_one();
+  }
+
+  PostgresOptions options_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<std::unique_ptr<pqxx::connection>> idle_;
+  int open_ = 0;
+};
+
+}  // namespace
+}  // namespace internal
+
+Result<std::unique_ptr<ReferenceStore>> OpenPostgresStore(const PostgresOptions& options) {
+  if (options.uri.empty())
+    return Status::InvalidArgument("storage.invalid_argument", "PostgreSQL URI is empty");
+  if (!options.schema.empty() && !internal::ValidSchemaName(options.schema))
+    return Status::InvalidArgument("storage.invalid_argument",
+                                   "schema name must be [a-z_][a-z0-9_]*: " + options.schema);
+  if (options.pool_size < 1)
+    return Status::InvalidArgument("storage.invalid_argument", "pool_size must be >= 1");
+  auto store = std::make_unique<internal::PostgresStore>(options);
+  Status s = store->RunTx(true, [&](internal::SqlConn& c) {
+    // Serialise migrations of concurrently starting servers.
+    LG_RETURN_IF_ERROR(c.Exec("SELECT pg_advisory_xact_lock(727900001)", {}).status());
+    return internal::Migrate(c, internal::Dialect::kPostgres, options.clock);
+  });
+  if (!s.ok()) return s;
+  return std::unique_ptr<ReferenceStore>(std::move(store));
+}
+
+Result<std::unique_ptr<ReferenceStore>> OpenStore(const std::string& uri, Clock clock) {
+  auto starts = [&](const char* p) { return uri.rfind(p, 0) == 0; };
+  if (starts("postgresql://") || starts("postgres://")) {
+    PostgresOptions o;
+    o.uri = uri;
+    o.clock = std::move(clock);
+    return OpenPostgresStore(o);
+  }
+  SqliteOptions o;
+  o.path = starts("sqlite:") ? uri.substr(7) : uri;
+  o.clock = std::move(clock);
+  return OpenSqliteStore(o);
+}
+
+}  // namespace livegate::storage

@@ -1,0 +1,523 @@
+// The storage conformance suite: every backend must pass the same tests
+// (R-SRV-DB-1, R-SRV-QJ-5, R-SRV-CMP-2, R-SEC-SRV-3, decision 11.11).
+#include <atomic>
+#include <fstream>
+#include <thread>
+
+#include <gtest/gtest.h>
+
+#include "storage/reference_store.h"
+#include "storage/store_test_env.h"
+
+#include <SQLiteCpp/SQLiteCpp.h>
+
+namespace livegate::storage {
+namespace {
+
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+using testing::Backend;
+using testing::ManualClock;
+using testing::TestDatabase;
+
+Bytes B(std::string_view s) { return Bytes(s.begin(), s.end()); }
+
+Account MakeAccount(const std::string& id) {
+  Account a;
+  a.account_id = id;
+  a.srp_verifier = B("verifier-" + id);
+  a.srp_salt = B("salt-" + id);
+  a.srp_group = "modp/srp/3072";
+  return a;
+}
+Device MakeDevice(const std::string& id, const std::string& account, const std::string& type) {
+  Device d;
+  d.device_id = id;
+  d.account_id = account;
+  d.device_type = type;
+  d.srp_verifier = B("dv-" + id);
+  d.srp_salt = B("ds-" + id);
+  d.srp_group = "modp/srp/3072";
+  return d;
+}
+Reference MakeReference(const std::string& account, const std::string& type, std::string blob) {
+  Reference r;
+  r.account_id = account;
+  r.device_type = type;
+  r.protected_template = B(blob);
+  r.transform_version = 1;
+  r.source = "capture";
+  return r;
+}
+UserKey MakeKey(const std::string& account) {
+  UserKey k;
+  k.account_id = account;
+  k.wrapped_data_key = B("wrapped-" + account);
+  k.sealed_transform_key = B("tk-" + account);
+  return k;
+}
+
+class StoreConformance : public ::testing::TestWithParam<Backend> {
+ protected:
+  void SetUp() override {
+    LG_REQUIRE_BACKEND(GetParam());
+    db_ = std::make_unique<TestDatabase>(GetParam());
+    auto s = db_->Open(clock_.AsClock());
+    ASSERT_TRUE(s.ok()) << s.status().ToString();
+    store_ = std::move(s).value();
+  }
+  std::unique_ptr<ReferenceStore> OpenAnother() {
+    auto s = db_->Open(clock_.AsClock());
+    EXPECT_TRUE(s.ok()) << s.status().ToString();
+    return s.ok() ? std::move(s).value() : nullptr;
+  }
+
+  ManualClock clock_;
+  std::unique_ptr<TestDatabase> db_;
+  std::unique_ptr<ReferenceStore> store_;
+};
+
+TEST_P(StoreConformance, MigratesFromEmptyAndReopenIsIdempotent) {
+  EXPECT_EQ(store_->SchemaVersion().value(), kSchemaVersion);
+  ASSERT_TRUE(store_->CreateAccount(MakeAccount("alice")).ok());
+  store_.reset();
+  for (int i = 0; i < 2; ++i) {
+    auto again = db_->Open(clock_.AsClock());
+    ASSERT_TRUE(again.ok()) << again.status().ToString();
+    EXPECT_EQ((*again)->SchemaVersion().value(), kSchemaVersion);
+    EXPECT_TRUE((*again)->GetAccount("alice").ok());
+  }
+}
+
+TEST_P(StoreConformance, RefusesSchemaNewerThanCode) {
+  // Simulate a database written by a future livegate.
+  ASSERT_TRUE(store_->Transact([](StoreOps&) { return Status::Ok(); }).ok());
+  store_.reset();
+  {
+    // Write the marker row with SQL the interface does not expose.
+    if (GetParam() == Backend::kSqlite) {
+      SQLite::Database raw(db_->sqlite_path(), SQLite::OPEN_READWRITE);
+      raw.exec("INSERT INTO schema_version (version, applied_ms) VALUES (99, 0)");
+    } else {
+      pqxx::connection c(testing::PgUri());
+      pqxx::work w(c);
+      w.exec("INSERT INTO " + db_->pg_schema() + ".schema_version (version, applied_ms) VALUES (99, 0)");
+      w.commit();
+    }
+  }
+  auto reopened = db_->Open(clock_.AsClock());
+  ASSERT_FALSE(reopened.ok());
+  EXPECT_EQ(reopened.status().code(), StatusCode::kUnsupported);
+  EXPECT_EQ(reopened.status().reason(), "storage.schema_too_new");
+}
+
+TEST_P(StoreConformance, AccountsLifecycle) {
+  Account a = MakeAccount("alice");
+  ASSERT_TRUE(store_->CreateAccount(a).ok());
+  Status dup = store_->CreateAccount(a);
+  EXPECT_EQ(dup.code(), StatusCode::kAlreadyExists);
+  EXPECT_EQ(dup.reason(), "storage.account_exists");
+  EXPECT_EQ(store_->GetAccount("bob").status().reason(), "storage.account_not_found");
+  EXPECT_EQ(store_->CreateAccount(MakeAccount("")).reason(), "storage.invalid_argument");
+
+  auto got = store_->GetAccount("alice");
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ(got->srp_verifier, a.srp_verifier);
+  EXPECT_EQ(got->srp_salt, a.srp_salt);
+  EXPECT_EQ(got->srp_group, "modp/srp/3072");
+  EXPECT_EQ(got->state, AccountState::kActive);
+  EXPECT_EQ(got->failure_count, 0);
+  EXPECT_FALSE(got->locked_until.has_value());
+  EXPECT_FALSE(got->last_success.has_value());
+  EXPECT_EQ(got->created, clock_.Now());  // created defaults to the injected clock
+
+  EXPECT_EQ(store_->RecordAccountFailure("alice").value(), 1);
+  EXPECT_EQ(store_->RecordAccountFailure("alice").value(), 2);
+  const Timestamp until = clock_.Now() + seconds(300);
+  ASSERT_TRUE(store_->SetLockedUntil("alice", until).ok());
+  ASSERT_TRUE(store_->SetAccountState("alice", AccountState::kLocked).ok());
+  got = store_->GetAccount("alice");
+  EXPECT_EQ(got->failure_count, 2);
+  EXPECT_EQ(got->locked_until, until);
+  EXPECT_EQ(got->state, AccountState::kLocked);
+
+  const Timestamp ok_at = clock_.Now() + seconds(400);
+  ASSERT_TRUE(store_->RecordAccountSuccess("alice", ok_at).ok());
+  got = store_->GetAccount("alice");
+  EXPECT_EQ(got->failure_count, 0);
+  EXPECT_FALSE(got->locked_until.has_value());
+  EXPECT_EQ(got->last_success, ok_at);
+
+  ASSERT_TRUE(store_->SetAccountVerifier("alice", B("v2"), B("s2"), "modp/srp/4096").ok());
+  got = store_->GetAccount("alice");
+  EXPECT_EQ(got->srp_verifier, B("v2"));
+  EXPECT_EQ(got->srp_group, "modp/srp/4096");
+  EXPECT_EQ(store_->RecordAccountFailure("nobody").status().reason(), "storage.account_not_found");
+  EXPECT_EQ(store_->SetAccountState("nobody", AccountState::kActive).reason(),
+            "storage.account_not_found");
+}
+
+TEST_P(StoreConformance, DevicesBelongToExistingAccounts) {
+  EXPECT_EQ(store_->PutDevice(MakeDevice("d1", "alice", "android")).reason(),
+            "storage.account_not_found");
+  ASSERT_TRUE(store_->CreateAccount(MakeAccount("alice")).ok());
+  ASSERT_TRUE(store_->PutDevice(MakeDevice("d1", "alice", "android")).ok());
+  ASSERT_TRUE(store_->PutDevice(MakeDevice("d2", "alice", "ios")).ok());
+  Status dup = store_->PutDevice(MakeDevice("d1", "alice", "ios"));
+  EXPECT_EQ(dup.code(), StatusCode::kAlreadyExists);
+  EXPECT_EQ(dup.reason(), "storage.device_exists");
+
+  auto d = store_->GetDevice("d1");
+  ASSERT_TRUE(d.ok());
+  EXPECT_EQ(d->account_id, "alice");
+  EXPECT_EQ(d->device_type, "android");
+  EXPECT_EQ(d->srp_verifier, B("dv-d1"));
+  EXPECT_EQ(d->last_seen, clock_.Now());
+  const Timestamp later = clock_.Now() + seconds(60);
+  ASSERT_TRUE(store_->TouchDevice("d1", later).ok());
+  EXPECT_EQ(store_->GetDevice("d1")->last_seen, later);
+
+  auto list = store_->ListDevices("alice");
+  ASSERT_TRUE(list.ok());
+  ASSERT_EQ(list->size(), 2u);
+  EXPECT_EQ((*list)[0].device_id, "d1");
+  EXPECT_EQ((*list)[1].device_id, "d2");
+
+  ASSERT_TRUE(store_->DeleteDevice("d2").ok());
+  EXPECT_EQ(store_->GetDevice("d2").status().reason(), "storage.device_not_found");
+  EXPECT_EQ(store_->DeleteDevice("d2").reason(), "storage.device_not_found");
+  EXPECT_EQ(store_->TouchDevice("d9", later).reason(), "storage.device_not_found");
+}
+
+TEST_P(StoreConformance, OneReferencePerDeviceType) {
+  EXPECT_EQ(store_->PutReference(MakeReference("alice", "android", "t1")).reason(),
+            "storage.account_not_found");
+  ASSERT_TRUE(store_->CreateAccount(MakeAccount("alice")).ok());
+  ASSERT_TRUE(store_->PutReference(MakeReference("alice", "android", "t1")).ok());
+  ASSERT_TRUE(store_->PutReference(MakeReference("alice", "ios", "t2")).ok());
+  // R-SRV-QJ-5: a new reference for the same device type replaces the old.
+  Reference replacement = MakeReference("alice", "android", "t3");
+  replacement.source = "batch:import-2026";
+  replacement.transform_version = 2;
+  ASSERT_TRUE(store_->PutReference(replacement).ok());
+
+  auto r = store_->GetReference("alice", "android");
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->protected_template, B("t3"));
+  EXPECT_EQ(r->source, "batch:import-2026");
+  EXPECT_EQ(r->transform_version, 2);
+  EXPECT_EQ(store_->GetReference("alice", "ios")->protected_template, B("t2"));
+  EXPECT_EQ(store_->ListReferences("alice")->size(), 2u);
+  EXPECT_EQ(store_->GetReference("alice", "web").status().reason(), "storage.reference_not_found");
+  EXPECT_EQ(store_->PutReference(MakeReference("alice", "web", "")).reason(),
+            "storage.invalid_argument");
+
+  ASSERT_TRUE(store_->DeleteReference("alice", "ios").ok());
+  EXPECT_EQ(store_->DeleteReference("alice", "ios").reason(), "storage.reference_not_found");
+  EXPECT_EQ(store_->ListReferences("alice")->size(), 1u);
+}
+
+TEST_P(StoreConformance, BinaryBlobsRoundTripExactly) {
+  ASSERT_TRUE(store_->CreateAccount(MakeAccount("alice")).ok());
+  Bytes all(256 * 4);
+  for (std::size_t i = 0; i < all.size(); ++i) all[i] = static_cast<std::uint8_t>(i * 7);
+  Reference r = MakeReference("alice", "android", "x");
+  r.protected_template = all;
+  ASSERT_TRUE(store_->PutReference(r).ok());
+  EXPECT_EQ(store_->GetReference("alice", "android")->protected_template, all);
+}
+
+TEST_P(StoreConformance, UserKeys) {
+  ASSERT_TRUE(store_->CreateAccount(MakeAccount("alice")).ok());
+  EXPECT_EQ(store_->GetUserKey("alice").status().reason(), "storage.user_key_not_found");
+  ASSERT_TRUE(store_->PutUserKey(MakeKey("alice")).ok());
+  EXPECT_EQ(store_->PutUserKey(MakeKey("alice")).reason(), "storage.user_key_exists");
+  UserKey k2 = MakeKey("alice");
+  k2.wrapped_data_key = B("rewrapped");
+  k2.transform_version = 2;
+  ASSERT_TRUE(store_->ReplaceUserKey(k2).ok());
+  auto k = store_->GetUserKey("alice");
+  ASSERT_TRUE(k.ok());
+  EXPECT_EQ(k->wrapped_data_key, B("rewrapped"));
+  EXPECT_EQ(k->transform_version, 2);
+  EXPECT_EQ(store_->ReplaceUserKey(MakeKey("bob")).reason(), "storage.user_key_not_found");
+}
+
+TEST_P(StoreConformance, DeregistrationShredsOnlyThatUser) {
+  for (const char* u : {"alice", "bob"}) {
+    const std::string id = u;
+    ASSERT_TRUE(store_->CreateAccount(MakeAccount(id)).ok());
+    ASSERT_TRUE(store_->PutUserKey(MakeKey(id)).ok());
+    ASSERT_TRUE(store_->PutDevice(MakeDevice(id + "-d1", id, "android")).ok());
+    ASSERT_TRUE(store_->PutDevice(MakeDevice(id + "-d2", id, "ios")).ok());
+    ASSERT_TRUE(store_->PutReference(MakeReference(id, "android", "t")).ok());
+    ASSERT_TRUE(store_->PutReference(MakeReference(id, "ios", "t")).ok());
+  }
+  ASSERT_TRUE(store_->DeleteUserBiometrics("alice").ok());
+  EXPECT_TRUE(store_->ListReferences("alice")->empty());
+  EXPECT_TRUE(store_->ListDevices("alice")->empty());
+  EXPECT_EQ(store_->GetUserKey("alice").status().reason(), "storage.user_key_not_found");
+  EXPECT_TRUE(store_->GetAccount("alice").ok());  // the account row stays
+  EXPECT_EQ(store_->ListReferences("bob")->size(), 2u);
+  EXPECT_EQ(store_->ListDevices("bob")->size(), 2u);
+  EXPECT_TRUE(store_->GetUserKey("bob").ok());
+  EXPECT_EQ(store_->DeleteUserBiometrics("carol").reason(), "storage.account_not_found");
+}
+
+TEST_P(StoreConformance, RiskHistory) {
+  const Timestamp t0 = clock_.Now();
+  auto ev = [&](int sec, const std::string& dev, bool ok) {
+    RiskEvent e;
+    e.account_id = "alice";
+    e.device_id = dev;
+    e.event_type = "authentication";
+    e.success = ok;
+    e.network = "192.0.2.0/24";
+    e.platform = "android 14 / app 1.2";
+    e.reason_codes = ok ? "" : "compare.no_match";
+    e.at = t0 + seconds(sec);
+    return e;
+  };
+  ASSERT_TRUE(store_->AppendRiskEvent(ev(1, "d1", false)).ok());
+  ASSERT_TRUE(store_->AppendRiskEvent(ev(2, "d2", false)).ok());
+  ASSERT_TRUE(store_->AppendRiskEvent(ev(3, "d1", true)).ok());
+  ASSERT_TRUE(store_->AppendRiskEvent(ev(4, "d1", false)).ok());
+  EXPECT_EQ(store_->CountFailures("alice", "", t0).value(), 3);
+  EXPECT_EQ(store_->CountFailures("alice", "d1", t0).value(), 2);
+  EXPECT_EQ(store_->CountFailures("alice", "d1", t0 + seconds(2)).value(), 1);
+  EXPECT_EQ(store_->CountFailures("bob", "", t0).value(), 0);
+  auto list = store_->ListRiskEvents("alice", t0 + seconds(2), 2);
+  ASSERT_TRUE(list.ok());
+  ASSERT_EQ(list->size(), 2u);
+  EXPECT_EQ((*list)[0].at, t0 + seconds(4));  // newest first
+  EXPECT_EQ((*list)[0].reason_codes, "compare.no_match");
+  EXPECT_EQ((*list)[1].at, t0 + seconds(3));
+  EXPECT_TRUE((*list)[1].success);
+  EXPECT_EQ((*list)[1].platform, "android 14 / app 1.2");
+}
+
+FlowState MakeFlow(const std::string& id, Timestamp expires) {
+  FlowState f;
+  f.flow_id = id;
+  f.flow_type = "registration";
+  f.step = 2;
+  f.account_id = "alice";
+  f.channel_state = Bytes{0, 1, 2, 255, 0};
+  f.challenge_json = R"({"actions":["blink","nod"]})";
+  f.expires_at = expires;
+  return f;
+}
+
+TEST_P(StoreConformance, FlowStateVersionedAndExpiring) {
+  FlowState f = MakeFlow("f1", clock_.Now() + seconds(60));
+  ASSERT_EQ(store_->CreateFlow(f).value(), 1);
+  EXPECT_EQ(store_->CreateFlow(f).status().reason(), "storage.flow_exists");
+  auto got = store_->GetFlow("f1");
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ(got->channel_state, f.channel_state);
+  EXPECT_EQ(got->challenge_json, f.challenge_json);
+  EXPECT_EQ(got->version, 1);
+
+  FlowState next = *got;
+  next.step = 4;
+  ASSERT_EQ(store_->UpdateFlow(next).value(), 2);
+  // A second writer holding the old version loses.
+  auto stale = store_->UpdateFlow(next);
+  EXPECT_EQ(stale.status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_EQ(stale.status().reason(), "storage.flow_conflict");
+  EXPECT_EQ(store_->GetFlow("f1")->step, 4);
+  EXPECT_EQ(store_->GetFlow("nope").status().reason(), "storage.flow_not_found");
+
+  clock_.Advance(seconds(60));  // expiry is inclusive
+  auto expired = store_->GetFlow("f1");
+  EXPECT_EQ(expired.status().code(), StatusCode::kExpired);
+  EXPECT_EQ(expired.status().reason(), "storage.flow_expired");
+  next.version = 2;
+  EXPECT_EQ(store_->UpdateFlow(next).status().reason(), "storage.flow_expired");
+
+  ASSERT_TRUE(store_->CreateFlow(MakeFlow("f2", clock_.Now() + seconds(60))).ok());
+  ASSERT_TRUE(store_->ConsumeNonce("s", "n-old", clock_.Now()).ok());
+  EXPECT_EQ(store_->PurgeExpired().value(), 2);  // f1 and n-old
+  EXPECT_TRUE(store_->GetFlow("f2").ok());
+  ASSERT_TRUE(store_->DeleteFlow("f2").ok());
+  EXPECT_EQ(store_->DeleteFlow("f2").reason(), "storage.flow_not_found");
+}
+
+TEST_P(StoreConformance, NonceIsSingleUse) {
+  const Timestamp exp = clock_.Now() + seconds(300);
+  ASSERT_TRUE(store_->ConsumeNonce("flow-1", "abc", exp).ok());
+  Status again = store_->ConsumeNonce("flow-1", "abc", exp);
+  EXPECT_EQ(again.code(), StatusCode::kReplay);
+  EXPECT_EQ(again.reason(), "storage.nonce_used");
+  EXPECT_TRUE(store_->ConsumeNonce("flow-2", "abc", exp).ok());  // scopes are separate
+  EXPECT_EQ(store_->ConsumeNonce("flow-1", "", exp).reason(), "storage.invalid_argument");
+}
+
+// Two store objects = two server processes' worth of connections. For every
+// nonce, exactly one of the racing consumers wins.
+TEST_P(StoreConformance, ConcurrentNonceConsumptionHasExactlyOneWinner) {
+  auto other = OpenAnother();
+  ASSERT_NE(other, nullptr);
+  constexpr int kNonces = 60;
+  constexpr int kThreadsPerStore = 3;
+  std::atomic<int> wins{0}, replays{0}, others{0};
+  const Timestamp exp = clock_.Now() + seconds(300);
+  std::vector<std::thread> threads;
+  for (ReferenceStore* s : {store_.get(), other.get()}) {
+    for (int t = 0; t < kThreadsPerStore; ++t) {
+      threads.emplace_back([&, s] {
+        for (int i = 0; i < kNonces; ++i) {
+          Status st = s->ConsumeNonce("race", "nonce-" + std::to_string(i), exp);
+          if (st.ok()) ++wins;
+          else if (st.reason() == "storage.nonce_used") ++replays;
+          else ++others;
+        }
+      });
+    }
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(wins.load(), kNonces);
+  EXPECT_EQ(replays.load(), kNonces * (2 * kThreadsPerStore - 1));
+  EXPECT_EQ(others.load(), 0);
+}
+
+// Two processes serving alternate steps of one flow: of two concurrent
+// advances from the same version exactly one succeeds.
+TEST_P(StoreConformance, ConcurrentFlowAdvanceHasExactlyOneWinner) {
+  auto other = OpenAnother();
+  ASSERT_NE(other, nullptr);
+  constexpr int kRounds = 20;
+  for (int round = 0; round < kRounds; ++round) {
+    const std::string id = "f" + std::to_string(round);
+    ASSERT_TRUE(store_->CreateFlow(MakeFlow(id, clock_.Now() + seconds(60))).ok());
+    FlowState a = store_->GetFlow(id).value();
+    FlowState b = other->GetFlow(id).value();
+    a.step = 5;
+    b.step = 6;
+    Result<std::int64_t> ra = Status::Internal("unset", "");
+    Result<std::int64_t> rb = Status::Internal("unset", "");
+    std::thread ta([&] { ra = store_->UpdateFlow(a); });
+    std::thread tb([&] { rb = other->UpdateFlow(b); });
+    ta.join();
+    tb.join();
+    ASSERT_NE(ra.ok(), rb.ok()) << "round " << round;
+    const Result<std::int64_t>& loser = ra.ok() ? rb : ra;
+    EXPECT_EQ(loser.status().reason(), "storage.flow_conflict");
+    EXPECT_EQ(store_->GetFlow(id)->step, ra.ok() ? 5 : 6);
+  }
+}
+
+// Registration stores the reference and the device credential together; a
+// failure half-way leaves neither (decision 11.11, crash-safety).
+TEST_P(StoreConformance, FailedTransactionLeavesNothing) {
+  ASSERT_TRUE(store_->CreateAccount(MakeAccount("alice")).ok());
+  ASSERT_TRUE(store_->PutDevice(MakeDevice("taken", "alice", "ios")).ok());
+
+  Status s = store_->Transact([&](StoreOps& tx) {
+    LG_RETURN_IF_ERROR(tx.PutReference(MakeReference("alice", "android", "tmpl")));
+    LG_RETURN_IF_ERROR(tx.PutUserKey(MakeKey("alice")));
+    LG_RETURN_IF_ERROR(tx.ConsumeNonce("reg", "n1", clock_.Now() + seconds(60)));
+    return tx.PutDevice(MakeDevice("taken", "alice", "android"));  // fails: exists
+  });
+  EXPECT_EQ(s.reason(), "storage.device_exists");
+  EXPECT_EQ(store_->GetReference("alice", "android").status().reason(), "storage.reference_not_found");
+  EXPECT_EQ(store_->GetUserKey("alice").status().reason(), "storage.user_key_not_found");
+  EXPECT_TRUE(store_->ConsumeNonce("reg", "n1", clock_.Now() + seconds(60)).ok());  // rolled back
+
+  // A body that throws rolls back too, and the store stays usable.
+  EXPECT_THROW(store_->Transact([&](StoreOps& tx) -> Status {
+    (void)tx.PutReference(MakeReference("alice", "android", "tmpl"));
+    throw std::runtime_error("crash in the middle");
+  }),
+               std::runtime_error);
+  EXPECT_EQ(store_->GetReference("alice", "android").status().reason(), "storage.reference_not_found");
+
+  // And the successful version commits both at once.
+  ASSERT_TRUE(store_
+                  ->Transact([&](StoreOps& tx) {
+                    LG_RETURN_IF_ERROR(tx.PutReference(MakeReference("alice", "android", "tmpl")));
+                    return tx.PutDevice(MakeDevice("new", "alice", "android"));
+                  })
+                  .ok());
+  EXPECT_TRUE(store_->GetReference("alice", "android").ok());
+  EXPECT_TRUE(store_->GetDevice("new").ok());
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, StoreConformance,
+                         ::testing::Values(Backend::kSqlite, Backend::kPostgres),
+                         testing::BackendName);
+
+// --- SQLite-specific: damaged files give storage.corrupt, never a crash ---
+
+TEST(SqliteStore, GarbageFileIsReportedCorrupt) {
+  const auto dir = livegate::testing::MakeTempDir("lg_storage_corrupt");
+  const auto path = (dir / "garbage.db").string();
+  {
+    std::ofstream f(path, std::ios::binary);
+    for (int i = 0; i < 8192; ++i) f.put(static_cast<char>((i * 131) & 0xff));
+  }
+  SqliteOptions o;
+  o.path = path;
+  auto s = OpenSqliteStore(o);
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.status().code(), StatusCode::kDataLoss);
+  EXPECT_EQ(s.status().reason(), "storage.corrupt");
+  std::filesystem::remove_all(dir);
+}
+
+TEST(SqliteStore, DamagedPagesAreReportedCorrupt) {
+  const auto dir = livegate::testing::MakeTempDir("lg_storage_corrupt");
+  const auto path = (dir / "ref.db").string();
+  {
+    SqliteOptions o;
+    o.path = path;
+    auto s = OpenSqliteStore(o);
+    ASSERT_TRUE(s.ok()) << s.status().ToString();
+    ASSERT_TRUE((*s)->Transact([](StoreOps& tx) {
+                      for (int i = 0; i < 300; ++i) {
+                        const std::string id = "user" + std::to_string(i);
+                        LG_RETURN_IF_ERROR(tx.CreateAccount(MakeAccount(id)));
+                        LG_RETURN_IF_ERROR(
+                            tx.PutReference(MakeReference(id, "android", std::string(500, 'x'))));
+                      }
+                      return Status::Ok();
+                    }).ok());
+  }  // closed: WAL checkpointed into the main file
+  const auto size = std::filesystem::file_size(path);
+  ASSERT_GT(size, 40000u);
+  {
+    // Overwrite everything after the first page (schema stays readable).
+    std::fstream f(path, std::ios::binary | std::ios::in | std::ios::out);
+    f.seekp(4096);
+    for (std::uintmax_t i = 4096; i < size; ++i) f.put(static_cast<char>(0xA5));
+  }
+  SqliteOptions o;
+  o.path = path;
+  o.check_integrity_on_open = true;
+  auto s = OpenSqliteStore(o);
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.status().reason(), "storage.corrupt") << s.status().ToString();
+
+  // Without the open-time check, the first read of a damaged page reports it.
+  o.check_integrity_on_open = false;
+  auto lazy = OpenSqliteStore(o);
+  if (lazy.ok()) {
+    auto r = (*lazy)->GetReference("user150", "android");
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(r.status().reason(), "storage.corrupt") << r.status().ToString();
+  } else {
+    EXPECT_EQ(lazy.status().reason(), "storage.corrupt") << lazy.status().ToString();
+  }
+  std::filesystem::remove_all(dir);
+}
+
+TEST(SqliteStore, UnopenablePathIsUnavailable) {
+  SqliteOptions o;
+  o.path = "/nonexistent-folder-lg/ref.db";
+  auto s = OpenSqliteStore(o);
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.status().reason(), "storage.unavailable");
+}
+
+}  // namespace
+}  // namespace livegate::storage
