@@ -1,0 +1,262 @@
+// Per-frame observations: the face analysis engine's measurements plus the
+// image statistics the quality (ISO/IEC 29794-5 names) and replay
+// (R-ASD-4 passive screen cues) checks need. Frames are read, never kept.
+#include <algorithm>
+#include <cmath>
+
+#include <opencv2/imgproc.hpp>
+
+#include "judgement/judgement.h"
+#include "judgement/measures.h"
+
+namespace livegate::judgement {
+
+// Rigid-ish FaceMesh points (MediaPipe indices): nose ridge and tip, brow
+// line, forehead, cheeks, face contour, chin, eye corners. Eyelids and lips
+// are left out so blinks and mouth opening do not look like parallax.
+const std::vector<int>& RigidMeshIndices() {
+  static const std::vector<int> k = {1,   4,   5,   6,   168, 197, 195, 98,  327, 129, 358,
+                                     10,  151, 9,   108, 337, 67,  297, 54,  284, 21,  251,
+                                     127, 356, 234, 454, 93,  323, 132, 361, 58,  288, 172,
+                                     397, 136, 365, 150, 379, 152, 148, 377, 33,  133, 362,
+                                     263, 70,  300, 105, 334, 50,  280, 205, 425};
+  return k;
+}
+
+namespace {
+
+cv::Rect ClampRect(const cv::Rect2f& r, const cv::Size& size) {
+  cv::Rect i(cvFloor(r.x), cvFloor(r.y), cvCeil(r.width), cvCeil(r.height));
+  return i & cv::Rect(0, 0, size.width, size.height);
+}
+
+float OutsideFraction(const cv::Rect2f& box, const cv::Size& size) {
+  const float area = box.area();
+  if (area <= 0) return 1.0f;
+  const cv::Rect2f inside = box & cv::Rect2f(0, 0, float(size.width), float(size.height));
+  return std::clamp(1.0f - inside.area() / area, 0.0f, 1.0f);
+}
+
+}  // namespace
+
+void MeasureFaceImage(const cv::Mat& bgr, const cv::Mat& grey, const cv::Rect2f& box,
+                      FrameObservation& o) {
+  const cv::Rect face = ClampRect(box, bgr.size());
+  if (face.width < 8 || face.height < 8) return;
+  const cv::Mat face_grey = grey(face);
+
+  // Sharpness: variance of the Laplacian on a 128-px-wide copy (scale-free).
+  cv::Mat small;
+  const double scale = 128.0 / face.width;
+  cv::resize(face_grey, small, cv::Size(128, std::max(8, int(std::lround(face.height * scale)))), 0, 0,
+             scale < 1 ? cv::INTER_AREA : cv::INTER_LINEAR);
+  cv::Mat lap;
+  cv::Laplacian(small, lap, CV_32F, 3);
+  cv::Scalar mu, sd;
+  cv::meanStdDev(lap, mu, sd);
+  o.sharpness = float(sd[0] * sd[0]);
+
+  // Exposure over the face.
+  cv::meanStdDev(small, mu, sd);
+  o.mean_luma = float(mu[0]);
+  const double n = double(small.total());
+  o.underexposed = float(cv::countNonZero(small <= 15) / n);
+  o.overexposed = float(cv::countNonZero(small >= 245) / n);
+  // Illumination uniformity: left vs right half luma (ISO/IEC 29794-5).
+  const cv::Mat left = small(cv::Rect(0, 0, small.cols / 2, small.rows));
+  const cv::Mat right = small(cv::Rect(small.cols / 2, 0, small.cols - small.cols / 2, small.rows));
+  const double l = cv::mean(left)[0], r = cv::mean(right)[0];
+  o.illumination_uniformity = (l + r) > 1 ? float(1.0 - std::abs(l - r) / (l + r)) : 0.0f;
+  // Glare: small saturated specular spots on the central face.
+  const cv::Rect centre(small.cols / 4, small.rows / 4, small.cols / 2, small.rows / 2);
+  o.glare = float(cv::countNonZero(small(centre) >= 250) / double(centre.area()));
+
+  // Compression: 8x8 block-boundary gradient energy vs elsewhere, on the
+  // native-resolution grid (JPEG blocks are aligned to the image origin).
+  {
+    double on = 0, off = 0;
+    int n_on = 0, n_off = 0;
+    for (int y = face.y; y < face.y + face.height; y += 2) {
+      const std::uint8_t* row = grey.ptr<std::uint8_t>(y);
+      for (int x = std::max(1, face.x); x < face.x + face.width; ++x) {
+        const int d = std::abs(int(row[x]) - int(row[x - 1]));
+        if (x % 8 == 0) {
+          on += d;
+          ++n_on;
+        } else {
+          off += d;
+          ++n_off;
+        }
+      }
+    }
+    o.blockiness = (n_on > 0 && n_off > 0 && off > 0) ? float((on / n_on) / (off / n_off)) : 1.0f;
+  }
+
+  // Colour of the face centre and of a ring around the face (colour
+  // response to the screen light, R-ASD-4).
+  {
+    cv::Rect2f c(box.x + box.width * 0.25f, box.y + box.height * 0.3f, box.width * 0.5f, box.height * 0.45f);
+    const cv::Rect ci = ClampRect(c, bgr.size());
+    if (ci.area() > 0) {
+      const cv::Scalar m = cv::mean(bgr(ci));
+      o.face_b = float(m[0]), o.face_g = float(m[1]), o.face_r = float(m[2]);
+    }
+    cv::Rect2f ring(box.x - box.width * 0.4f, box.y - box.height * 0.3f, box.width * 1.8f, box.height * 1.6f);
+    const cv::Rect ri = ClampRect(ring, bgr.size());
+    const cv::Rect fi = ClampRect(box, bgr.size());
+    if (ri.area() > fi.area()) {
+      const cv::Scalar sr = cv::sum(bgr(ri)), sf = cv::sum(bgr(fi));
+      const double cnt = double(ri.area() - fi.area());
+      o.bg_b = float((sr[0] - sf[0]) / cnt), o.bg_g = float((sr[1] - sf[1]) / cnt),
+      o.bg_r = float((sr[2] - sf[2]) / cnt);
+    }
+  }
+
+  // Moiré: the strongest isolated peak of the high-frequency spectrum of
+  // a native-resolution patch (cheek/nose), relative to the band's median.
+  {
+    const int side = std::min({64, face.width / 2 * 2, face.height / 2 * 2});
+    if (side >= 32) {
+      const cv::Rect patch(face.x + (face.width - side) / 2, face.y + (face.height - side) / 2, side, side);
+      cv::Mat f;
+      grey(patch).convertTo(f, CV_32F);
+      cv::Scalar m = cv::mean(f);
+      f -= m[0];
+      // Hann window against edge leakage.
+      cv::Mat win;
+      cv::createHanningWindow(win, f.size(), CV_32F);
+      f = f.mul(win);
+      cv::Mat spec;
+      cv::dft(f, spec, cv::DFT_COMPLEX_OUTPUT);
+      std::vector<float> band;
+      float peak = 0;
+      const int h = side / 2;
+      for (int y = 0; y < side; ++y) {
+        for (int x = 0; x < side; ++x) {
+          const int fy = y < h ? y : y - side, fx = x < h ? x : x - side;
+          const float rad = std::sqrt(float(fx * fx + fy * fy)) / h;
+          if (rad < 0.35f || rad > 1.0f) continue;
+          const cv::Vec2f c = spec.at<cv::Vec2f>(y, x);
+          const float mag = std::sqrt(c[0] * c[0] + c[1] * c[1]);
+          band.push_back(mag);
+          peak = std::max(peak, mag);
+        }
+      }
+      if (!band.empty()) {
+        std::nth_element(band.begin(), band.begin() + band.size() / 2, band.end());
+        const float med = band[band.size() / 2];
+        o.moire = med > 1e-3f ? std::log1p(peak / med) : 0.0f;
+      }
+    }
+  }
+
+  // Border: long straight edges around (not inside) the face, as the frame
+  // of a phone, a screen or a sheet of paper makes. 0..1 = sides found / 4.
+  {
+    cv::Rect2f around(box.x - box.width * 0.9f, box.y - box.height * 0.9f, box.width * 2.8f, box.height * 2.8f);
+    const cv::Rect ai = ClampRect(around, bgr.size());
+    if (ai.area() > face.area()) {
+      cv::Mat region = grey(ai), scaled;
+      const double s = std::min(1.0, 256.0 / std::max(ai.width, ai.height));
+      cv::resize(region, scaled, cv::Size(), s, s, cv::INTER_AREA);
+      cv::Mat edges;
+      cv::Canny(scaled, edges, 60, 150);
+      std::vector<cv::Vec4i> lines;
+      const double min_len = 0.8 * std::min(box.width, box.height) * s;
+      cv::HoughLinesP(edges, lines, 1, CV_PI / 180, 40, min_len, 4);
+      const float fx0 = float((face.x - ai.x) * s), fy0 = float((face.y - ai.y) * s);
+      const float fx1 = fx0 + float(face.width * s), fy1 = fy0 + float(face.height * s);
+      bool side_found[4] = {false, false, false, false};  // left, right, top, bottom
+      for (const auto& L : lines) {
+        const float dx = float(L[2] - L[0]), dy = float(L[3] - L[1]);
+        const float mx = (L[0] + L[2]) * 0.5f, my = (L[1] + L[3]) * 0.5f;
+        const bool vertical = std::abs(dx) < 0.25f * std::abs(dy);
+        const bool horizontal = std::abs(dy) < 0.25f * std::abs(dx);
+        // Lines must span the face's extent, not merely touch the image edge.
+        const float margin = 2.0f;
+        if (vertical && my > fy0 && my < fy1 && mx > margin && mx < scaled.cols - margin) {
+          if (mx < fx0) side_found[0] = true;
+          if (mx > fx1) side_found[1] = true;
+        }
+        if (horizontal && mx > fx0 && mx < fx1 && my > margin && my < scaled.rows - margin) {
+          if (my < fy0) side_found[2] = true;
+          if (my > fy1) side_found[3] = true;
+        }
+      }
+      o.border = float(side_found[0] + side_found[1] + side_found[2] + side_found[3]) / 4.0f;
+    }
+  }
+}
+
+FrameObservation ObserveFrame(int index, std::int64_t timestamp_ms, const cv::Mat& bgr,
+                              const std::vector<vision::FaceAnalysis>& faces) {
+  FrameObservation o;
+  o.index = index;
+  o.timestamp_ms = timestamp_ms;
+  o.image_width = bgr.cols;
+  o.image_height = bgr.rows;
+  int counted = 0;
+  for (const auto& f : faces) counted += f.tiny ? 0 : 1;
+  o.face_count = counted;
+  if (faces.empty() || faces[0].tiny) return o;
+  const vision::FaceAnalysis& f = faces[0];
+  if (faces.size() > 1 && f.box.width > 0) o.second_face_ratio = faces[1].box.width / f.box.width;
+  o.has_face = true;
+  o.box = f.box;
+  o.detector_score = f.detector_score;
+  o.box_outside_fraction = OutsideFraction(f.box, bgr.size());
+  if (f.mesh.size() == 468) {
+    o.has_mesh = true;
+    o.mesh_confidence = f.mesh_confidence;
+    o.pose = f.pose;
+    o.left_eye_openness = f.left_eye_openness;
+    o.right_eye_openness = f.right_eye_openness;
+    o.mouth_openness = f.mouth_openness;
+    o.inter_eye_distance = f.inter_eye_distance;
+    o.landmarks.reserve(RigidMeshIndices().size());
+    for (int i : RigidMeshIndices()) o.landmarks.emplace_back(f.mesh[i].x, f.mesh[i].y);
+  }
+  o.descriptor = f.descriptor;
+  o.antispoof_score = f.antispoof_score;
+  o.liveness_score = f.liveness_score;
+  return o;
+}
+
+Result<std::vector<FrameObservation>> ObserveCapture(const Capture& capture,
+                                                     vision::FaceAnalyzer& analyzer,
+                                                     const Policy& policy) {
+  std::vector<FrameObservation> out;
+  out.reserve(capture.frames.size());
+  cv::Mat prev_thumb;
+  for (std::size_t i = 0; i < capture.frames.size(); ++i) {
+    const CaptureFrame& cf = capture.frames[i];
+    FrameObservation o;
+    if (cf.bgr.empty() || cf.bgr.type() != CV_8UC3 || cf.bgr.cols < 16 || cf.bgr.rows < 16) {
+      o.index = int(i);
+      o.timestamp_ms = cf.timestamp_ms;
+      o.decodable = false;
+      out.push_back(std::move(o));
+      prev_thumb.release();
+      continue;
+    }
+    LG_ASSIGN_OR_RETURN(auto faces, analyzer.Analyze(cf.bgr));
+    o = ObserveFrame(int(i), cf.timestamp_ms, cf.bgr, faces);
+    cv::Mat grey;
+    cv::cvtColor(cf.bgr, grey, cv::COLOR_BGR2GRAY);
+    if (o.has_face) MeasureFaceImage(cf.bgr, grey, o.box, o);
+    // Whole-frame change (slideshow / frozen detection), on a 64x64 thumbnail.
+    cv::Mat thumb;
+    cv::resize(grey, thumb, cv::Size(64, 64), 0, 0, cv::INTER_AREA);
+    if (!prev_thumb.empty()) {
+      cv::Mat d;
+      cv::absdiff(thumb, prev_thumb, d);
+      o.frame_difference = float(cv::mean(d)[0]);
+    }
+    prev_thumb = thumb;
+    out.push_back(std::move(o));
+  }
+  (void)policy;
+  return out;
+}
+
+}  // namespace livegate::judgement

@@ -1,0 +1,150 @@
+// Judgement policy: every threshold of the anti-spoofing and quality
+// judgements, with its default (decision 11.2: thresholds live in the policy
+// file). Loaded from JSON; unknown keys are refused so that a typo cannot
+// silently keep a default. tests/judgement/policy_test.cc pins the defaults.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "judgement/types.h"
+#include "livegate/status.h"
+
+namespace livegate::judgement {
+
+struct ChallengePolicy {
+  int num_actions = 3;                 // actions per session (R-SRV-ASJ-3)
+  std::vector<Action> actions = {Action::kBlink, Action::kOpenMouth, Action::kTurnLeft,
+                                 Action::kTurnRight, Action::kNod};  // allowed types
+  bool allow_repeats = false;          // the same action twice in a row
+  std::int64_t lead_in_ms = 1000;      // neutral frames before the first action
+  std::int64_t action_window_ms = 2500;  // window per action
+  std::int64_t window_jitter_ms = 500;   // random extra per window (timing randomised)
+  std::int64_t window_slack_ms = 750;    // accepted lateness past a window (network/UI lag)
+  int num_colours = 4;                 // screen colours for actions+light
+  std::int64_t colour_step_ms = 600;   // each colour shown this long
+  bool allow_scripted = false;         // production: false (tests/evaluation only)
+};
+
+struct CapturePolicy {
+  int min_frames = 8;                  // fewer: capture.too_few_frames
+  int max_frames = 600;                // more: capture.too_many_frames (refused, not truncated)
+  std::int64_t max_duration_ms = 60000;  // longer capture: capture.too_long
+  std::int64_t max_frame_gap_ms = 1500;  // a larger gap between frames: continuity fails
+  std::int64_t min_frame_interval_ms = 5;  // faster than 200 fps is not a camera
+};
+
+struct ActionPolicy {
+  // Blink: eye openness (mean of both eyes) below this fraction of the
+  // user's neutral openness ...
+  float blink_closed_ratio = 0.55f;
+  // ... after being open again, at least this fraction.
+  float blink_reopen_ratio = 0.8f;
+  // Open mouth: inner-lip gap / mouth width above this (absolute) and
+  // above neutral + mouth_open_delta.
+  float mouth_open_min = 0.30f;
+  float mouth_open_delta = 0.20f;
+  // Turns: yaw change from neutral, degrees.
+  float turn_yaw_deg = 15.0f;
+  // Nod: pitch change from neutral, degrees (either direction; pitch is
+  // only trusted relative to the user's own neutral, models.md).
+  float nod_pitch_deg = 10.0f;
+  int neutral_frames = 5;              // frames of the lead-in that define neutral
+};
+
+struct GeometryPolicy {
+  // Geometry (planarity) is measured between the neutral frame and the
+  // frame of largest |yaw - neutral| when it is at least this large.
+  float min_yaw_span_deg = 8.0f;
+  // Residual of the best homography over the mesh subset, in units of the
+  // inter-eye distance. A flat picture fits a plane (residual ~0.01); a real
+  // head shows parallax. Below this: geometry.planar.
+  float min_parallax = 0.035f;
+};
+
+struct ContinuityPolicy {
+  float max_identity_distance = 0.6f;  // descriptor distance between sampled frames
+  int identity_samples = 6;            // frames with a descriptor to compare
+  float max_speed_ied_per_s = 12.0f;   // landmark speed bound, inter-eye distances / s
+  int max_missing_face_frames = 2;     // frames without a face tolerated (blinks of the detector)
+  float frozen_difference = 0.6f;      // mean |grey diff| below this = frozen frame
+  int frozen_run_frames = 4;           // a run this long of frozen frames ...
+  float jump_ied = 0.35f;              // ... followed by a landmark jump this large = slideshow
+  float max_frozen_fraction = 0.6f;    // more frozen frames than this = still picture
+  // A second face counts (continuity.multiple_faces) when at least this
+  // fraction of the main face's width (smaller ones: background people).
+  float second_face_ratio = 0.5f;
+};
+
+// R-ASD-5: a still picture shows no non-rigid facial motion.
+struct PhotoPolicy {
+  float min_eye_range_ratio = 0.30f;   // (p95 - p5) eye openness / neutral openness
+  float min_mouth_range = 0.10f;       // p95 - p5 mouth openness
+};
+
+struct ReplayPolicy {
+  // Colour response (actions+light): correlation between the screen colour
+  // sequence and the face's colour change relative to the background.
+  float min_colour_correlation = 0.5f;
+  // Passive cues, each mapped to a 0..1 spoof evidence; combined max.
+  float moire_threshold = 2.6f;        // spectral peak ratio above which moiré is flagged
+  float border_threshold = 0.55f;      // straight-frame evidence above which a screen/paper border is flagged
+  float glare_threshold = 0.04f;       // specular blob fraction above which glare is flagged
+  int min_flagged_frames_pct = 30;     // a cue counts when this % of frames show it
+};
+
+struct MaskPolicy {
+  bool use_model_scores = true;        // antispoof / liveness weak scores
+  float min_model_score = 0.05f;       // mean score below this flags CG (weak: models.md)
+};
+
+// How the checks combine into one verdict.
+struct CombinePolicy {
+  // Checks that must pass (when applicable) for a bona fide verdict.
+  std::vector<std::string> required = {"capture", "actions", "face_angle", "geometry",
+                                       "continuity", "replay", "photo"};
+  // The combined score is the minimum of the required checks' scores; the
+  // verdict is live when every required check passed and score >= threshold.
+  float threshold = 0.5f;
+};
+
+struct QualityPolicy {
+  float min_inter_eye_distance = 30.0f;  // px (ISO/IEC 29794-5 inter-eye distance)
+  float min_sharpness = 25.0f;           // variance of Laplacian on the 128-px crop
+  float min_mean_luma = 50.0f;           // exposure
+  float max_mean_luma = 220.0f;
+  float max_underexposed = 0.35f;        // fraction of face pixels
+  float max_overexposed = 0.25f;
+  float min_illumination_uniformity = 0.6f;
+  float max_abs_yaw_deg = 25.0f;         // head pose
+  float max_abs_pitch_deg = 25.0f;
+  float max_abs_roll_deg = 20.0f;
+  float min_eye_openness = 0.12f;        // eyes open (both)
+  float max_mouth_openness = 0.25f;      // mouth closed
+  float min_mesh_confidence = 0.5f;
+  float max_blockiness = 1.8f;           // compression artefacts
+  float max_box_outside = 0.1f;          // face inside the frame
+  int best_frames = 3;                   // frames handed to comparison (R-CLI-QD-2)
+  // Accept when at least this many frames pass every measure.
+  int min_good_frames = 1;
+};
+
+struct Policy {
+  ChallengePolicy challenge;
+  CapturePolicy capture;
+  ActionPolicy action;
+  GeometryPolicy geometry;
+  ContinuityPolicy continuity;
+  ReplayPolicy replay;
+  PhotoPolicy photo;
+  MaskPolicy mask;
+  CombinePolicy combine;
+  QualityPolicy quality;
+};
+
+// Reasons: policy.bad_json, policy.unknown_key, policy.bad_value
+Result<Policy> PolicyFromJson(std::string_view json);
+std::string PolicyToJson(const Policy& policy);
+
+}  // namespace livegate::judgement
