@@ -1,0 +1,109 @@
+// Server configuration: one JSON file, parsed strictly and validated at
+// start-up so that a mistake stops the server with a clear reason instead of
+// surfacing at the first request (R-SEC-SRV-1: the settings that guard access
+// - admin token hash, limits, SRP groups - are checked before listening).
+//
+// Every field has a commented default. Relative paths in the file are
+// resolved against the folder holding the file.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "livegate/status.h"
+
+namespace livegate::server {
+
+struct ListenOptions {
+  std::string address = "127.0.0.1";  // IPv4/IPv6 literal or host name
+  int port = 8443;                    // 0 = pick a free port (tests)
+};
+
+struct TlsOptions {
+  // Either both paths to the operator's PEM files, or generate = true: a
+  // self-signed certificate and an encrypted key are created at first run
+  // in generated_dir (R-SEC-STO-1/2).
+  std::filesystem::path cert_path;
+  std::filesystem::path key_path;
+  bool generate = false;
+  std::filesystem::path generated_dir;  // default: <config dir>/tls
+};
+
+struct DatabaseOptions {
+  // "sqlite:/path/to/file.db" or "postgresql://user@host:port/db".
+  std::string uri;
+  bool is_sqlite() const { return uri.rfind("sqlite:", 0) == 0; }
+  bool is_postgresql() const {
+    return uri.rfind("postgresql://", 0) == 0 || uri.rfind("postgres://", 0) == 0;
+  }
+  std::string sqlite_path() const { return is_sqlite() ? uri.substr(7) : std::string(); }
+};
+
+struct MasterKeyOptions {
+  // Exactly one of: a file holding the 32-byte key as 64 hex characters
+  // (mode 0600), or the name of an environment variable holding the same.
+  // Loaded by crypto::KeyManager (crypto/key_manager.h).
+  std::filesystem::path file;
+  std::string env;
+};
+
+struct LimitOptions {
+  std::size_t max_body_bytes = 4u << 20;  // larger requests get 413
+  int read_timeout_ms = 5000;             // per socket read
+  int write_timeout_ms = 5000;            // per socket write
+  int keep_alive_max_count = 100;         // requests per connection
+  int thread_pool_size = 8;               // HTTP worker threads
+  int max_frames = 24;                    // frames in one capture package
+  std::size_t max_frame_bytes = 256u << 10;  // one JPEG frame
+  int max_frame_side = 640;               // pixels, width and height
+  // Rate limits: requests per minute (token bucket), 0 = off.
+  int rate_per_account_per_minute = 30;
+  int rate_per_device_per_minute = 30;
+  int rate_per_address_per_minute = 120;
+  int replay_window_seconds = 120;        // sealed-message timestamp skew
+  int challenge_lifetime_seconds = 120;   // a challenge expires after this
+  int flow_lifetime_seconds = 600;        // a whole flow (SRP to result)
+};
+
+struct SrpOptions {
+  // Botan group names (RFC 5054 groups). R-SRP-5: at least 2048 bits.
+  std::vector<std::string> allowed_groups = {"modp/srp/3072", "modp/srp/4096"};
+  std::string default_group = "modp/srp/3072";
+  std::string hash = "SHA-256";
+};
+
+struct AdminOptions {
+  // SHA-256 (hex) of the admin bearer token. Empty = admin API disabled.
+  std::string token_sha256_hex;
+};
+
+struct LogOptions {
+  std::string level = "info";            // trace|debug|info|warn|error
+  std::filesystem::path file;            // empty = stdout
+  std::filesystem::path audit_file;      // empty = <config dir>/audit.log
+};
+
+struct ServerConfig {
+  ListenOptions listen;
+  TlsOptions tls;
+  DatabaseOptions database;
+  MasterKeyOptions master_key;
+  std::filesystem::path policy_file;     // decision-logic policy (docs/POLICY.md)
+  LimitOptions limits;
+  SrpOptions srp;
+  AdminOptions admin;
+  LogOptions log;
+};
+
+// Reasons: config.unreadable, config.bad_json, config.unknown_key,
+// config.bad_type, config.missing, config.out_of_range, config.bad_value.
+// Every message names the JSON path of the offending field.
+Result<ServerConfig> ParseServerConfig(std::string_view json_text,
+                                       const std::filesystem::path& base_dir);
+Result<ServerConfig> LoadServerConfig(const std::filesystem::path& file);
+
+}  // namespace livegate::server

@@ -1,0 +1,100 @@
+// Configuration parsing: the shipped example parses; each kind of mistake
+// stops start-up with its specific reason and names the field.
+#include "server/config.h"
+
+#include <gtest/gtest.h>
+
+#include "support/test_data.h"
+
+namespace livegate::server {
+namespace {
+
+const char* kMinimal = R"({
+  "tls": {"generate": true},
+  "database": {"uri": "sqlite:data/x.db"},
+  "master_key": {"env": "LG_KEY"},
+  "policy_file": "policy.json"
+})";
+
+TEST(ConfigTest, ShippedExampleParses) {
+  auto c = LoadServerConfig(testing::SourceDir() / "config/server.example.json");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->listen.port, 8443);
+  EXPECT_TRUE(c->tls.generate);
+  EXPECT_TRUE(c->database.is_sqlite());
+  EXPECT_EQ(c->limits.thread_pool_size, 8);
+  EXPECT_EQ(c->limits.max_body_bytes, 4194304u);
+  EXPECT_EQ(c->srp.default_group, "modp/srp/3072");
+  EXPECT_EQ(c->policy_file, testing::SourceDir() / "config/policy.default.json");
+  EXPECT_EQ(c->master_key.env, "LIVEGATE_MASTER_KEY");
+}
+
+TEST(ConfigTest, MinimalGetsDefaultsAndResolvesPaths) {
+  auto c = ParseServerConfig(kMinimal, "/etc/lg");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->listen.address, "127.0.0.1");
+  EXPECT_EQ(c->database.uri, "sqlite:/etc/lg/data/x.db");
+  EXPECT_EQ(c->policy_file, "/etc/lg/policy.json");
+  EXPECT_EQ(c->tls.generated_dir, "/etc/lg/tls");
+  EXPECT_EQ(c->log.audit_file, "/etc/lg/audit.log");
+  EXPECT_EQ(c->limits.read_timeout_ms, 5000);
+  EXPECT_EQ(c->limits.challenge_lifetime_seconds, 120);
+  EXPECT_TRUE(c->admin.token_sha256_hex.empty());
+}
+
+struct BadCase {
+  const char* json;
+  const char* reason;
+  const char* mentions;
+};
+
+TEST(ConfigTest, EachMistakeHasItsReason) {
+  const BadCase cases[] = {
+      {"{", "config.bad_json", "not valid JSON"},
+      {R"({"tls":{"generate":true},"database":{"uri":"sqlite:x"},"master_key":{"env":"K"}})",
+       "config.missing", "policy_file"},
+      {R"({"tls":{"generate":true},"database":{"uri":"sqlite:x"},"master_key":{"env":"K"},
+           "policy_file":"p","limits":{"thread_pool_size":0}})",
+       "config.out_of_range", "limits.thread_pool_size"},
+      {R"({"tls":{"generate":true},"database":{"uri":"sqlite:x"},"master_key":{"env":"K"},
+           "policy_file":"p","limits":{"thread_pool":4}})",
+       "config.unknown_key", "limits.thread_pool"},
+      {R"({"tls":{"generate":true},"database":{"uri":"sqlite:x"},"master_key":{"env":"K"},
+           "policy_file":"p","listen":{"port":"80"}})",
+       "config.bad_type", "listen.port"},
+      {R"({"tls":{"generate":true},"database":{"uri":"mysql://x"},"master_key":{"env":"K"},
+           "policy_file":"p"})",
+       "config.bad_value", "database.uri"},
+      {R"({"tls":{"generate":true,"cert":"c.pem","key":"k.pem"},"database":{"uri":"sqlite:x"},
+           "master_key":{"env":"K"},"policy_file":"p"})",
+       "config.bad_value", "tls"},
+      {R"({"tls":{"generate":true},"database":{"uri":"sqlite:x"},"master_key":{"env":"K","file":"f"},
+           "policy_file":"p"})",
+       "config.bad_value", "master_key"},
+      {R"({"tls":{"generate":true},"database":{"uri":"sqlite:x"},"master_key":{"env":"K"},
+           "policy_file":"p","srp":{"allowed_groups":["modp/srp/1024"],"default_group":"modp/srp/1024"}})",
+       "config.bad_value", "R-SRP-5"},
+      {R"({"tls":{"generate":true},"database":{"uri":"sqlite:x"},"master_key":{"env":"K"},
+           "policy_file":"p","admin":{"token_sha256":"abc"}})",
+       "config.bad_value", "admin.token_sha256"},
+      {R"({"tls":{"generate":true},"database":{"uri":"sqlite:x"},"master_key":{"env":"K"},
+           "policy_file":"p","limits":{"max_body_bytes":100000,"max_frames":24,"max_frame_bytes":262144}})",
+       "config.bad_value", "max_body_bytes"},
+  };
+  for (const auto& c : cases) {
+    auto r = ParseServerConfig(c.json, "/tmp");
+    ASSERT_FALSE(r.ok()) << c.json;
+    EXPECT_EQ(r.status().reason(), c.reason) << c.json << " -> " << r.status().ToString();
+    EXPECT_NE(r.status().message().find(c.mentions), std::string::npos)
+        << r.status().message();
+  }
+}
+
+TEST(ConfigTest, UnreadableFile) {
+  auto r = LoadServerConfig("/nonexistent/livegate.json");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().reason(), "config.unreadable");
+}
+
+}  // namespace
+}  // namespace livegate::server
