@@ -1,0 +1,48 @@
+// BlazeFace post-processing: the 896 SSD anchors of MediaPipe's "back" face
+// detector (strides 16 and 32), box/keypoint decoding, sigmoid scores and
+// weighted non-maximum suppression; plus the letterbox that maps an image of
+// any size into the square 256x256 input and back.
+#pragma once
+
+#include <array>
+#include <vector>
+
+#include <opencv2/core.hpp>
+
+namespace livegate::vision {
+
+struct BlazeFaceDetection {
+  cv::Rect2f box;                        // pixels of the space it was decoded in
+  float score = 0;                       // sigmoid, 0..1
+  std::array<cv::Point2f, 6> keypoints;  // r-eye, l-eye, nose, mouth, r-ear, l-ear
+};
+
+// Anchor centres in input pixels (256 input): 16x16 cells x 2 anchors, then
+// 8x8 cells x 6 anchors, cell-major, as MediaPipe's SsdAnchorsCalculator
+// (num_layers 4, strides 16/32/32/32, offset 0.5, fixed anchor size).
+const std::vector<cv::Point2f>& BlazeFaceAnchors();
+constexpr int kBlazeFaceAnchors = 896;
+
+// Decodes raw logits (896) and regressors (896 x 16, input pixels relative to
+// the anchor centre) into detections above min_score, merged by weighted NMS
+// (MediaPipe's WeightedNonMaxSuppression: overlapping boxes above nms_iou are
+// averaged, weighted by score). Sorted by score, highest first.
+std::vector<BlazeFaceDetection> DecodeBlazeFace(const std::vector<float>& logits, const cv::Mat& regressors,
+                                                float min_score, float nms_iou);
+
+float IoU(const cv::Rect2f& a, const cv::Rect2f& b);
+
+// Aspect-preserving fit of an image into a square of `side`, centred, padded
+// with black. image = (p - offset) / scale.
+struct Letterbox {
+  float scale = 1;
+  cv::Point2f offset;
+  cv::Point2f ToImage(cv::Point2f p) const { return (p - offset) / scale; }
+  cv::Rect2f ToImage(const cv::Rect2f& r) const {
+    return {(r.x - offset.x) / scale, (r.y - offset.y) / scale, r.width / scale, r.height / scale};
+  }
+};
+// Fills `rgb_out` (side x side, CV_8UC3, RGB) from a BGR image.
+Letterbox LetterboxRgb(const cv::Mat& bgr, int side, cv::Mat& rgb_out);
+
+}  // namespace livegate::vision

@@ -1,0 +1,191 @@
+// The face analysis pipeline (issue 2): BlazeFace detection -> FaceMesh on an
+// upright crop -> head pose, eye/mouth openness -> dlib-aligned chip ->
+// 128-D descriptor; and the comparison decision (R-SRV-CMP-1). Every network
+// runs once per face; crops are cut straight from the source image with one
+// warpAffine each (no intermediate copies of the whole frame).
+#include "vision/face_analyzer.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include <opencv2/imgproc.hpp>
+
+#include "vision/alignment.h"
+#include "vision/blazeface_decode.h"
+#include "vision/face_measures.h"
+#include "vision/head_pose.h"
+#include "vision/image_io.h"
+
+namespace livegate::vision {
+namespace {
+
+// FaceMesh wants the face in a square about 1.5x the detector box
+// (MediaPipe's detection-to-ROI scale), upright.
+constexpr float kMeshCropScale = 1.5f;
+
+class FaceAnalyzerImpl final : public FaceAnalyzer {
+ public:
+  explicit FaceAnalyzerImpl(const AnalyzerOptions& options) : options_(options) {}
+
+  Status Load() {
+    const auto& dir = options_.model_dir;
+    LG_ASSIGN_OR_RETURN(detector_, BlazeFaceModel::Load(dir));
+    if (options_.compute_mesh) {
+      LG_ASSIGN_OR_RETURN(mesh_, FaceMeshModel::Load(dir));
+    }
+    if (options_.compute_descriptor) {
+      LG_ASSIGN_OR_RETURN(descriptor_, DescriptorModel::Load(dir));
+    }
+    if (options_.compute_passive_pad) {
+      LG_ASSIGN_OR_RETURN(antispoof_, AntispoofModel::Load(dir));
+      LG_ASSIGN_OR_RETURN(liveness_, LivenessModel::Load(dir));
+    }
+    return Status::Ok();
+  }
+
+  const AnalyzerOptions& options() const override { return options_; }
+
+  Result<std::vector<FaceAnalysis>> Analyze(const cv::Mat& input) override {
+    if (input.empty()) return Status::InvalidArgument("image.empty", "empty image");
+    cv::Mat converted;
+    const cv::Mat* bgr = &input;
+    if (input.type() != CV_8UC3) {
+      LG_ASSIGN_OR_RETURN(converted, ToBgr8(input));
+      bgr = &converted;
+    }
+
+    const Letterbox lb = LetterboxRgb(*bgr, BlazeFaceModel::kInputSize, det_input_);
+    LG_ASSIGN_OR_RETURN(BlazeFaceOutput raw, detector_->Run(det_input_));
+    std::vector<BlazeFaceDetection> dets =
+        DecodeBlazeFace(raw.logits, raw.regressors, options_.min_detector_score, options_.nms_iou);
+
+    std::vector<FaceAnalysis> faces;
+    faces.reserve(dets.size());
+    for (const auto& d : dets) {
+      FaceAnalysis f;
+      f.box = lb.ToImage(d.box);
+      f.detector_score = d.score;
+      for (int k = 0; k < 6; ++k) f.keypoints[k] = lb.ToImage(d.keypoints[k]);
+      f.tiny = f.box.width < static_cast<float>(options_.min_face_pixels);
+      faces.push_back(std::move(f));
+    }
+    std::stable_sort(faces.begin(), faces.end(),
+                     [](const FaceAnalysis& a, const FaceAnalysis& b) { return a.box.area() > b.box.area(); });
+    if (options_.max_faces >= 0 && faces.size() > static_cast<size_t>(options_.max_faces)) {
+      faces.resize(static_cast<size_t>(options_.max_faces));
+    }
+    for (auto& f : faces) {
+      if (f.tiny) continue;
+      LG_RETURN_IF_ERROR(AnalyzeFace(*bgr, f));
+    }
+    return faces;
+  }
+
+ private:
+  Status AnalyzeFace(const cv::Mat& bgr, FaceAnalysis& f) {
+    // Upright: the BlazeFace eye keypoints give the roll.
+    const cv::Point2f eyes = f.keypoints[1] - f.keypoints[0];
+    const float roll = std::atan2(eyes.y, eyes.x);
+    const cv::Point2f centre(f.box.x + f.box.width / 2, f.box.y + f.box.height / 2);
+    const float extent = std::max(f.box.width, f.box.height);
+
+    if (options_.compute_mesh) {
+      const int side = FaceMeshModel::kInputSize;
+      const CropTransform t = MakeRotatedCrop(centre, extent * kMeshCropScale, roll, side);
+      WarpCrop(bgr, t, side, crop_);
+      cv::cvtColor(crop_, crop_rgb_, cv::COLOR_BGR2RGB);
+      LG_ASSIGN_OR_RETURN(FaceMeshOutput m, mesh_->Run(crop_rgb_));
+      f.mesh.resize(m.points.size());
+      for (size_t i = 0; i < m.points.size(); ++i) {
+        const cv::Point2f p = t.ToImage({m.points[i].x, m.points[i].y});
+        f.mesh[i] = {p.x, p.y, static_cast<float>(m.points[i].z * t.scale)};
+      }
+      f.mesh_confidence = m.confidence;
+      if (f.mesh.size() >= static_cast<size_t>(mesh_index::kCount)) {
+        f.pose = EstimateHeadPose(f.mesh, bgr.size());
+        f.right_eye_openness = RightEyeOpenness(f.mesh);
+        f.left_eye_openness = LeftEyeOpenness(f.mesh);
+        f.mouth_openness = MouthOpenness(f.mesh);
+        const cv::Point2f d = LeftEyeCentre(f.mesh) - RightEyeCentre(f.mesh);
+        f.inter_eye_distance = std::hypot(d.x, d.y);
+      }
+    } else {
+      f.inter_eye_distance = std::hypot(eyes.x, eyes.y);
+    }
+
+    if (options_.compute_descriptor) {
+      // dlib's 5 points from the mesh when we have it; else from BlazeFace
+      // keypoints (eye centres +- a quarter of the eye spacing; nose base
+      // just below the nose tip), which is coarser.
+      std::array<cv::Point2f, 5> pts;
+      if (f.mesh.size() >= static_cast<size_t>(mesh_index::kCount)) {
+        pts = DlibFivePoints(f.mesh);
+      } else {
+        const cv::Point2f r = f.keypoints[0], l = f.keypoints[1], half = (l - r) * 0.22f;
+        const cv::Point2f down(-eyes.y, eyes.x);
+        pts = {l + half, l - half, r - half, r + half, f.keypoints[2] + down * 0.12f};
+      }
+      const int side = DescriptorModel::kInputSize;
+      const CropTransform t = DlibChipTransform(pts, side, 0.25);
+      WarpCrop(bgr, t, side, f.chip);
+      cv::cvtColor(f.chip, crop_rgb_, cv::COLOR_BGR2RGB);
+      LG_ASSIGN_OR_RETURN(Descriptor desc, descriptor_->Run(crop_rgb_));
+      f.descriptor = desc;
+    }
+
+    if (options_.compute_passive_pad) {
+      // The passive models see the upright detector box, as human crops it.
+      for (const int side : {AntispoofModel::kInputSize, LivenessModel::kInputSize}) {
+        const CropTransform t = MakeRotatedCrop(centre, extent, roll, side);
+        WarpCrop(bgr, t, side, crop_);
+        cv::cvtColor(crop_, crop_rgb_, cv::COLOR_BGR2RGB);
+        if (side == AntispoofModel::kInputSize) {
+          LG_ASSIGN_OR_RETURN(float s, antispoof_->Run(crop_rgb_));
+          f.antispoof_score = s;
+        } else {
+          LG_ASSIGN_OR_RETURN(float s, liveness_->Run(crop_rgb_));
+          f.liveness_score = s;
+        }
+      }
+    }
+    return Status::Ok();
+  }
+
+  AnalyzerOptions options_;
+  std::unique_ptr<BlazeFaceModel> detector_;
+  std::unique_ptr<FaceMeshModel> mesh_;
+  std::unique_ptr<DescriptorModel> descriptor_;
+  std::unique_ptr<AntispoofModel> antispoof_;
+  std::unique_ptr<LivenessModel> liveness_;
+  // Scratch buffers reused between calls (one analyzer per thread).
+  cv::Mat det_input_, crop_, crop_rgb_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<FaceAnalyzer>> FaceAnalyzer::Create(const AnalyzerOptions& options) {
+  if (!(options.min_detector_score > 0 && options.min_detector_score < 1)) {
+    return Status::InvalidArgument("analyzer.bad_option", "min_detector_score must be in (0, 1)");
+  }
+  auto impl = std::make_unique<FaceAnalyzerImpl>(options);
+  LG_RETURN_IF_ERROR(impl->Load());
+  return std::unique_ptr<FaceAnalyzer>(std::move(impl));
+}
+
+float DescriptorDistance(const Descriptor& a, const Descriptor& b) {
+  double sum = 0;
+  for (size_t i = 0; i < a.size(); ++i) {
+    const double d = static_cast<double>(a[i]) - b[i];
+    sum += d * d;
+  }
+  return static_cast<float>(std::sqrt(sum));
+}
+
+Comparison CompareDescriptors(const Descriptor& a, const Descriptor& b, float threshold) {
+  Comparison c;
+  c.distance = DescriptorDistance(a, b);
+  c.same = c.distance < threshold;  // dlib: "same person" below 0.6
+  return c;
+}
+
+}  // namespace livegate::vision
