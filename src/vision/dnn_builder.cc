@@ -1,0 +1,236 @@
+// Programmatic cv::dnn::Net construction with shape tracking. See dnn_builder.h.
+#include "vision/dnn_builder.h"
+
+#include <algorithm>
+
+namespace livegate::vision {
+namespace {
+
+cv::dnn::DictValue IntList(const std::vector<int>& v) {
+  return cv::dnn::DictValue::arrayInt(v.data(), static_cast<int>(v.size()));
+}
+
+cv::Mat RowBlob(const std::vector<float>& v) {
+  cv::Mat m(1, static_cast<int>(v.size()), CV_32F);
+  std::copy(v.begin(), v.end(), m.ptr<float>());
+  return m;
+}
+
+void SetPads(cv::dnn::LayerParams& p, Pads2d pads) {
+  p.set("pad_t", pads.top);
+  p.set("pad_b", pads.bottom);
+  p.set("pad_l", pads.left);
+  p.set("pad_r", pads.right);
+}
+
+}  // namespace
+
+std::pair<int, int> TfSamePadding(int in, int kernel, int stride, int dilation) {
+  const int effective = (kernel - 1) * dilation + 1;
+  const int out = (in + stride - 1) / stride;
+  const int total = std::max((out - 1) * stride + effective - in, 0);
+  return {total / 2, total - total / 2};
+}
+
+cv::Mat MakeBlob(const std::vector<int>& shape) {
+  return cv::Mat(static_cast<int>(shape.size()), shape.data(), CV_32F, cv::Scalar(0));
+}
+
+DnnNetBuilder::DnnNetBuilder(std::vector<int> input_shape_nchw) {
+  net_.setInputsNames({"input"});
+  input_.layer = 0;
+  input_.shape = std::move(input_shape_nchw);
+  names_.push_back("input");
+}
+
+int DnnNetBuilder::Add(const std::string& type, cv::dnn::LayerParams& params,
+                       const std::vector<DnnTensor>& inputs) {
+  const std::string name = "l" + std::to_string(++counter_) + "_" + type;
+  params.name = name;
+  params.type = type;
+  const int id = net_.addLayer(name, type, params);
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    net_.connect(inputs[i].layer, 0, id, static_cast<int>(i));
+  }
+  if (static_cast<int>(names_.size()) <= id) names_.resize(id + 1);
+  names_[id] = name;
+  return id;
+}
+
+std::string DnnNetBuilder::NameOf(const DnnTensor& t) const { return names_.at(t.layer); }
+
+cv::dnn::Net DnnNetBuilder::Release() { return std::move(net_); }
+
+DnnTensor DnnNetBuilder::Conv(const DnnTensor& x_in, const cv::Mat& w, const std::vector<float>& bias,
+                              int group, int stride_h, int stride_w, Pads2d pads, int dilation) {
+  // OpenCV 4.6 convolution refuses asymmetric padding (TF "SAME" with an even
+  // total): pad explicitly with zeros, then convolve unpadded.
+  DnnTensor x = x_in;
+  if (pads.top != pads.bottom || pads.left != pads.right) {
+    x = Pad(x, {{0, 0}, {0, 0}, {pads.top, pads.bottom}, {pads.left, pads.right}});
+    pads = Pads2d{};
+  }
+  const int out_c = w.size[0], kh = w.size[2], kw = w.size[3];
+  cv::dnn::LayerParams p;
+  p.set("kernel_h", kh);
+  p.set("kernel_w", kw);
+  p.set("stride_h", stride_h);
+  p.set("stride_w", stride_w);
+  p.set("dilation_h", dilation);
+  p.set("dilation_w", dilation);
+  SetPads(p, pads);
+  p.set("num_output", out_c);
+  p.set("group", group);
+  p.set("bias_term", !bias.empty());
+  p.blobs.push_back(w);
+  if (!bias.empty()) p.blobs.push_back(RowBlob(bias));
+  DnnTensor out;
+  out.layer = Add("Convolution", p, {x});
+  const int eh = (kh - 1) * dilation + 1, ew = (kw - 1) * dilation + 1;
+  out.shape = {x.shape[0], out_c, (x.shape[2] + pads.top + pads.bottom - eh) / stride_h + 1,
+               (x.shape[3] + pads.left + pads.right - ew) / stride_w + 1};
+  return out;
+}
+
+DnnTensor DnnNetBuilder::Activation(const DnnTensor& x, const std::string& type) {
+  cv::dnn::LayerParams p;
+  if (type == "ReLU6") {
+    p.set("min_value", 0.0f);
+    p.set("max_value", 6.0f);
+  }
+  return {Add(type, p, {x}), x.shape};
+}
+
+DnnTensor DnnNetBuilder::PRelu(const DnnTensor& x, const std::vector<float>& alpha) {
+  cv::dnn::LayerParams p;
+  p.blobs.push_back(RowBlob(alpha));
+  return {Add("PReLU", p, {x}), x.shape};
+}
+
+DnnTensor DnnNetBuilder::Eltwise(const DnnTensor& a, const DnnTensor& b, const std::string& op) {
+  cv::dnn::LayerParams p;
+  p.set("operation", op);
+  return {Add("Eltwise", p, {a, b}), a.shape};
+}
+
+DnnTensor DnnNetBuilder::ScaleShift(const DnnTensor& x, const std::vector<float>& scale,
+                                    const std::vector<float>& bias) {
+  cv::dnn::LayerParams p;
+  p.set("axis", 1);
+  p.set("bias_term", !bias.empty());
+  if (!scale.empty()) p.blobs.push_back(RowBlob(scale));
+  if (!bias.empty()) p.blobs.push_back(RowBlob(bias));
+  return {Add("Scale", p, {x}), x.shape};
+}
+
+DnnTensor DnnNetBuilder::Pool(const DnnTensor& x, const std::string& pool, int kh, int kw, int sh,
+                              int sw, Pads2d pads) {
+  cv::dnn::LayerParams p;
+  p.set("pool", pool);
+  p.set("kernel_h", kh);
+  p.set("kernel_w", kw);
+  p.set("stride_h", sh);
+  p.set("stride_w", sw);
+  SetPads(p, pads);
+  p.set("ceil_mode", false);                 // TF floors
+  p.set("ave_pool_padded_area", false);      // TF averages real pixels only
+  DnnTensor out;
+  out.layer = Add("Pooling", p, {x});
+  out.shape = {x.shape[0], x.shape[1], (x.shape[2] + pads.top + pads.bottom - kh) / sh + 1,
+               (x.shape[3] + pads.left + pads.right - kw) / sw + 1};
+  return out;
+}
+
+DnnTensor DnnNetBuilder::GlobalAveragePool(const DnnTensor& x) {
+  cv::dnn::LayerParams p;
+  p.set("pool", "AVE");
+  p.set("global_pooling", true);
+  return {Add("Pooling", p, {x}), {x.shape[0], x.shape[1], 1, 1}};
+}
+
+DnnTensor DnnNetBuilder::Pad(const DnnTensor& x, const std::vector<std::pair<int, int>>& pads) {
+  std::vector<int> flat;
+  DnnTensor out;
+  out.shape = x.shape;
+  for (size_t d = 0; d < pads.size(); ++d) {
+    flat.push_back(pads[d].first);
+    flat.push_back(pads[d].second);
+    out.shape[d] += pads[d].first + pads[d].second;
+  }
+  cv::dnn::LayerParams p;
+  p.set("paddings", IntList(flat));
+  p.set("type", "constant");
+  p.set("value", 0.0f);
+  out.layer = Add("Padding", p, {x});
+  return out;
+}
+
+DnnTensor DnnNetBuilder::Concat(const std::vector<DnnTensor>& xs, int axis) {
+  cv::dnn::LayerParams p;
+  p.set("axis", axis);
+  DnnTensor out;
+  out.shape = xs.at(0).shape;
+  out.shape[axis] = 0;
+  for (const auto& t : xs) out.shape[axis] += t.shape[axis];
+  out.layer = Add("Concat", p, xs);
+  return out;
+}
+
+DnnTensor DnnNetBuilder::Permute(const DnnTensor& x, const std::vector<int>& order) {
+  cv::dnn::LayerParams p;
+  p.set("order", IntList(order));
+  DnnTensor out;
+  for (int o : order) out.shape.push_back(x.shape[o]);
+  out.layer = Add("Permute", p, {x});
+  return out;
+}
+
+DnnTensor DnnNetBuilder::Reshape(const DnnTensor& x, const std::vector<int>& shape) {
+  cv::dnn::LayerParams p;
+  p.set("dim", IntList(shape));
+  return {Add("Reshape", p, {x}), shape};
+}
+
+DnnTensor DnnNetBuilder::InnerProduct(const DnnTensor& x, const cv::Mat& w,
+                                      const std::vector<float>& bias) {
+  cv::dnn::LayerParams p;
+  p.set("num_output", w.rows);
+  p.set("bias_term", !bias.empty());
+  p.set("axis", 1);
+  p.blobs.push_back(w);
+  if (!bias.empty()) p.blobs.push_back(RowBlob(bias));
+  return {Add("InnerProduct", p, {x}), {x.shape[0], w.rows}};
+}
+
+DnnTensor DnnNetBuilder::Softmax(const DnnTensor& x, int axis) {
+  cv::dnn::LayerParams p;
+  p.set("axis", axis);
+  return {Add("Softmax", p, {x}), x.shape};
+}
+
+}  // namespace livegate::vision
+
+namespace livegate::vision {
+
+Result<cv::Mat> RgbToBlob(const cv::Mat& rgb, int size, const cv::Scalar& mean, double divisor,
+                          double offset) {
+  if (rgb.empty() || rgb.type() != CV_8UC3 || rgb.rows != size || rgb.cols != size) {
+    return Status::InvalidArgument(
+        "model.bad_input", "expected a " + std::to_string(size) + "x" + std::to_string(size) +
+                               " RGB CV_8UC3 image, got " + std::to_string(rgb.cols) + "x" +
+                               std::to_string(rgb.rows) + " type " + std::to_string(rgb.type()));
+  }
+  cv::Mat blob = MakeBlob({1, 3, size, size});
+  float* dst = blob.ptr<float>();
+  const size_t plane = static_cast<size_t>(size) * size;
+  const float d = static_cast<float>(divisor), o = static_cast<float>(offset);
+  const float m[3] = {static_cast<float>(mean[0]), static_cast<float>(mean[1]), static_cast<float>(mean[2])};
+  for (int y = 0; y < size; ++y) {
+    const uint8_t* row = rgb.ptr<uint8_t>(y);
+    for (int x = 0; x < size; ++x)
+      for (int c = 0; c < 3; ++c) dst[c * plane + y * size + x] = (row[3 * x + c] - m[c]) / d + o;
+  }
+  return blob;
+}
+
+}  // namespace livegate::vision

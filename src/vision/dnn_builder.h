@@ -1,0 +1,92 @@
+// Builds a cv::dnn::Net layer by layer (Net::addLayer/connect), tracking the
+// shape of every tensor so that TF's "SAME" padding (possibly asymmetric) can
+// be resolved at build time. Tensors are in cv::dnn layout: 4-D tensors are
+// NCHW, weights OIHW. Used by the tfjs graph translator (tfjs_to_dnn.cc) and
+// by the hand-written dlib ResNet-29 (descriptor_model.cc). Issue 2.
+#pragma once
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <opencv2/dnn.hpp>
+
+#include "livegate/status.h"
+
+namespace livegate::vision {
+
+struct DnnTensor {
+  int layer = 0;           // 0 = the network input
+  std::vector<int> shape;  // cv::dnn layout (NCHW for 4-D)
+};
+
+struct Pads2d {
+  int top = 0, bottom = 0, left = 0, right = 0;
+};
+
+// TF padding for one spatial axis: "SAME" -> (before, after), "VALID" -> 0s.
+std::pair<int, int> TfSamePadding(int in, int kernel, int stride, int dilation);
+
+class DnnNetBuilder {
+ public:
+  explicit DnnNetBuilder(std::vector<int> input_shape_nchw);
+
+  DnnTensor Input() const { return input_; }
+
+  // Weights OIHW (CV_32F, 4-D), bias of size O or empty; group = channels for
+  // depthwise.
+  DnnTensor Conv(const DnnTensor& x, const cv::Mat& weights_oihw, const std::vector<float>& bias,
+                 int group, int stride_h, int stride_w, Pads2d pads, int dilation = 1);
+  // type: "ReLU", "ReLU6", "Sigmoid", "TanH".
+  DnnTensor Activation(const DnnTensor& x, const std::string& type);
+  DnnTensor PRelu(const DnnTensor& x, const std::vector<float>& alpha);
+  // op: "sum" or "prod"; shapes must be equal.
+  DnnTensor Eltwise(const DnnTensor& a, const DnnTensor& b, const std::string& op);
+  // Per-channel (axis 1) x * scale + bias; either may be empty.
+  DnnTensor ScaleShift(const DnnTensor& x, const std::vector<float>& scale,
+                       const std::vector<float>& bias);
+  // pool: "MAX" or "AVE" (padding excluded from averages, like TF).
+  DnnTensor Pool(const DnnTensor& x, const std::string& pool, int kh, int kw, int sh, int sw,
+                 Pads2d pads);
+  DnnTensor GlobalAveragePool(const DnnTensor& x);
+  // Zero padding, one (before, after) pair per dimension of x.
+  DnnTensor Pad(const DnnTensor& x, const std::vector<std::pair<int, int>>& pads);
+  DnnTensor Concat(const std::vector<DnnTensor>& xs, int axis);
+  DnnTensor Permute(const DnnTensor& x, const std::vector<int>& order);
+  DnnTensor Reshape(const DnnTensor& x, const std::vector<int>& shape);
+  // x: [N, K] (or anything flattened from axis 1); weights [out, K].
+  DnnTensor InnerProduct(const DnnTensor& x, const cv::Mat& weights_out_in,
+                         const std::vector<float>& bias);
+  DnnTensor Softmax(const DnnTensor& x, int axis);
+
+  // Layer name of a tensor, for Net::forward.
+  std::string NameOf(const DnnTensor& t) const;
+  cv::dnn::Net& net() { return net_; }
+  // Moves the network out (the builder is unusable afterwards).
+  cv::dnn::Net Release();
+
+ private:
+  int Add(const std::string& type, cv::dnn::LayerParams& params,
+          const std::vector<DnnTensor>& inputs);
+
+  cv::dnn::Net net_;
+  DnnTensor input_;
+  std::vector<std::string> names_;  // by layer id
+  int counter_ = 0;
+};
+
+// 4-D cv::Mat (CV_32F) of the given shape, zero-filled.
+cv::Mat MakeBlob(const std::vector<int>& shape);
+
+}  // namespace livegate::vision
+
+namespace livegate::vision {
+
+// Checks that `rgb` is a size x size CV_8UC3 image and turns it into a
+// 1x3xHxW CV_32F blob of (pixel - mean[c]) / divisor + offset, in float32 and
+// in that order, as tfjs computes the models' input normalisation.
+// Errors: model.bad_input.
+Result<cv::Mat> RgbToBlob(const cv::Mat& rgb, int size, const cv::Scalar& mean, double divisor,
+                          double offset = 0);
+
+}  // namespace livegate::vision

@@ -1,0 +1,450 @@
+// tfjs graph -> cv::dnn::Net translator. See tfjs_to_dnn.h.
+#include "vision/tfjs_to_dnn.h"
+
+#include <functional>
+#include <map>
+#include <numeric>
+
+#include "vision/dnn_builder.h"
+
+namespace livegate::vision {
+namespace {
+
+// A graph value: either a constant (weights) or a tensor inside the Net.
+struct Value {
+  const TfjsTensor* constant = nullptr;
+  DnnTensor t;   // dnn layout (NCHW for rank 4)
+  int rank = 0;  // TF rank
+};
+
+std::vector<int> TfShape(const Value& v) {
+  if (v.rank == 4) return {v.t.shape[0], v.t.shape[2], v.t.shape[3], v.t.shape[1]};
+  return v.t.shape;
+}
+
+Status Unsupported(const TfjsNode& n, const std::string& why) {
+  return Status::Unsupported("model.unsupported_op",
+                             "op " + n.op + " (node " + n.name + ") is not supported: " + why);
+}
+Status Corrupt(const TfjsNode& n, const std::string& why) {
+  return Status::BadInput("model.corrupt", "node " + n.name + " (" + n.op + "): " + why);
+}
+
+class Translator {
+ public:
+  Translator(const TfjsGraph& g, const std::vector<int>& input_nhwc)
+      : graph_(g), builder_({input_nhwc[0], input_nhwc[3], input_nhwc[1], input_nhwc[2]}) {
+    for (size_t i = 0; i < g.nodes.size(); ++i) index_[g.nodes[i].name] = i;
+  }
+
+  Result<Value> Resolve(const std::string& tensor_name, int depth = 0) {
+    std::string node_name = tensor_name;
+    if (auto colon = node_name.rfind(':'); colon != std::string::npos) {
+      if (node_name.substr(colon + 1) != "0") {
+        return Status::Unsupported("model.unsupported_op", "multi-output tensor " + tensor_name);
+      }
+      node_name.resize(colon);
+    }
+    if (auto it = values_.find(node_name); it != values_.end()) return it->second;
+    auto it = index_.find(node_name);
+    if (it == index_.end()) {
+      return Status::BadInput("model.corrupt", "graph refers to unknown node " + node_name);
+    }
+    if (depth > 2000) return Status::BadInput("model.corrupt", "graph too deep or cyclic");
+    const TfjsNode& n = graph_.nodes[it->second];
+    std::vector<Value> in;
+    for (const auto& name : n.inputs) {
+      LG_ASSIGN_OR_RETURN(Value v, Resolve(name, depth + 1));
+      in.push_back(std::move(v));
+    }
+    Result<Value> v = Translate(n, in);
+    if (!v.ok()) return v.status();
+    values_[node_name] = *v;
+    return v;
+  }
+
+  DnnNetBuilder& builder() { return builder_; }
+
+ private:
+  Result<Value> Translate(const TfjsNode& n, const std::vector<Value>& in) {
+    const std::string& op = n.op;
+    if (op == "Placeholder") return Value{nullptr, builder_.Input(), 4};
+    if (op == "Const") {
+      auto w = graph_.weights.find(n.name);
+      if (w == graph_.weights.end()) return Corrupt(n, "constant has no weights in the manifest");
+      Value v;
+      v.constant = &w->second;
+      return v;
+    }
+    if (in.empty()) return Corrupt(n, "no inputs");
+    const Value& x = in[0];
+    if (op == "Identity" || op == "StopGradient") return x;
+    if (x.constant) return Unsupported(n, "constant folding is not implemented");
+
+    if (op == "Conv2D" || op == "_FusedConv2D" || op == "DepthwiseConv2dNative" ||
+        op == "FusedDepthwiseConv2dNative") {
+      return TranslateConv(n, in);
+    }
+    if (op == "MatMul" || op == "_FusedMatMul") return TranslateMatMul(n, in);
+    if (op == "BiasAdd" || op == "Add" || op == "AddV2" || op == "Mul") return TranslateBinary(n, in);
+    if (op == "Relu" || op == "Relu6" || op == "Sigmoid" || op == "Tanh") {
+      static const std::map<std::string, std::string> kType = {
+          {"Relu", "ReLU"}, {"Relu6", "ReLU6"}, {"Sigmoid", "Sigmoid"}, {"Tanh", "TanH"}};
+      return Value{nullptr, builder_.Activation(x.t, kType.at(op)), x.rank};
+    }
+    if (op == "Prelu") return ApplyPrelu(n, x, in.size() > 1 ? &in[1] : nullptr);
+    if (op == "MaxPool" || op == "AvgPool") return TranslatePool(n, x);
+    if (op == "Pad") return TranslatePad(n, in);
+    if (op == "ConcatV2") return TranslateConcat(n, in);
+    if (op == "Reshape") return TranslateReshape(n, in);
+    if (op == "Softmax") {
+      const int axis = x.rank == 4 ? 1 : x.rank - 1;
+      return Value{nullptr, builder_.Softmax(x.t, axis), x.rank};
+    }
+    if (op == "Mean") return TranslateMean(n, in);
+    return Unsupported(n, "no translation to cv::dnn");
+  }
+
+  // Channel count of a tensor (TF last axis), and whether per-channel
+  // broadcasting maps to cv::dnn axis 1.
+  static int Channels(const Value& v) { return v.rank >= 2 ? v.t.shape[1] : 0; }
+
+  Result<std::vector<float>> ChannelVector(const TfjsNode& n, const Value& c, int channels) {
+    if (!c.constant || c.constant->is_int()) return Corrupt(n, "expected a float constant");
+    const auto& s = c.constant->shape;
+    for (size_t i = 0; i + 1 < s.size(); ++i) {
+      if (s[i] != 1) return Unsupported(n, "broadcast other than per channel");
+    }
+    if (c.constant->f.size() == 1) return std::vector<float>(channels, c.constant->f[0]);
+    if (static_cast<int>(c.constant->f.size()) != channels) {
+      return Corrupt(n, "per-channel constant of size " + std::to_string(c.constant->f.size()) +
+                            " for " + std::to_string(channels) + " channels");
+    }
+    return c.constant->f;
+  }
+
+  Result<Value> ApplyPrelu(const TfjsNode& n, const Value& x, const Value* alpha) {
+    if (!alpha) return Corrupt(n, "Prelu without alpha");
+    LG_ASSIGN_OR_RETURN(std::vector<float> a, ChannelVector(n, *alpha, Channels(x)));
+    return Value{nullptr, builder_.PRelu(x.t, a), x.rank};
+  }
+
+  // Fused activations after BiasAdd (_FusedConv2D / _FusedMatMul).
+  Result<Value> ApplyFused(const TfjsNode& n, Value v, const std::vector<Value>& in) {
+    for (size_t i = 1; i < n.fused_ops.size(); ++i) {
+      const std::string& f = n.fused_ops[i];
+      if (f == "Relu") v.t = builder_.Activation(v.t, "ReLU");
+      else if (f == "Relu6") v.t = builder_.Activation(v.t, "ReLU6");
+      else if (f == "Sigmoid") v.t = builder_.Activation(v.t, "Sigmoid");
+      else if (f == "Prelu") {
+        LG_ASSIGN_OR_RETURN(v, ApplyPrelu(n, v, in.size() > 3 ? &in[3] : nullptr));
+      } else {
+        return Unsupported(n, "fused op " + f);
+      }
+    }
+    return v;
+  }
+
+  Result<std::vector<float>> FusedBias(const TfjsNode& n, const std::vector<Value>& in, int channels) {
+    const bool fused = n.op[0] == '_' || n.op.rfind("Fused", 0) == 0;
+    if (!fused) return std::vector<float>{};
+    if (n.fused_ops.empty() || n.fused_ops[0] != "BiasAdd") {
+      return Unsupported(n, "fused ops must start with BiasAdd");
+    }
+    if (in.size() < 3) return Corrupt(n, "fused BiasAdd without bias");
+    return ChannelVector(n, in[2], channels);
+  }
+
+  Result<Pads2d> SpatialPads(const TfjsNode& n, int in_h, int in_w, int kh, int kw, int sh, int sw,
+                             int dil) {
+    auto pad = n.str_attrs.find("padding");
+    const std::string mode = pad == n.str_attrs.end() ? "VALID" : pad->second;
+    Pads2d p;
+    if (mode == "SAME") {
+      std::tie(p.top, p.bottom) = TfSamePadding(in_h, kh, sh, dil);
+      std::tie(p.left, p.right) = TfSamePadding(in_w, kw, sw, dil);
+    } else if (mode == "EXPLICIT") {
+      auto e = n.int_lists.find("explicit_paddings");
+      if (e == n.int_lists.end() || e->second.size() != 8) return Corrupt(n, "bad explicit_paddings");
+      p = {static_cast<int>(e->second[2]), static_cast<int>(e->second[3]),
+           static_cast<int>(e->second[4]), static_cast<int>(e->second[5])};
+    } else if (mode != "VALID") {
+      return Unsupported(n, "padding " + mode);
+    }
+    return p;
+  }
+
+  Result<std::pair<int, int>> Strides(const TfjsNode& n, const std::string& key) {
+    auto s = n.int_lists.find(key);
+    if (s == n.int_lists.end()) return std::pair<int, int>{1, 1};
+    if (s->second.size() != 4 || s->second[0] != 1 || s->second[3] != 1) {
+      return Unsupported(n, key + " over batch or channels");
+    }
+    return std::pair<int, int>{static_cast<int>(s->second[1]), static_cast<int>(s->second[2])};
+  }
+
+  Status CheckNhwc(const TfjsNode& n, const Value& x) {
+    auto f = n.str_attrs.find("data_format");
+    if (f != n.str_attrs.end() && f->second != "NHWC") return Unsupported(n, "data_format " + f->second);
+    if (x.rank != 4) return Corrupt(n, "expects a 4-D input");
+    return Status::Ok();
+  }
+
+  Result<Value> TranslateConv(const TfjsNode& n, const std::vector<Value>& in) {
+    const Value& x = in[0];
+    LG_RETURN_IF_ERROR(CheckNhwc(n, x));
+    if (in.size() < 2 || !in[1].constant || in[1].constant->shape.size() != 4 || in[1].constant->is_int()) {
+      return Corrupt(n, "filter must be a 4-D float constant");
+    }
+    const TfjsTensor& f = *in[1].constant;
+    const int kh = f.shape[0], kw = f.shape[1], fin = f.shape[2], fout = f.shape[3];
+    const bool depthwise = n.op.find("Depthwise") != std::string::npos;
+    const int in_c = x.t.shape[1];
+    if (fin != in_c) return Corrupt(n, "filter depth does not match input channels");
+    const int out_c = depthwise ? fin * fout : fout;
+    cv::Mat w = MakeBlob({out_c, depthwise ? 1 : in_c, kh, kw});
+    float* wp = w.ptr<float>();
+    for (int y = 0; y < kh; ++y)
+      for (int xx = 0; xx < kw; ++xx)
+        for (int i = 0; i < fin; ++i)
+          for (int o = 0; o < fout; ++o) {
+            const float val = f.f[((y * kw + xx) * fin + i) * fout + o];
+            if (depthwise) wp[((i * fout + o) * kh + y) * kw + xx] = val;  // out = i*mult+o
+            else wp[((o * in_c + i) * kh + y) * kw + xx] = val;
+          }
+    LG_ASSIGN_OR_RETURN(auto strides, Strides(n, "strides"));
+    LG_ASSIGN_OR_RETURN(auto dil, Strides(n, "dilations"));
+    if (dil.first != dil.second) return Unsupported(n, "unequal dilations");
+    LG_ASSIGN_OR_RETURN(Pads2d pads, SpatialPads(n, x.t.shape[2], x.t.shape[3], kh, kw,
+                                                 strides.first, strides.second, dil.first));
+    LG_ASSIGN_OR_RETURN(std::vector<float> bias, FusedBias(n, in, out_c));
+    Value v{nullptr,
+            builder_.Conv(x.t, w, bias, depthwise ? in_c : 1, strides.first, strides.second, pads,
+                          dil.first),
+            4};
+    return ApplyFused(n, v, in);
+  }
+
+  Result<Value> TranslateMatMul(const TfjsNode& n, const std::vector<Value>& in) {
+    const Value& x = in[0];
+    if (x.rank != 2) return Unsupported(n, "MatMul on a rank-" + std::to_string(x.rank) + " input");
+    if (in.size() < 2 || !in[1].constant || in[1].constant->shape.size() != 2) {
+      return Unsupported(n, "MatMul with a non-constant right operand");
+    }
+    auto flag = [&](const char* k) {
+      auto it = n.bool_attrs.find(k);
+      return it != n.bool_attrs.end() && it->second;
+    };
+    if (flag("transpose_a")) return Unsupported(n, "transpose_a");
+    const TfjsTensor& w = *in[1].constant;
+    const bool tb = flag("transpose_b");
+    const int k = tb ? w.shape[1] : w.shape[0], m = tb ? w.shape[0] : w.shape[1];
+    if (k != x.t.shape[1]) return Corrupt(n, "MatMul inner dimensions differ");
+    cv::Mat wt(m, k, CV_32F);
+    for (int r = 0; r < m; ++r)
+      for (int c = 0; c < k; ++c) wt.at<float>(r, c) = tb ? w.f[r * k + c] : w.f[c * m + r];
+    LG_ASSIGN_OR_RETURN(std::vector<float> bias, FusedBias(n, in, m));
+    Value v{nullptr, builder_.InnerProduct(x.t, wt, bias), 2};
+    return ApplyFused(n, v, in);
+  }
+
+  Result<Value> TranslateBinary(const TfjsNode& n, const std::vector<Value>& in) {
+    if (in.size() != 2) return Corrupt(n, "expects two inputs");
+    const bool mul = n.op == "Mul";
+    if (!in[0].constant && !in[1].constant) {
+      if (in[0].t.shape != in[1].t.shape) return Unsupported(n, "broadcast between two tensors");
+      return Value{nullptr, builder_.Eltwise(in[0].t, in[1].t, mul ? "prod" : "sum"), in[0].rank};
+    }
+    const Value& x = in[0].constant ? in[1] : in[0];
+    const Value& c = in[0].constant ? in[0] : in[1];
+    if (x.rank != 4 && x.rank != 2) return Unsupported(n, "per-channel op on rank " + std::to_string(x.rank));
+    LG_ASSIGN_OR_RETURN(std::vector<float> vec, ChannelVector(n, c, Channels(x)));
+    return Value{nullptr,
+                 mul ? builder_.ScaleShift(x.t, vec, {}) : builder_.ScaleShift(x.t, {}, vec), x.rank};
+  }
+
+  Result<Value> TranslatePool(const TfjsNode& n, const Value& x) {
+    LG_RETURN_IF_ERROR(CheckNhwc(n, x));
+    LG_ASSIGN_OR_RETURN(auto k, Strides(n, "ksize"));
+    LG_ASSIGN_OR_RETURN(auto s, Strides(n, "strides"));
+    LG_ASSIGN_OR_RETURN(Pads2d pads,
+                        SpatialPads(n, x.t.shape[2], x.t.shape[3], k.first, k.second, s.first, s.second, 1));
+    return Value{nullptr,
+                 builder_.Pool(x.t, n.op == "MaxPool" ? "MAX" : "AVE", k.first, k.second, s.first,
+                               s.second, pads),
+                 4};
+  }
+
+  Result<std::vector<int32_t>> IntConst(const TfjsNode& n, const std::vector<Value>& in, size_t i) {
+    if (in.size() <= i || !in[i].constant || !in[i].constant->is_int()) {
+      return Unsupported(n, "input " + std::to_string(i) + " must be an int32 constant");
+    }
+    return in[i].constant->i;
+  }
+
+  Result<Value> TranslatePad(const TfjsNode& n, const std::vector<Value>& in) {
+    const Value& x = in[0];
+    LG_ASSIGN_OR_RETURN(std::vector<int32_t> p, IntConst(n, in, 1));
+    if (static_cast<int>(p.size()) != 2 * x.rank) return Corrupt(n, "paddings do not match the rank");
+    for (int32_t v : p)
+      if (v < 0) return Corrupt(n, "negative padding");
+    std::vector<std::pair<int, int>> pads;
+    if (x.rank == 4) {
+      for (int tf_axis : {0, 3, 1, 2}) pads.emplace_back(p[2 * tf_axis], p[2 * tf_axis + 1]);
+    } else {
+      for (int a = 0; a < x.rank; ++a) pads.emplace_back(p[2 * a], p[2 * a + 1]);
+    }
+    return Value{nullptr, builder_.Pad(x.t, pads), x.rank};
+  }
+
+  Result<Value> TranslateConcat(const TfjsNode& n, const std::vector<Value>& in) {
+    if (in.size() < 2) return Corrupt(n, "ConcatV2 without inputs");
+    LG_ASSIGN_OR_RETURN(std::vector<int32_t> ax, IntConst(n, in, in.size() - 1));
+    if (ax.size() != 1) return Corrupt(n, "axis must be a scalar");
+    const int rank = in[0].rank;
+    int axis = ax[0] < 0 ? ax[0] + rank : ax[0];
+    if (axis < 0 || axis >= rank) return Corrupt(n, "axis out of range");
+    if (rank == 4) axis = std::vector<int>{0, 2, 3, 1}[axis];
+    std::vector<DnnTensor> xs;
+    for (size_t i = 0; i + 1 < in.size(); ++i) {
+      if (in[i].constant || in[i].rank != rank) return Unsupported(n, "concat of constants or mixed ranks");
+      xs.push_back(in[i].t);
+    }
+    return Value{nullptr, builder_.Concat(xs, axis), rank};
+  }
+
+  Result<Value> TranslateReshape(const TfjsNode& n, const std::vector<Value>& in) {
+    const Value& x = in[0];
+    LG_ASSIGN_OR_RETURN(std::vector<int32_t> target, IntConst(n, in, 1));
+    const std::vector<int> src = TfShape(x);
+    const int64_t total = std::accumulate(src.begin(), src.end(), int64_t{1}, std::multiplies<>());
+    std::vector<int> shape(target.begin(), target.end());
+    int64_t known = 1;
+    int unknown = -1;
+    for (size_t i = 0; i < shape.size(); ++i) {
+      if (shape[i] == -1) {
+        if (unknown >= 0) return Corrupt(n, "two -1 in shape");
+        unknown = static_cast<int>(i);
+      } else if (shape[i] <= 0) {
+        return Unsupported(n, "zero or negative dimension in shape");
+      } else {
+        known *= shape[i];
+      }
+    }
+    if (unknown >= 0) shape[unknown] = static_cast<int>(total / known);
+    if (std::accumulate(shape.begin(), shape.end(), int64_t{1}, std::multiplies<>()) != total) {
+      return Corrupt(n, "reshape changes the element count");
+    }
+    DnnTensor t = x.t;
+    if (x.rank == 4) t = builder_.Permute(t, {0, 2, 3, 1});  // TF order before flattening
+    t = builder_.Reshape(t, shape);
+    if (shape.size() == 4) t = builder_.Permute(t, {0, 3, 1, 2});
+    return Value{nullptr, t, static_cast<int>(shape.size())};
+  }
+
+  Result<Value> TranslateMean(const TfjsNode& n, const std::vector<Value>& in) {
+    const Value& x = in[0];
+    LG_ASSIGN_OR_RETURN(std::vector<int32_t> axes, IntConst(n, in, 1));
+    if (x.rank != 4 || axes.size() != 2 || !((axes[0] == 1 && axes[1] == 2) || (axes[0] == 2 && axes[1] == 1))) {
+      return Unsupported(n, "Mean other than over H and W of a 4-D tensor");
+    }
+    auto kd = n.bool_attrs.find("keep_dims");
+    DnnTensor t = builder_.GlobalAveragePool(x.t);
+    if (kd != n.bool_attrs.end() && kd->second) return Value{nullptr, t, 4};
+    return Value{nullptr, builder_.Reshape(t, {t.shape[0], t.shape[1]}), 2};
+  }
+
+  const TfjsGraph& graph_;
+  DnnNetBuilder builder_;
+  std::map<std::string, size_t> index_;
+  std::map<std::string, Value> values_;
+};
+
+}  // namespace
+
+DnnRunner::DnnRunner(cv::dnn::Net net, std::vector<std::string> output_layers,
+                     std::vector<std::vector<int>> output_tf_shapes, std::vector<bool> output_nchw)
+    : net_(std::move(net)),
+      output_layers_(std::move(output_layers)),
+      output_tf_shapes_(std::move(output_tf_shapes)),
+      output_nchw_(std::move(output_nchw)) {}
+
+Result<std::vector<std::vector<float>>> DnnRunner::Run(const cv::Mat& input) {
+  std::vector<cv::Mat> outs;
+  try {
+    net_.setInput(input, "input");
+    net_.forward(outs, output_layers_);
+  } catch (const cv::Exception& e) {
+    return Status::Internal("model.inference_failed", std::string("cv::dnn forward failed: ") + e.what());
+  }
+  if (outs.size() != output_layers_.size()) {
+    return Status::Internal("model.inference_failed", "cv::dnn returned a wrong number of outputs");
+  }
+  std::vector<std::vector<float>> result;
+  for (size_t i = 0; i < outs.size(); ++i) {
+    const cv::Mat& m = outs[i];
+    const auto& s = output_tf_shapes_[i];
+    const size_t total = std::accumulate(s.begin(), s.end(), size_t{1}, std::multiplies<>());
+    if (m.total() != total || m.type() != CV_32F || !m.isContinuous()) {
+      return Status::Internal("model.inference_failed", "unexpected output blob for " + output_layers_[i]);
+    }
+    const float* p = m.ptr<float>();
+    std::vector<float> v(total);
+    if (output_nchw_[i]) {  // NCHW -> NHWC
+      const int n = s[0], h = s[1], w = s[2], c = s[3];
+      for (int b = 0; b < n; ++b)
+        for (int y = 0; y < h; ++y)
+          for (int x = 0; x < w; ++x)
+            for (int ch = 0; ch < c; ++ch)
+              v[((b * h + y) * w + x) * c + ch] = p[((b * c + ch) * h + y) * w + x];
+    } else {
+      std::copy(p, p + total, v.begin());
+    }
+    result.push_back(std::move(v));
+  }
+  return result;
+}
+
+Result<DnnRunner> BuildDnnFromTfjs(const TfjsGraph& graph, const std::vector<int>& input_nhwc,
+                                   const std::vector<std::string>& outputs) {
+  if (input_nhwc.size() != 4) {
+    return Status::InvalidArgument("model.bad_input_shape", "input shape must be NHWC");
+  }
+  try {
+    Translator tr(graph, input_nhwc);
+    std::vector<std::string> layers;
+    std::vector<std::vector<int>> shapes;
+    std::vector<bool> nchw;
+    for (const auto& name : outputs) {
+      LG_ASSIGN_OR_RETURN(Value v, tr.Resolve(name));
+      if (v.constant || v.t.layer == 0) {
+        return Status::BadInput("model.corrupt", "output " + name + " is not computed by the graph");
+      }
+      layers.push_back(tr.builder().NameOf(v.t));
+      shapes.push_back(TfShape(v));
+      nchw.push_back(v.rank == 4);
+    }
+    cv::dnn::Net net = tr.builder().Release();
+    net.setPreferableBackend(cv::dnn::DNN_BACKEND_OPENCV);
+    net.setPreferableTarget(cv::dnn::DNN_TARGET_CPU);
+    return DnnRunner(std::move(net), std::move(layers), std::move(shapes), std::move(nchw));
+  } catch (const cv::Exception& e) {
+    return Status::BadInput("model.corrupt", std::string("cv::dnn rejected the network: ") + e.what());
+  }
+}
+
+Result<DnnRunner> LoadTfjsDnn(const std::filesystem::path& model_json,
+                              const std::vector<int>& input_nhwc,
+                              const std::vector<std::string>& outputs) {
+  LG_ASSIGN_OR_RETURN(TfjsGraph graph, LoadTfjsGraph(model_json));
+  LG_ASSIGN_OR_RETURN(DnnRunner runner, BuildDnnFromTfjs(graph, input_nhwc, outputs));
+  const std::vector<int> nchw = {input_nhwc[0], input_nhwc[3], input_nhwc[1], input_nhwc[2]};
+  auto warm = runner.Run(MakeBlob(nchw));
+  if (!warm.ok()) {
+    return Status::BadInput("model.corrupt", model_json.string() + ": the network does not run: " +
+                                                 warm.status().message());
+  }
+  return runner;
+}
+
+}  // namespace livegate::vision
