@@ -1,0 +1,188 @@
+// Model loading (issue 2): weight decoding (float16, uint8/uint16 affine
+// quantisation) and one test per bad-model case, each asserting the specific
+// Status reason: missing file, truncated or oversized .bin, corrupt JSON,
+// unsupported op.
+#include <fstream>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "support/test_data.h"
+#include "vision/models.h"
+#include "vision/tfjs_model.h"
+
+namespace livegate::vision {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+void WriteFile(const fs::path& p, const std::string& bytes) {
+  std::ofstream out(p, std::ios::binary);
+  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+}
+
+std::string ReadFile(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+class ModelLoadingTest : public ::testing::Test {
+ protected:
+  void SetUp() override { dir_ = testing::MakeTempDir("lg-model-loading"); }
+  void TearDown() override { fs::remove_all(dir_); }
+  // Copies model files from the real model folder into the temp folder.
+  void CopyModel(std::initializer_list<const char*> files) {
+    for (const char* f : files) fs::copy_file(testing::ModelDir() / f, dir_ / f);
+  }
+  fs::path dir_;
+};
+
+TEST(HalfToFloatTest, DecodesNormalSubnormalAndSpecialValues) {
+  EXPECT_EQ(HalfToFloat(0x3C00), 1.0f);
+  EXPECT_EQ(HalfToFloat(0xC000), -2.0f);
+  EXPECT_EQ(HalfToFloat(0x3555), 0.333251953125f);
+  EXPECT_EQ(HalfToFloat(0x0001), 5.9604644775390625e-8f);  // smallest subnormal
+  EXPECT_EQ(HalfToFloat(0x7BFF), 65504.0f);               // largest finite
+  EXPECT_TRUE(std::isinf(HalfToFloat(0x7C00)));
+  EXPECT_EQ(HalfToFloat(0x8000), -0.0f);
+}
+
+TEST_F(ModelLoadingTest, DecodesQuantisedAndHalfWeights) {
+  // uint8 [3]: q*0.5 - 1; uint16 [2]: q*0.25 + 2; float16 [2]; int32 [2].
+  std::string bin;
+  for (uint8_t q : {0, 1, 10}) bin.push_back(static_cast<char>(q));
+  for (uint16_t q : {uint16_t{4}, uint16_t{1000}}) bin.append(reinterpret_cast<const char*>(&q), 2);
+  for (uint16_t h : {uint16_t{0x3C00}, uint16_t{0xC000}}) bin.append(reinterpret_cast<const char*>(&h), 2);
+  for (int32_t v : {7, -3}) bin.append(reinterpret_cast<const char*>(&v), 4);
+  WriteFile(dir_ / "w.bin", bin);
+  json manifest = json::array({{{"paths", {"w.bin"}},
+                                {"weights",
+                                 {{{"name", "u8"}, {"shape", {3}}, {"dtype", "float32"},
+                                   {"quantization", {{"dtype", "uint8"}, {"scale", 0.5}, {"min", -1.0}}}},
+                                  {{"name", "u16"}, {"shape", {2}}, {"dtype", "float32"},
+                                   {"quantization", {{"dtype", "uint16"}, {"scale", 0.25}, {"min", 2.0}}}},
+                                  {{"name", "f16"}, {"shape", {1, 2}}, {"dtype", "float32"},
+                                   {"quantization", {{"dtype", "float16"}}}},
+                                  {{"name", "i32"}, {"shape", {2}}, {"dtype", "int32"}}}}}});
+  WriteFile(dir_ / "m.json", manifest.dump());
+  auto w = LoadTfjsWeights(dir_ / "m.json");
+  ASSERT_TRUE(w.ok()) << w.status().ToString();
+  EXPECT_EQ(w->at("u8").f, (std::vector<float>{-1.0f, -0.5f, 4.0f}));
+  EXPECT_EQ(w->at("u16").f, (std::vector<float>{3.0f, 252.0f}));
+  EXPECT_EQ(w->at("f16").f, (std::vector<float>{1.0f, -2.0f}));
+  EXPECT_EQ(w->at("f16").shape, (std::vector<int>{1, 2}));
+  EXPECT_EQ(w->at("i32").i, (std::vector<int32_t>{7, -3}));
+}
+
+TEST_F(ModelLoadingTest, MissingModelJsonIsMissingFile) {
+  auto m = BlazeFaceModel::Load(dir_);
+  ASSERT_FALSE(m.ok());
+  EXPECT_EQ(m.status().reason(), "model.missing_file");
+  EXPECT_EQ(m.status().code(), StatusCode::kNotFound);
+}
+
+TEST_F(ModelLoadingTest, MissingWeightShardIsMissingFile) {
+  LG_REQUIRE_MODELS();
+  CopyModel({"facemesh.json"});
+  auto m = FaceMeshModel::Load(dir_);
+  ASSERT_FALSE(m.ok());
+  EXPECT_EQ(m.status().reason(), "model.missing_file");
+}
+
+TEST_F(ModelLoadingTest, MissingDescriptorManifestIsMissingFile) {
+  auto m = DescriptorModel::Load(dir_);
+  ASSERT_FALSE(m.ok());
+  EXPECT_EQ(m.status().reason(), "model.missing_file");
+}
+
+TEST_F(ModelLoadingTest, TruncatedBinIsCorrupt) {
+  LG_REQUIRE_MODELS();
+  CopyModel({"blazeface.json"});
+  const std::string bin = ReadFile(testing::ModelDir() / "blazeface.bin");
+  WriteFile(dir_ / "blazeface.bin", bin.substr(0, bin.size() / 2));
+  auto m = BlazeFaceModel::Load(dir_);
+  ASSERT_FALSE(m.ok());
+  EXPECT_EQ(m.status().reason(), "model.corrupt");
+  EXPECT_NE(m.status().message().find("truncated"), std::string::npos) << m.status().message();
+}
+
+TEST_F(ModelLoadingTest, TruncatedDescriptorBinIsCorrupt) {
+  LG_REQUIRE_MODELS();
+  CopyModel({"face_recognition_model-weights_manifest.json"});
+  const std::string bin = ReadFile(testing::ModelDir() / "face_recognition_model.bin");
+  WriteFile(dir_ / "face_recognition_model.bin", bin.substr(0, bin.size() - 1));
+  auto m = DescriptorModel::Load(dir_);
+  ASSERT_FALSE(m.ok());
+  EXPECT_EQ(m.status().reason(), "model.corrupt");
+}
+
+TEST_F(ModelLoadingTest, OversizedBinIsCorrupt) {
+  LG_REQUIRE_MODELS();
+  CopyModel({"liveness.json"});
+  WriteFile(dir_ / "liveness.bin", ReadFile(testing::ModelDir() / "liveness.bin") + "extra");
+  auto m = LivenessModel::Load(dir_);
+  ASSERT_FALSE(m.ok());
+  EXPECT_EQ(m.status().reason(), "model.corrupt");
+}
+
+TEST_F(ModelLoadingTest, CorruptJsonIsCorrupt) {
+  LG_REQUIRE_MODELS();
+  CopyModel({"iris.bin"});
+  WriteFile(dir_ / "iris.json", "{\"modelTopology\": {\"node\": [");
+  auto m = IrisModel::Load(dir_);
+  ASSERT_FALSE(m.ok());
+  EXPECT_EQ(m.status().reason(), "model.corrupt");
+}
+
+TEST_F(ModelLoadingTest, JsonOfTheWrongShapeIsCorrupt) {
+  LG_REQUIRE_MODELS();
+  CopyModel({"antispoof.bin"});
+  WriteFile(dir_ / "antispoof.json", R"({"modelTopology": {"node": 5}, "weightsManifest": []})");
+  auto m = AntispoofModel::Load(dir_);
+  ASSERT_FALSE(m.ok());
+  EXPECT_EQ(m.status().reason(), "model.corrupt");
+}
+
+TEST_F(ModelLoadingTest, UnsupportedOpIsReported) {
+  LG_REQUIRE_MODELS();
+  CopyModel({"blazeface.bin"});
+  json j = json::parse(ReadFile(testing::ModelDir() / "blazeface.json"));
+  bool replaced = false;
+  for (auto& node : j["modelTopology"]["node"]) {
+    if (node["op"] == "Relu") {
+      node["op"] = "Selu";  // a real TF op we do not translate
+      replaced = true;
+      break;
+    }
+  }
+  ASSERT_TRUE(replaced);
+  WriteFile(dir_ / "blazeface.json", j.dump());
+  auto m = BlazeFaceModel::Load(dir_);
+  ASSERT_FALSE(m.ok());
+  EXPECT_EQ(m.status().reason(), "model.unsupported_op");
+  EXPECT_EQ(m.status().code(), StatusCode::kUnsupported);
+  EXPECT_NE(m.status().message().find("Selu"), std::string::npos) << m.status().message();
+}
+
+TEST_F(ModelLoadingTest, ShardPathOutsideTheModelFolderIsCorrupt) {
+  json manifest = json::array({{{"paths", {"../../etc/passwd"}}, {"weights", json::array()}}});
+  WriteFile(dir_ / "m.json", manifest.dump());
+  auto w = LoadTfjsWeights(dir_ / "m.json");
+  ASSERT_FALSE(w.ok());
+  EXPECT_EQ(w.status().reason(), "model.corrupt");
+}
+
+TEST(ModelLoadingRealTest, AllSixModelsLoad) {
+  LG_REQUIRE_MODELS();
+  const fs::path d = testing::ModelDir();
+  EXPECT_TRUE(BlazeFaceModel::Load(d).ok());
+  EXPECT_TRUE(FaceMeshModel::Load(d).ok());
+  EXPECT_TRUE(IrisModel::Load(d).ok());
+  EXPECT_TRUE(DescriptorModel::Load(d).ok());
+  EXPECT_TRUE(AntispoofModel::Load(d).ok());
+  EXPECT_TRUE(LivenessModel::Load(d).ok());
+}
+
+}  // namespace
+}  // namespace livegate::vision
