@@ -8,6 +8,8 @@
 #include <cstring>
 #include <map>
 
+#include <openssl/evp.h>
+
 #include "crypto/kdf.h"
 
 namespace livegate::storage {
@@ -52,25 +54,38 @@ Result<TemplateTransform> TemplateTransform::FromKey(crypto::ByteView key) {
     return Status::InvalidArgument("storage.bad_transform_key", "transform key must be 32 bytes");
   TemplateTransform t;
   t.r_.assign(N * N, 0.0);
-  // Gaussian rows from an HKDF stream (one expansion per row: 128 uniforms
-  // of 64 bits -> 128 normals by Box-Muller), then modified Gram-Schmidt:
-  // a uniformly random rotation determined by the key alone.
+  // Gaussian entries from a deterministic stream of the key (AES-256-CTR
+  // keystream under HKDF(key); 64-bit uniforms -> normals by Box-Muller),
+  // then modified Gram-Schmidt: a uniformly random rotation determined by
+  // the key alone.
   const crypto::Bytes salt = crypto::ToBytes("livegate/template-transform/v1");
+  crypto::Bytes stream_key = crypto::HkdfSha256(key, salt, crypto::AsBytes("stream key"), 32);
+  crypto::Bytes stream(N * N * 8, 0);
+  {
+    EVP_CIPHER_CTX* ctx = EVP_CIPHER_CTX_new();
+    const unsigned char iv[16] = {0};
+    int len = 0;
+    const bool ok = ctx != nullptr &&
+                    EVP_EncryptInit_ex(ctx, EVP_aes_256_ctr(), nullptr, stream_key.data(), iv) == 1 &&
+                    EVP_EncryptUpdate(ctx, stream.data(), &len, stream.data(),
+                                      static_cast<int>(stream.size())) == 1;
+    EVP_CIPHER_CTX_free(ctx);
+    crypto::Cleanse(stream_key);
+    if (!ok) return Status::Internal("storage.error", "AES-CTR keystream failed");
+  }
   for (std::size_t i = 0; i < N; ++i) {
-    const std::string info = "row " + std::to_string(i);
-    crypto::Bytes stream = crypto::HkdfSha256(key, salt, crypto::AsBytes(info), N * 8);
     for (std::size_t j = 0; j < N; j += 2) {
       std::uint64_t a, b;
-      std::memcpy(&a, stream.data() + 8 * j, 8);
-      std::memcpy(&b, stream.data() + 8 * (j + 1), 8);
+      std::memcpy(&a, stream.data() + 8 * (i * N + j), 8);
+      std::memcpy(&b, stream.data() + 8 * (i * N + j + 1), 8);
       const double u1 = (static_cast<double>(a >> 11) + 0.5) / 9007199254740992.0;  // (0,1)
       const double u2 = static_cast<double>(b >> 11) / 9007199254740992.0;
       const double rad = std::sqrt(-2.0 * std::log(u1));
       t.r_[i * N + j] = rad * std::cos(2 * M_PI * u2);
       t.r_[i * N + j + 1] = rad * std::sin(2 * M_PI * u2);
     }
-    crypto::Cleanse(stream);
   }
+  crypto::Cleanse(stream);
   for (std::size_t i = 0; i < N; ++i) {
     double* ri = &t.r_[i * N];
     for (std::size_t k = 0; k < i; ++k) {
