@@ -1,0 +1,113 @@
+// Tamper-evident audit log (R-SEC-SRV-4; X.1279 section 11 decision 14):
+// append-only JSON lines, each committing to the previous entry's hash,
+// with an Ed25519-signed checkpoint every N entries. Entries hold structured
+// fields only (who, what, on what, when, result, reason codes) drawn from a
+// restricted character set and short lengths, so no biometric sample,
+// template or free text can be logged.
+//
+// Line (one JSON object, keys in this order):
+//   {"seq":N,"time_ms":T,"type":"event"|"checkpoint","actor":..,"action":..,
+//    "subject":..,"result":..,"reasons":[..],"prev":hex32,"sig":hex64|"","hash":hex32}
+// hash = SHA-256("livegate-audit-v1" | prev | u64 seq | i64 time_ms |
+//        lp(type) | lp(actor) | lp(action) | lp(subject) | lp(result) |
+//        u32 count | lp(reason)... | lp(sig))     (lp = u32 length | bytes)
+// A checkpoint's sig = Ed25519("livegate-audit-checkpoint-v1" | u64 seq | prev),
+// i.e. it signs the hash of everything before it.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "crypto/aead.h"
+#include "crypto/sealed_channel.h"  // Clock
+#include "livegate/status.h"
+
+namespace livegate::crypto {
+
+struct AuditEvent {
+  std::string actor;    // who: account id, device id, "operator:<name>", "system"
+  std::string action;   // what: "auth.verify", "enrol.commit", "keys.rotate", ...
+  std::string subject;  // on what (optional): an account or device id
+  std::string result;   // "ok", "refused", "error"
+  std::vector<std::string> reasons;  // reason codes, e.g. "pad.replay_detected"
+};
+
+// Where lines go. The file sink is the default; the server may provide a
+// database-backed sink with the same contract (append one line atomically,
+// durably; read all lines in order).
+class AuditSink {
+ public:
+  virtual ~AuditSink() = default;
+  virtual Status Append(std::string_view line) = 0;
+  virtual Result<std::vector<std::string>> ReadAll() const = 0;
+};
+
+// JSON lines in a file opened O_APPEND (mode 0600), fsync'd after each line.
+class FileAuditSink : public AuditSink {
+ public:
+  static Result<std::unique_ptr<FileAuditSink>> Open(const std::string& path);
+  ~FileAuditSink() override;
+  Status Append(std::string_view line) override;
+  Result<std::vector<std::string>> ReadAll() const override;
+
+ private:
+  std::string path_;
+  int fd_ = -1;
+};
+
+// Reads a log file's lines (for verification). Error: NotFound(audit.no_log).
+Result<std::vector<std::string>> ReadAuditLines(const std::string& path);
+
+struct AuditLogOptions {
+  // A signed checkpoint after this many events. Default 100.
+  std::size_t checkpoint_every = 100;
+};
+
+class AuditLog {
+ public:
+  // Verifies what the sink already holds (refusing a tampered log with
+  // DataLoss(audit.tampered)) and continues its chain.
+  static Result<std::unique_ptr<AuditLog>> Open(std::unique_ptr<AuditSink> sink,
+                                                Bytes signing_key,
+                                                const AuditLogOptions& options = {},
+                                                Clock clock = {});
+  // Error: InvalidArgument(audit.bad_field) for a field outside the allowed
+  // character set or length (this is what keeps biometric data out).
+  Status Append(const AuditEvent& event);
+  // Writes a signed checkpoint now (e.g. at shutdown).
+  Status Checkpoint();
+  std::uint64_t next_seq() const;
+
+ private:
+  Status AppendLocked(const std::string& type, const AuditEvent& e, const Bytes& sig);
+  std::unique_ptr<AuditSink> sink_;
+  Bytes key_;
+  AuditLogOptions options_;
+  Clock clock_;
+  mutable std::mutex mu_;
+  std::uint64_t next_seq_ = 0;
+  Bytes prev_hash_ = Bytes(32, 0);
+  std::size_t since_checkpoint_ = 0;
+};
+
+struct AuditVerifyReport {
+  bool intact = false;
+  std::size_t entries = 0;
+  std::size_t checkpoints = 0;
+  // Entries after the last valid checkpoint: chained but not yet signed.
+  std::size_t unsigned_tail = 0;
+  // "", "modified", "deleted", "inserted", "reordered", "malformed".
+  std::string problem;
+  std::int64_t first_bad_index = -1;  // 0-based line index of the first bad entry
+  std::string detail;
+};
+
+// Checks the chain, the sequence numbers and every checkpoint signature and
+// classifies the first problem found.
+AuditVerifyReport VerifyAuditLog(const std::vector<std::string>& lines, ByteView public_key);
+
+}  // namespace livegate::crypto
