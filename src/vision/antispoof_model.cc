@@ -1,5 +1,5 @@
 // human's passive `antispoof` model (128x128 -> one sigmoid; upstream: flags
-// computer-generated faces), run on cv::dnn (issue 2; X.1279 client
+// computer-generated faces, R-ASD-6), run on cv::dnn (issue 2; X.1279 client
 // anti-spoofing detection, a weak signal only, see
 // /work/shared/notes/models.md). Input as human: the face crop / 255.
 #include "vision/dnn_builder.h"

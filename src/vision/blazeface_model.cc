@@ -1,5 +1,6 @@
 // BlazeFace (back, 256x256) from @vladmandic/human's blazeface.json, run on
-// cv::dnn (issue 2; face detection for R-CAP/R-QD face presence checks).
+// cv::dnn (issue 2; face detection under R-CLI-QD-1 quality pre-check, R-ASD-2
+// face and camera-angle detection, and every downstream model).
 // Input normalisation as human does it: rgb / 127.5 - 1.
 #include "vision/dnn_builder.h"
 #include "vision/models.h"

@@ -1,6 +1,6 @@
 // face-api's copy of dlib's ResNet-29 face descriptor (128-D), written as
 // code because face-api ships only a weight manifest (issue 2; X.1279 server
-// comparison function). Topology as face-api's FaceRecognitionNet runs it:
+// comparison function, R-SRV-CMP-1). Topology as face-api's FaceRecognitionNet runs it:
 //   (rgb - [122.782, 117.001, 104.298]) / 255
 //   conv 7x7/2 VALID (32) + ReLU -> max-pool 3/2 VALID
 //   residual 32 x3 -> down 64, residual 64 x3 -> down 128, residual 128 x2

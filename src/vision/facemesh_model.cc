@@ -1,6 +1,8 @@
 // FaceMesh (468 points) from @vladmandic/human's facemesh.json (MediaPipe),
 // run on cv::dnn (issue 2; landmarks for head pose and eye/mouth measures used
-// by the challenge-response liveness checks). Input as human: rgb / 255.
+// by the challenge-response liveness checks: R-CLI-ASD-1 nod/shake/open mouth,
+// R-ASD-2 face angle, R-CLI-ASD-4(b) feature extraction). Input as human:
+// rgb / 255.
 #include "vision/dnn_builder.h"
 #include "vision/models.h"
 #include "vision/tfjs_to_dnn.h"

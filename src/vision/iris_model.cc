@@ -1,5 +1,5 @@
 // MediaPipe Iris from @vladmandic/human's iris.json, run on cv::dnn (issue 2;
-// eye landmarks for eye-openness / blink measures). Input as human: rgb / 255.
+// eye landmarks for eye-openness / blink measures, R-CLI-ASD-1 "blink"). Input as human: rgb / 255.
 #include "vision/dnn_builder.h"
 #include "vision/models.h"
 #include "vision/tfjs_to_dnn.h"

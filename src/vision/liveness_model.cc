@@ -1,5 +1,5 @@
 // human's passive `liveness` model (32x32 -> softmax over 2; upstream:
-// "obvious recording artifacts"), run on cv::dnn (issue 2; X.1279 client
+// "obvious recording artifacts", R-ASD-4), run on cv::dnn (issue 2; X.1279 client
 // anti-spoofing detection, a weak signal only, see
 // /work/shared/notes/models.md). Input as human: the face crop / 255.
 #include "vision/dnn_builder.h"

@@ -32,6 +32,8 @@ class DnnRunner {
   Result<std::vector<std::vector<float>>> Run(const cv::Mat& input);
 
   const std::vector<std::vector<int>>& output_shapes() const { return output_tf_shapes_; }
+  // For profiling (Net::getPerfProfile) and tools.
+  cv::dnn::Net& net() { return net_; }
 
  private:
   cv::dnn::Net net_;
