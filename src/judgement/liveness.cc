@@ -450,23 +450,29 @@ CheckResult CheckReplay(Obs obs, const Challenge& ch, const Policy& policy) {
 // ------------------------------------------------------------------- photo
 CheckResult CheckPhoto(Obs obs, const Neutral& n, float geometry_residual, const Policy& policy) {
   if (!n.valid) return Make("photo", false, 0, "photo.no_face");
-  std::vector<float> eye, mouth;
+  // A still picture cannot blink or open its mouth: look for either event
+  // anywhere in the capture, whatever the challenge asked.
+  const std::int64_t t0 = obs.front().timestamp_ms;
+  const bool blinked = FindAction(obs, t0, Action::kBlink, 0, INT64_MIN / 2, INT64_MAX / 2, n, policy.action) >= 0;
+  const bool mouth = FindAction(obs, t0, Action::kOpenMouth, 0, INT64_MIN / 2, INT64_MAX / 2, n, policy.action) >= 0;
+  float min_eye = 1e9f, max_mouth = 0;
   for (const auto& o : obs) {
-    if (o.has_mesh) eye.push_back(EyeOpen(o)), mouth.push_back(o.mouth_openness);
+    if (o.has_mesh) min_eye = std::min(min_eye, EyeOpen(o)), max_mouth = std::max(max_mouth, o.mouth_openness);
   }
-  const float eye_range = (Percentile(eye, 0.95f) - Percentile(eye, 0.05f)) / std::max(n.eye, 1e-3f);
-  const float mouth_range = Percentile(mouth, 0.95f) - Percentile(mouth, 0.05f);
-  const std::string detail = Fmt("eye openness range %.2f of neutral, mouth range %.2f", eye_range, mouth_range);
-  const float s = std::max(Ramp(eye_range, policy.photo.min_eye_range_ratio, true),
-                           Ramp(mouth_range, policy.photo.min_mouth_range, true));
+  const float eye_dip = 1.0f - min_eye / std::max(n.eye, 1e-3f);
+  const float mouth_rise = max_mouth - n.mouth;
+  const std::string detail = Fmt("eye closure %.2f of neutral, mouth opening +%.2f, ", eye_dip, mouth_rise) +
+                             (blinked ? "blink seen" : "no blink") + (mouth ? ", mouth opened" : "");
+  float s = std::max(Ramp(eye_dip, 1.0f - policy.action.blink_closed_ratio, true),
+                     Ramp(mouth_rise, policy.action.mouth_open_delta, true));
   if (geometry_residual >= 0 && geometry_residual < policy.geometry.min_parallax) {
-    return Make("photo", false, std::min(s, Ramp(geometry_residual, policy.geometry.min_parallax, true)), "photo.planar_motion",
-                detail);
+    return Make("photo", false, std::min({s, 0.49f, Ramp(geometry_residual, policy.geometry.min_parallax, true)}),
+                "photo.planar_motion", detail);
   }
   // Parallax during a turn already rules out a flat picture.
   if (geometry_residual >= policy.geometry.min_parallax) return Make("photo", true, std::max(s, 0.75f), "photo.ok", detail);
-  if (s < 0.5f) return Make("photo", false, s, "photo.no_facial_motion", detail);
-  return Make("photo", true, s, "photo.ok", detail);
+  if (!blinked && !mouth) return Make("photo", false, std::min(s, 0.49f), "photo.no_facial_motion", detail);
+  return Make("photo", true, std::max(s, 0.5f), "photo.ok", detail);
 }
 
 // ----------------------------------------------------------------- mask/CG

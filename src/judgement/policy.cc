@@ -60,11 +60,6 @@ void Visit(ContinuityPolicy& p, F&& f) {
   f("second_face_ratio", p.second_face_ratio);
 }
 template <class F>
-void Visit(PhotoPolicy& p, F&& f) {
-  f("min_eye_range_ratio", p.min_eye_range_ratio);
-  f("min_mouth_range", p.min_mouth_range);
-}
-template <class F>
 void Visit(ReplayPolicy& p, F&& f) {
   f("min_colour_correlation", p.min_colour_correlation);
   f("moire_threshold", p.moire_threshold);
@@ -110,7 +105,6 @@ void VisitAll(Policy& p, F&& f) {
   f("geometry", p.geometry);
   f("continuity", p.continuity);
   f("replay", p.replay);
-  f("photo", p.photo);
   f("mask", p.mask);
   f("combine", p.combine);
   f("quality", p.quality);

@@ -77,11 +77,6 @@ struct ContinuityPolicy {
   float second_face_ratio = 0.5f;
 };
 
-// R-ASD-5: a still picture shows no non-rigid facial motion.
-struct PhotoPolicy {
-  float min_eye_range_ratio = 0.30f;   // (p95 - p5) eye openness / neutral openness
-  float min_mouth_range = 0.10f;       // p95 - p5 mouth openness
-};
 
 struct ReplayPolicy {
   // Colour response (actions+light): correlation between the screen colour
@@ -137,7 +132,6 @@ struct Policy {
   GeometryPolicy geometry;
   ContinuityPolicy continuity;
   ReplayPolicy replay;
-  PhotoPolicy photo;
   MaskPolicy mask;
   CombinePolicy combine;
   QualityPolicy quality;

@@ -96,8 +96,14 @@ QualityReport JudgeQuality(std::span<const FrameObservation> obs, const Policy& 
   const FrameQuality* closest = nullptr;
   int fewest = 1 << 30;
   for (const auto& f : r.frames) {
+    if (f.passed) continue;
     const int failed = int(std::count_if(f.measures.begin(), f.measures.end(), [](auto& m) { return !m.passed; }));
     if (failed < fewest || (failed == fewest && closest && f.score > closest->score)) fewest = failed, closest = &f;
+  }
+  if (!closest) {
+    r.reason = "quality.too_few_good_frames";
+    r.failed_measures = {"good_frame_count"};
+    return r;
   }
   for (const auto& m : closest->measures) {
     if (!m.passed) r.failed_measures.push_back(m.name);

@@ -1,0 +1,251 @@
+// Anti-spoofing judgement on synthetic observation sequences (R-ASD-1..5,
+// R-SRV-ASJ-1): each test builds what the face engine would report for a
+// bona fide user or an attack and asserts the specific verdict and reason.
+#include <gtest/gtest.h>
+
+#include "judgement/judgement.h"
+#include "judgement/synthetic.h"
+
+namespace livegate::judgement {
+namespace {
+
+using testing::MakeObservation;
+using testing::MakeSequence;
+using testing::SynthFrame;
+
+// A user who follows blink [1000,3500) -> open mouth [3500,6000) -> turn left [6000,8500).
+SynthFrame BonaFide(std::int64_t t) {
+  SynthFrame s;
+  s.yaw = 2.0f * std::sin(t / 700.0f);  // natural sway
+  if (t >= 1500 && t < 1600) s.eye = 0.04f;
+  if (t >= 4000 && t < 4600) s.mouth = 0.6f;
+  if (t >= 6200 && t < 7400) s.yaw = 25.0f * std::sin(float(M_PI) * (t - 6200) / 1200.0f);
+  return s;
+}
+
+Challenge ThreeSteps() {
+  Challenge c;
+  c.type = AsdType::kActions;
+  c.steps = {{Action::kBlink, 1000, 3500}, {Action::kOpenMouth, 3500, 6000}, {Action::kTurnLeft, 6000, 8500}};
+  return c;
+}
+
+const CheckResult& Check(const LivenessVerdict& v, const char* name) {
+  const CheckResult* c = v.Find(name);
+  EXPECT_NE(c, nullptr) << name;
+  static CheckResult none;
+  return c ? *c : none;
+}
+
+TEST(LivenessTest, BonaFideFollowingTheChallengeIsLive) {
+  const auto obs = MakeSequence(8500, 15, false, BonaFide);
+  const auto v = JudgeLiveness(ThreeSteps(), obs, Policy());
+  EXPECT_TRUE(v.live) << v.reason;
+  EXPECT_EQ(v.reason, "asd.live");
+  EXPECT_GE(v.score, 0.5f);
+  EXPECT_EQ(Check(v, "actions").reason, "actions.ok");
+  EXPECT_EQ(Check(v, "geometry").reason, "geometry.parallax");
+  EXPECT_EQ(Check(v, "continuity").reason, "continuity.ok");
+  EXPECT_EQ(Check(v, "photo").reason, "photo.ok");
+  EXPECT_EQ(Check(v, "face_angle").reason, "face_angle.ok");
+}
+
+TEST(LivenessTest, ActionsOutOfOrderOrOutsideTheirWindowFail) {
+  Challenge c = ThreeSteps();
+  std::swap(c.steps[0].action, c.steps[1].action);  // mouth first, then blink
+  const auto obs = MakeSequence(8500, 15, false, BonaFide);
+  auto v = JudgeLiveness(c, obs, Policy());
+  EXPECT_FALSE(v.live);
+  EXPECT_EQ(v.reason, "actions.missing:blink");
+
+  // Right order, but the turn is asked for earlier than it happens.
+  c = ThreeSteps();
+  c.steps[2] = {Action::kTurnRight, 6000, 8500};
+  v = JudgeLiveness(c, obs, Policy());
+  EXPECT_EQ(v.reason, "actions.missing:turn_right");
+}
+
+TEST(LivenessTest, MovedPhotoFailsGeometryEvenWhenItTurns) {
+  // A flat picture turned in front of the camera: the turn is "performed"
+  // but every point moves with one homography (R-ASD-5).
+  Challenge c;
+  c.steps = {{Action::kTurnLeft, 1000, 4000}};
+  const auto obs = MakeSequence(4000, 15, true, [](std::int64_t t) {
+    SynthFrame s;
+    if (t > 1500) s.yaw = std::min(30.0f, (t - 1500) / 40.0f);
+    return s;
+  });
+  const auto v = JudgeLiveness(c, obs, Policy());
+  EXPECT_FALSE(v.live);
+  EXPECT_EQ(Check(v, "actions").reason, "actions.ok");
+  EXPECT_EQ(Check(v, "geometry").reason, "geometry.planar");
+  EXPECT_EQ(Check(v, "photo").reason, "photo.planar_motion");
+  EXPECT_EQ(v.reason, "geometry.planar");
+  // The same motion by a real head passes.
+  const auto real = MakeSequence(4000, 15, false, [](std::int64_t t) {
+    SynthFrame s;
+    if (t > 1500) s.yaw = std::min(30.0f, (t - 1500) / 40.0f);
+    if (t > 3000 && t < 3100) s.eye = 0.05f;
+    return s;
+  });
+  EXPECT_TRUE(JudgeLiveness(c, real, Policy()).live);
+}
+
+TEST(LivenessTest, StillPhotoCannotBlinkAndIsFrozen) {
+  Challenge c;
+  c.steps = {{Action::kBlink, 1000, 4000}};
+  auto obs = MakeSequence(4000, 15, true, [](std::int64_t) { return SynthFrame{}; });
+  for (auto& o : obs) o.frame_difference = o.index == 0 ? -1.0f : 0.1f;
+  const auto v = JudgeLiveness(c, obs, Policy());
+  EXPECT_FALSE(v.live);
+  EXPECT_EQ(v.reason, "actions.missing:blink");
+  EXPECT_EQ(Check(v, "continuity").reason, "continuity.frozen");
+  EXPECT_EQ(Check(v, "photo").reason, "photo.no_facial_motion");
+  // Passive judgement of the same still picture.
+  Challenge passive;
+  passive.type = AsdType::kPassive;
+  const auto pv = JudgeLiveness(passive, obs, Policy());
+  EXPECT_FALSE(pv.live);
+  EXPECT_EQ(pv.reason, "continuity.frozen");
+}
+
+TEST(LivenessTest, SlideshowOfPicturesIsDetected) {
+  // Runs of identical frames, then a jump to the next picture.
+  Challenge passive;
+  passive.type = AsdType::kPassive;
+  auto obs = MakeSequence(4000, 15, false, [](std::int64_t t) {
+    SynthFrame s;
+    s.yaw = (t / 800) % 2 ? 12.0f : -12.0f;  // each slide a different pose
+    s.eye = (t / 800) % 2 ? 0.1f : 0.3f;
+    return s;
+  });
+  for (std::size_t i = 1; i < obs.size(); ++i) {
+    const bool jump = obs[i].pose.yaw_deg != obs[i - 1].pose.yaw_deg;
+    obs[i].frame_difference = jump ? 40.0f : 0.05f;
+  }
+  for (auto& o : obs) {  // each slide also frames the face elsewhere
+    if (o.pose.yaw_deg > 0) for (auto& p : o.landmarks) p.x += 40;
+  }
+  const auto v = JudgeLiveness(passive, obs, Policy());
+  EXPECT_FALSE(v.live);
+  EXPECT_EQ(Check(v, "continuity").reason, "continuity.slideshow");
+}
+
+TEST(LivenessTest, SwapOfPersonMidSessionIsDetected) {
+  auto obs = MakeSequence(8500, 15, false, BonaFide);
+  for (std::size_t i = obs.size() / 2; i < obs.size(); ++i) (*obs[i].descriptor)[1] = 0.9f;
+  const auto v = JudgeLiveness(ThreeSteps(), obs, Policy());
+  EXPECT_FALSE(v.live);
+  EXPECT_EQ(v.reason, "continuity.identity_changed");
+}
+
+TEST(LivenessTest, SecondFaceOrLostFaceFailContinuity) {
+  auto obs = MakeSequence(8500, 15, false, BonaFide);
+  obs[20].face_count = 2;
+  obs[20].second_face_ratio = 0.8f;
+  EXPECT_EQ(JudgeLiveness(ThreeSteps(), obs, Policy()).reason, "continuity.multiple_faces");
+  // A small face far in the background is not a second presenter.
+  obs[20].second_face_ratio = 0.2f;
+  EXPECT_TRUE(JudgeLiveness(ThreeSteps(), obs, Policy()).live);
+  for (int i = 30; i < 40; ++i) obs[i].has_face = obs[i].has_mesh = false, obs[i].landmarks.clear();
+  EXPECT_EQ(Check(JudgeLiveness(ThreeSteps(), obs, Policy()), "continuity").reason, "continuity.face_lost");
+}
+
+TEST(LivenessTest, TeleportingLandmarksAreImplausible) {
+  Challenge passive;
+  passive.type = AsdType::kPassive;
+  auto obs = MakeSequence(3000, 15, false, BonaFide);
+  for (auto& p : obs[20].landmarks) p.x += 300;  // 5 inter-eye distances in 66 ms
+  EXPECT_EQ(Check(JudgeLiveness(passive, obs, Policy()), "continuity").reason, "continuity.implausible_motion");
+}
+
+TEST(LivenessTest, NoFaceAtAllHasAClearReason) {
+  auto obs = MakeSequence(3000, 15, false, BonaFide);
+  for (auto& o : obs) o = FrameObservation{o.index, o.timestamp_ms};
+  const auto v = JudgeLiveness(ThreeSteps(), obs, Policy());
+  EXPECT_FALSE(v.live);
+  EXPECT_EQ(v.reason, "actions.no_face");
+  EXPECT_EQ(Check(v, "continuity").reason, "continuity.no_face");
+}
+
+TEST(LivenessTest, HostileTimingIsRefusedWithoutCrashing) {
+  const Policy p;
+  const Challenge c = ThreeSteps();
+  EXPECT_EQ(JudgeLiveness(c, {}, p).reason, "capture.no_frames");
+  auto one = MakeSequence(0, 15, false, BonaFide);
+  ASSERT_EQ(one.size(), 1u);
+  EXPECT_EQ(JudgeLiveness(c, one, p).reason, "capture.too_few_frames");
+
+  std::vector<FrameObservation> many(5000);
+  for (int i = 0; i < 5000; ++i) many[i].index = i, many[i].timestamp_ms = i * 33;
+  EXPECT_EQ(JudgeLiveness(c, many, p).reason, "capture.too_many_frames");
+
+  auto obs = MakeSequence(8500, 15, false, BonaFide);
+  auto dup = obs;
+  dup[10].timestamp_ms = dup[9].timestamp_ms;
+  EXPECT_EQ(JudgeLiveness(c, dup, p).reason, "capture.timestamps_duplicated");
+  auto swapped = obs;
+  std::swap(swapped[10].timestamp_ms, swapped[11].timestamp_ms);
+  EXPECT_EQ(JudgeLiveness(c, swapped, p).reason, "capture.timestamps_out_of_order");
+  auto fast = obs;
+  for (std::size_t i = 0; i < fast.size(); ++i) fast[i].timestamp_ms = std::int64_t(i);
+  EXPECT_EQ(JudgeLiveness(c, fast, p).reason, "capture.timestamps_implausible");
+  auto gap = obs;
+  for (std::size_t i = 50; i < gap.size(); ++i) gap[i].timestamp_ms += 5000;
+  EXPECT_EQ(JudgeLiveness(c, gap, p).reason, "capture.gap");
+  auto undecodable = obs;
+  undecodable[3].decodable = false;
+  EXPECT_EQ(JudgeLiveness(c, undecodable, p).reason, "capture.undecodable_frames");
+}
+
+TEST(LivenessTest, ScreenColourResponseSeparatesALiveFaceFromAReplay) {
+  Challenge c;
+  c.type = AsdType::kActionsLight;
+  c.steps = {{Action::kBlink, 1000, 3500}};
+  c.colours = {{255, 0, 0, 0, 600}, {0, 0, 255, 600, 1200}, {0, 255, 0, 1200, 1800}, {255, 0, 255, 1800, 2400}};
+  auto live = MakeSequence(3500, 15, false, BonaFide);
+  auto replay = live;
+  for (auto& o : live) {
+    const std::int64_t t = o.timestamp_ms - live.front().timestamp_ms;
+    for (const auto& s : c.colours) {
+      if (t >= s.start_ms && t < s.end_ms) {
+        // A real face a few cm from the screen reflects part of its light.
+        o.face_r += 0.15f * s.r, o.face_g += 0.15f * s.g, o.face_b += 0.15f * s.b;
+      }
+    }
+  }
+  const auto v = JudgeLiveness(c, live, Policy());
+  EXPECT_EQ(Check(v, "replay").reason, "replay.ok") << Check(v, "replay").detail;
+  EXPECT_TRUE(v.live) << v.reason;
+  const auto r = JudgeLiveness(c, replay, Policy());
+  EXPECT_FALSE(r.live);
+  EXPECT_EQ(r.reason, "replay.no_colour_response");
+}
+
+TEST(LivenessTest, PassiveScreenCuesFlagAReplay) {
+  auto obs = MakeSequence(8500, 15, false, BonaFide);
+  for (auto& o : obs) o.border = 0.75f;  // phone frame around the face in every frame
+  auto v = JudgeLiveness(ThreeSteps(), obs, Policy());
+  EXPECT_FALSE(v.live);
+  EXPECT_EQ(v.reason, "replay.screen_border");
+  obs = MakeSequence(8500, 15, false, BonaFide);
+  for (auto& o : obs) o.moire = 4.0f;
+  v = JudgeLiveness(ThreeSteps(), obs, Policy());
+  EXPECT_EQ(v.reason, "replay.moire");
+}
+
+TEST(LivenessTest, ModelScoresAreAWeakSignalOnlyWhenRequired) {
+  auto obs = MakeSequence(8500, 15, false, BonaFide);
+  for (auto& o : obs) o.antispoof_score = 0.01f;
+  Policy p;
+  auto v = JudgeLiveness(ThreeSteps(), obs, p);
+  EXPECT_EQ(Check(v, "mask_cg").reason, "mask_cg.model_flagged");
+  EXPECT_TRUE(v.live);  // not in combine.required by default (models.md)
+  p.combine.required.push_back("mask_cg");
+  v = JudgeLiveness(ThreeSteps(), obs, p);
+  EXPECT_FALSE(v.live);
+  EXPECT_EQ(v.reason, "mask_cg.model_flagged");
+}
+
+}  // namespace
+}  // namespace livegate::judgement

@@ -1,0 +1,130 @@
+// Quality judgement (R-SRV-QJ-1..3): ISO/IEC 29794-5-named measures, the
+// refusal names what failed, best frames are chosen for comparison.
+#include <algorithm>
+
+#include <gtest/gtest.h>
+#include <opencv2/imgproc.hpp>
+
+#include "judgement/judgement.h"
+#include "judgement/measures.h"
+#include "judgement/synthetic.h"
+
+namespace livegate::judgement {
+namespace {
+
+using testing::MakeObservation;
+using testing::SynthFrame;
+
+bool Has(const std::vector<std::string>& v, const std::string& s) { return std::find(v.begin(), v.end(), s) != v.end(); }
+
+TEST(QualityTest, GoodFramesAreAcceptedAndTheBestAreChosen) {
+  std::vector<FrameObservation> obs;
+  for (int i = 0; i < 6; ++i) {
+    auto o = MakeObservation(i, 1000 + 66 * i, SynthFrame{float(i * 3), 0, 0.3f, 0.02f}, false);
+    obs.push_back(o);
+  }
+  const auto r = JudgeQuality(obs, Policy());
+  EXPECT_TRUE(r.accepted);
+  EXPECT_EQ(r.reason, "quality.ok");
+  ASSERT_EQ(r.best_frames.size(), 3u);
+  EXPECT_EQ(r.best_frames[0], 0);  // most frontal first
+  EXPECT_EQ(r.best_frames[1], 1);
+  EXPECT_EQ(r.frames.size(), 6u);
+  EXPECT_TRUE(r.failed_measures.empty());
+}
+
+TEST(QualityTest, RefusalNamesTheFailedMeasures) {
+  auto dark = MakeObservation(0, 0, SynthFrame{}, false);
+  dark.mean_luma = 12, dark.underexposed = 0.8f;
+  auto r = JudgeQuality(std::vector<FrameObservation>{dark}, Policy());
+  EXPECT_FALSE(r.accepted);
+  EXPECT_EQ(r.reason, "quality.failed");
+  EXPECT_TRUE(Has(r.failed_measures, "luminance_mean"));
+  EXPECT_TRUE(Has(r.failed_measures, "under_exposure_prevention"));
+  EXPECT_FALSE(Has(r.failed_measures, "sharpness"));
+  EXPECT_TRUE(r.best_frames.empty());
+
+  auto blown = MakeObservation(0, 0, SynthFrame{}, false);
+  blown.mean_luma = 250, blown.overexposed = 0.9f;
+  r = JudgeQuality(std::vector<FrameObservation>{blown}, Policy());
+  EXPECT_TRUE(Has(r.failed_measures, "over_exposure_prevention"));
+
+  auto turned = MakeObservation(0, 0, SynthFrame{40, 0, 0.05f, 0.5f}, false);
+  turned.inter_eye_distance = 12, turned.sharpness = 3;
+  r = JudgeQuality(std::vector<FrameObservation>{turned}, Policy());
+  for (const char* m : {"head_pose_yaw", "eyes_open", "mouth_closed", "inter_eye_distance", "sharpness"})
+    EXPECT_TRUE(Has(r.failed_measures, m)) << m;
+
+  auto half = MakeObservation(0, 0, SynthFrame{}, false);
+  half.box_outside_fraction = 0.5f;
+  r = JudgeQuality(std::vector<FrameObservation>{half}, Policy());
+  EXPECT_EQ(r.failed_measures, std::vector<std::string>{"face_inside_frame"});
+
+  auto crowd = MakeObservation(0, 0, SynthFrame{}, false, 2);
+  r = JudgeQuality(std::vector<FrameObservation>{crowd}, Policy());
+  EXPECT_EQ(r.failed_measures, std::vector<std::string>{"single_face_present"});
+}
+
+TEST(QualityTest, NoFaceOrNoFramesHaveTheirOwnReason) {
+  EXPECT_EQ(JudgeQuality({}, Policy()).reason, "quality.no_frames");
+  std::vector<FrameObservation> empty(3);
+  const auto r = JudgeQuality(empty, Policy());
+  EXPECT_EQ(r.reason, "quality.no_face");
+  EXPECT_FALSE(r.accepted);
+}
+
+TEST(QualityTest, OneGoodFrameAmongBadOnesIsEnoughByDefault) {
+  auto bad = MakeObservation(0, 0, SynthFrame{}, false);
+  bad.sharpness = 1;
+  auto good = MakeObservation(1, 66, SynthFrame{}, false);
+  const auto r = JudgeQuality(std::vector<FrameObservation>{bad, good}, Policy());
+  EXPECT_TRUE(r.accepted);
+  EXPECT_EQ(r.best_frames, std::vector<int>{1});
+  Policy strict;
+  strict.quality.min_good_frames = 2;
+  const auto s = JudgeQuality(std::vector<FrameObservation>{bad, good}, strict);
+  EXPECT_FALSE(s.accepted);
+  EXPECT_EQ(s.failed_measures, std::vector<std::string>{"sharpness"});
+}
+
+// Image measures on real pixels (no model needed).
+TEST(ImageMeasuresTest, BlurDarknessBordersAndMoireMoveTheirMeasures) {
+  cv::Mat img(480, 640, CV_8UC3, cv::Scalar(90, 110, 140));
+  cv::RNG rng(5);
+  cv::Mat noise(480, 640, CV_8UC3);
+  rng.fill(noise, cv::RNG::NORMAL, cv::Scalar::all(0), cv::Scalar::all(25));
+  img += noise;
+  for (int i = 0; i < 40; ++i) cv::circle(img, {rng.uniform(200, 440), rng.uniform(140, 340)}, rng.uniform(3, 15), cv::Scalar::all(rng.uniform(30, 220)), -1);
+  const cv::Rect2f box(220, 140, 200, 220);
+  auto measure = [&](const cv::Mat& m) {
+    FrameObservation o;
+    cv::Mat grey;
+    cv::cvtColor(m, grey, cv::COLOR_BGR2GRAY);
+    MeasureFaceImage(m, grey, box, o);
+    return o;
+  };
+  const auto sharp = measure(img);
+  cv::Mat blurred;
+  cv::GaussianBlur(img, blurred, cv::Size(0, 0), 4);
+  const auto soft = measure(blurred);
+  EXPECT_GT(sharp.sharpness, 4 * soft.sharpness);
+  const auto dark = measure(img * 0.1);
+  EXPECT_LT(dark.mean_luma, 20);
+  EXPECT_GT(dark.underexposed, 0.3f);
+  const auto bright = measure(img * 3.0);
+  EXPECT_GT(bright.overexposed, 0.3f);
+  EXPECT_EQ(sharp.border, 0.0f);
+  // A phone frame around the face: a dark rectangle's edges on every side.
+  cv::Mat framed = blurred.clone();
+  cv::rectangle(framed, cv::Rect(150, 60, 340, 380), cv::Scalar(10, 10, 10), 12);
+  EXPECT_GE(measure(framed).border, 0.75f);
+  // Screen pixel grid: a fine periodic pattern adds a spectral peak.
+  cv::Mat grid = blurred.clone();
+  for (int y = 0; y < grid.rows; ++y)
+    for (int x = 0; x < grid.cols; ++x)
+      if ((x % 3) == 0) grid.at<cv::Vec3b>(y, x) *= 0.6;
+  EXPECT_GT(measure(grid).moire, soft.moire + 1.0f);
+}
+
+}  // namespace
+}  // namespace livegate::judgement
