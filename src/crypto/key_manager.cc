@@ -21,7 +21,7 @@ namespace {
 constexpr char kMagic[4] = {'L', 'G', 'W', 'K'};
 constexpr std::uint8_t kFormat = 1;
 constexpr std::size_t kHeaderSize = 4 + 1 + kKekIdSize;
-constexpr std::size_t kMaxWrappedKey = 1024;
+constexpr std::size_t kMaxWrappedKey = 16384;  // also private-key PEMs
 
 Bytes WrapAad(ByteView kek_id, std::string_view purpose) {
   Bytes aad = ToBytes("livegate/wrap/v1");
@@ -153,7 +153,7 @@ Bytes KeyManager::NewDataKey() { return RandomBytes(kDataKeySize); }
 
 Result<Bytes> KeyManager::WrapKey(ByteView data_key, std::string_view purpose) const {
   if (data_key.empty() || data_key.size() > kMaxWrappedKey) {
-    return Status::InvalidArgument("keys.bad_data_key", "data key must be 1..1024 bytes");
+    return Status::InvalidArgument("keys.bad_data_key", "data key must be 1..16384 bytes");
   }
   LG_ASSIGN_OR_RETURN(Bytes sealed,
                       AeadSeal(current_.key, data_key, WrapAad(current_.id, purpose)));

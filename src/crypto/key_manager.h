@@ -63,7 +63,8 @@ class KeyManager {
   // A fresh random 32-byte data key.
   static Bytes NewDataKey();
 
-  // Wraps a data key (any length 1..1024) for `purpose` (e.g. "user:42").
+  // Wraps a data key (1..16384 bytes; also private-key PEMs) for `purpose`
+  // (e.g. "user:42").
   Result<Bytes> WrapKey(ByteView data_key, std::string_view purpose) const;
   // Unwraps with the current or the previous KEK (chosen by kek_id).
   // Errors: BadInput(keys.wrapped_malformed), NotFound(keys.unknown_kek)
