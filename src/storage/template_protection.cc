@@ -191,6 +191,31 @@ Result<Template> TemplateProtector::OpenTemplate(const Keys& keys, const Referen
   return t;
 }
 
+Result<std::shared_ptr<const TemplateTransform>> TemplateProtector::TransformFor(const Keys& keys) {
+  if (options_.transform_cache_entries == 0) {
+    LG_ASSIGN_OR_RETURN(TemplateTransform tf, TemplateTransform::FromKey(keys.transform_key));
+    return std::make_shared<const TemplateTransform>(std::move(tf));
+  }
+  // Keyed by a hash (not the key itself) under a domain label.
+  crypto::Bytes id = crypto::HmacSha256(keys.transform_key, crypto::AsBytes("livegate/transform-cache"));
+  {
+    std::lock_guard<std::mutex> lock(cache_mu_);
+    auto it = cache_.find(id);
+    if (it != cache_.end()) return it->second;
+  }
+  LG_ASSIGN_OR_RETURN(TemplateTransform tf, TemplateTransform::FromKey(keys.transform_key));
+  auto shared = std::make_shared<const TemplateTransform>(std::move(tf));
+  std::lock_guard<std::mutex> lock(cache_mu_);
+  if (cache_.emplace(id, shared).second) {
+    cache_order_.push_back(id);
+    while (cache_order_.size() > options_.transform_cache_entries) {
+      cache_.erase(cache_order_.front());
+      cache_order_.pop_front();
+    }
+  }
+  return shared;
+}
+
 Status TemplateProtector::Enroll(StoreOps& ops, const std::string& account_id,
                                  const std::string& device_type, const Template& features,
                                  const std::string& source) {
@@ -199,14 +224,14 @@ Status TemplateProtector::Enroll(StoreOps& ops, const std::string& account_id,
   // Account first, so an unknown account gives storage.account_not_found.
   LG_RETURN_IF_ERROR(ops.GetAccount(account_id).status());
   LG_ASSIGN_OR_RETURN(Keys keys, LoadOrCreateKeys(ops, account_id));
-  LG_ASSIGN_OR_RETURN(TemplateTransform tf, TemplateTransform::FromKey(keys.transform_key));
+  LG_ASSIGN_OR_RETURN(auto tf, TransformFor(keys));
   Reference ref;
   ref.account_id = account_id;
   ref.device_type = device_type;
   ref.transform_version = keys.version;
   ref.source = source;
   LG_ASSIGN_OR_RETURN(ref.protected_template,
-                      SealTemplate(keys, account_id, device_type, tf.Apply(features)));
+                      SealTemplate(keys, account_id, device_type, tf->Apply(features)));
   return ops.PutReference(ref);
 }
 
@@ -216,10 +241,10 @@ Result<ProtectedComparison> TemplateProtector::PrepareComparison(StoreOps& ops,
                                                                  const Template& probe) {
   LG_ASSIGN_OR_RETURN(Reference ref, ops.GetReference(account_id, device_type));
   LG_ASSIGN_OR_RETURN(Keys keys, LoadKeys(ops, account_id));
-  LG_ASSIGN_OR_RETURN(TemplateTransform tf, TemplateTransform::FromKey(keys.transform_key));
+  LG_ASSIGN_OR_RETURN(auto tf, TransformFor(keys));
   ProtectedComparison out;
   LG_ASSIGN_OR_RETURN(out.reference, OpenTemplate(keys, ref));
-  out.probe = tf.Apply(probe);
+  out.probe = tf->Apply(probe);
   out.source = ref.source;
   return out;
 }
