@@ -1,0 +1,118 @@
+// `livegate-admin audit verify` and `livegate-admin keys` end to end: the
+// real binary on real files (R-SEC-SRV-4, R-SEC-STO-1/2).
+#include <sys/wait.h>
+
+#include <cstdio>
+#include <fstream>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "crypto/audit_log.h"
+#include "crypto/signing.h"
+#include "support/test_data.h"
+
+#ifndef LIVEGATE_ADMIN_BIN
+#error "LIVEGATE_ADMIN_BIN must point at the livegate-admin binary"
+#endif
+
+namespace livegate::crypto {
+namespace {
+
+struct CliRun {
+  int exit_code;
+  std::string out;
+};
+
+CliRun Admin(const std::string& args) {
+  const std::string cmd = std::string(LIVEGATE_ADMIN_BIN) + " " + args + " 2>&1";
+  FILE* p = ::popen(cmd.c_str(), "r");
+  std::string out;
+  char buf[4096];
+  while (std::size_t n = std::fread(buf, 1, sizeof buf, p)) out.append(buf, n);
+  const int status = ::pclose(p);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+}
+
+class AdminCliTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = livegate::testing::MakeTempDir("admin");
+    key_ = GenerateEd25519();
+    std::ofstream(dir_ / "pub.pem") << Ed25519PublicKeyToPem(key_.public_key);
+    auto sink = FileAuditSink::Open((dir_ / "audit.jsonl").string());
+    AuditLogOptions o;
+    o.checkpoint_every = 3;
+    auto log = AuditLog::Open(std::move(sink).value(), key_.private_key, o);
+    for (int i = 0; i < 8; ++i) {
+      ASSERT_TRUE((*log)->Append({"acct:" + std::to_string(i), "auth.verify", "", "ok", {}}).ok());
+    }
+  }
+  std::string Verify(const std::string& log, bool json) {
+    return "audit verify --log " + log + " --public-key " + (dir_ / "pub.pem").string() +
+           (json ? " --json" : "");
+  }
+  std::filesystem::path dir_;
+  Ed25519KeyPair key_;
+};
+
+TEST_F(AdminCliTest, AuditVerifyIntact) {
+  const CliRun r = Admin(Verify((dir_ / "audit.jsonl").string(), false));
+  EXPECT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_NE(r.out.find("audit log intact: 10 entries, 2 signed checkpoints"), std::string::npos)
+      << r.out;
+}
+
+TEST_F(AdminCliTest, AuditVerifyReportsDeletedEntryAsJson) {
+  auto lines = *ReadAuditLines((dir_ / "audit.jsonl").string());
+  lines.erase(lines.begin() + 5);
+  const auto bad = (dir_ / "bad.jsonl").string();
+  {
+    std::ofstream out(bad);
+    for (const auto& l : lines) out << l << "\n";
+  }
+  const CliRun r = Admin(Verify(bad, true));
+  EXPECT_EQ(r.exit_code, 1) << r.out;
+  const auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["ok"], false);
+  EXPECT_EQ(j["problem"], "deleted");
+  EXPECT_EQ(j["first_bad_index"], 5);
+}
+
+TEST_F(AdminCliTest, AuditVerifyBadInput) {
+  const CliRun r = Admin(Verify((dir_ / "missing.jsonl").string(), false));
+  EXPECT_EQ(r.exit_code, 3) << r.out;
+  EXPECT_NE(r.out.find("audit.no_log"), std::string::npos) << r.out;
+}
+
+TEST_F(AdminCliTest, KeysGenerateInitRotate) {
+  const auto old_kek = (dir_ / "old.kek").string(), new_kek = (dir_ / "new.kek").string();
+  const auto kd = (dir_ / "keys").string();
+  ASSERT_EQ(Admin("keys generate-kek --out " + old_kek).exit_code, 0);
+  ASSERT_EQ(Admin("keys generate-kek --out " + new_kek).exit_code, 0);
+  EXPECT_EQ(Admin("keys generate-kek --out " + new_kek).exit_code, 3);  // never overwritten
+  CliRun init = Admin("keys init --key-file " + old_kek + " --key-dir " + kd + " --dns gate.test");
+  ASSERT_EQ(init.exit_code, 0) << init.out;
+  EXPECT_TRUE(std::filesystem::exists(kd + "/audit_signing.pub.pem"));
+  CliRun rot = Admin("keys rotate --key-file " + new_kek + " --previous-key-file " + old_kek +
+                  " --key-dir " + kd + " --json");
+  ASSERT_EQ(rot.exit_code, 0) << rot.out;
+  const auto j = nlohmann::json::parse(rot.out);
+  EXPECT_EQ(j["rewrapped"], 2);
+  // The new KEK alone now opens everything (init loads instead of creating).
+  CliRun after = Admin("keys init --key-file " + new_kek + " --key-dir " + kd);
+  EXPECT_EQ(after.exit_code, 0) << after.out;
+  // And the old one no longer does.
+  CliRun stale = Admin("keys init --key-file " + old_kek + " --key-dir " + kd);
+  EXPECT_NE(stale.exit_code, 0);
+  EXPECT_NE(stale.out.find("keys.unknown_kek"), std::string::npos) << stale.out;
+  // A world-readable KEK file is refused.
+  std::filesystem::permissions(new_kek, std::filesystem::perms::others_read,
+                               std::filesystem::perm_options::add);
+  CliRun perm = Admin("keys init --key-file " + new_kek + " --key-dir " + kd);
+  EXPECT_EQ(perm.exit_code, 3);
+  EXPECT_NE(perm.out.find("keys.kek_file_permissions"), std::string::npos) << perm.out;
+}
+
+}  // namespace
+}  // namespace livegate::crypto
