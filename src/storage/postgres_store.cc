@@ -90,7 +90,7 @@ Status MapPqxxError(const std::exception& e, bool* broken) {
 
 class PgConn final : public SqlConn {
  public:
-  explicit PgConn(pqxx::work* w) : w_(*w) {}
+  explicit PgConn(pqxx::transaction_base* w) : w_(*w) {}
 
   Result<SqlRows> Exec(const std::string& sql, const std::vector<SqlValue>& params) override {
     std::vector<std::string> text(params.size());
@@ -136,7 +136,7 @@ class PgConn final : public SqlConn {
   bool broken() const { return broken_; }
 
  private:
-  pqxx::work& w_;
+  pqxx::transaction_base& w_;
   bool broken_ = false;
 };
 
@@ -179,19 +179,27 @@ class PostgresStore final : public SqlReferenceStore {
     bool broken = false;
     Status result;
     try {
-      pqxx::work w(*conn);
-      PgConn pc(&w);
+      // Reads are single SELECTs (atomic on their own): autocommit saves the
+      // BEGIN and COMMIT round trips. Writes get a real transaction.
+      std::unique_ptr<pqxx::transaction_base> w;
+      if (write) {
+        w = std::make_unique<pqxx::work>(*conn);
+      } else {
+        w = std::make_unique<pqxx::nontransaction>(*conn);
+      }
+      PgConn pc(w.get());
       try {
         result = fn(pc);
       } catch (...) {
+        w.reset();
         Release(std::move(conn), pc.broken());
         throw;
       }
       broken = pc.broken();
       if (result.ok()) {
-        w.commit();
+        w->commit();
       } else {
-        w.abort();
+        w->abort();
       }
     } catch (const pqxx::failure& e) {
       result = MapPqxxError(e, &broken);
