@@ -1,1 +1,489 @@
-// The verify runner is being written (see verify_runner.h).
+// `livegate eval verify` runner: comparison accuracy (R-SRV-CMP-1) per
+// source of an identity-labelled tree, the evaluation runs that justify the
+// comparison threshold (X.1279 section 11 item 2). Pairing rules, same-photo
+// groups and FTA: see verify_runner.h.
+#include "eval/verify_runner.h"
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <fstream>
+#include <map>
+#include <mutex>
+#include <regex>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include <opencv2/imgproc.hpp>
+
+#include "vision/image_io.h"
+#include "vision/models.h"
+
+namespace livegate::eval {
+namespace fs = std::filesystem;
+namespace {
+
+bool IsImageFile(const fs::path& p) {
+  std::string ext = p.extension().string();
+  std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return std::tolower(c); });
+  static const std::set<std::string> kExt = {".jpg", ".jpeg", ".png", ".pgm", ".ppm", ".bmp",
+                                             ".webp", ".tif", ".tiff"};
+  return kExt.count(ext) > 0;
+}
+
+bool Skipped(const std::string& name) {
+  return name.rfind("_multi", 0) == 0 || name.rfind("_edge", 0) == 0 || name.rfind('.', 0) == 0;
+}
+
+std::vector<fs::path> SortedChildren(const fs::path& dir, bool dirs) {
+  std::vector<fs::path> out;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(dir, ec)) {
+    if (dirs ? e.is_directory() : e.is_regular_file()) out.push_back(e.path());
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+bool HoldsImagesDirectly(const fs::path& dir) {
+  for (const auto& f : SortedChildren(dir, false)) {
+    if (IsImageFile(f)) return true;
+  }
+  return false;
+}
+
+// ---- MANIFEST.tsv same-photo groups ----------------------------------------
+
+struct ManifestRow {
+  std::string staged_path;
+  std::string repo;
+  std::string original_path;
+  std::string notes;
+};
+
+fs::path FindManifest(const fs::path& data_dir) {
+  fs::path dir = fs::absolute(data_dir).lexically_normal();
+  for (int i = 0; i < 4 && !dir.empty(); ++i) {
+    if (fs::is_regular_file(dir / "MANIFEST.tsv")) return dir / "MANIFEST.tsv";
+    if (dir == dir.parent_path()) break;
+    dir = dir.parent_path();
+  }
+  return {};
+}
+
+Result<std::vector<ManifestRow>> ReadManifest(const fs::path& path) {
+  std::ifstream in(path);
+  if (!in) return Status::BadInput("eval.manifest_unreadable", "cannot read " + path.string());
+  std::vector<ManifestRow> rows;
+  std::string line;
+  bool header = true;
+  while (std::getline(in, line)) {
+    if (header) {
+      header = false;
+      continue;
+    }
+    std::vector<std::string> cols;
+    std::stringstream ss(line);
+    std::string col;
+    while (std::getline(ss, col, '\t')) cols.push_back(col);
+    if (cols.size() < 4) continue;
+    ManifestRow r;
+    r.staged_path = cols[0];
+    r.repo = cols[1];
+    r.original_path = cols[3];
+    r.notes = cols.size() > 6 ? cols[6] : "";
+    rows.push_back(std::move(r));
+  }
+  return rows;
+}
+
+// staged_path -> photo group key, for the rows the notes mark as renderings
+// of one photo.
+std::map<std::string, std::string> PhotoGroups(const std::vector<ManifestRow>& rows) {
+  std::map<std::string, std::string> group;
+  static const std::regex kResSuffix("-[0-9]+p$");
+  static const std::regex kCropOf("crop of ([^ ()]+)");
+  for (const auto& r : rows) {
+    if (r.notes.find("same photo at") != std::string::npos) {
+      const fs::path p(r.staged_path);
+      const std::string stem = std::regex_replace(p.stem().string(), kResSuffix, "");
+      group[r.staged_path] = "resolutions:" + (p.parent_path() / stem).string();
+    }
+  }
+  for (const auto& r : rows) {
+    std::smatch m;
+    if (!std::regex_search(r.notes, m, kCropOf)) continue;
+    const std::string original = m[1].str();
+    for (const auto& o : rows) {
+      // The note may name the path without the repository's leading folders.
+      const bool same_file =
+          o.original_path == original ||
+          (o.original_path.size() > original.size() &&
+           o.original_path.compare(o.original_path.size() - original.size(), original.size(), original) == 0 &&
+           o.original_path[o.original_path.size() - original.size() - 1] == '/');
+      if (o.repo == r.repo && same_file && o.staged_path != r.staged_path) {
+        const std::string key = group.count(o.staged_path) ? group[o.staged_path] : "photo:" + o.staged_path;
+        group[o.staged_path] = key;
+        group[r.staged_path] = key;
+      }
+    }
+  }
+  return group;
+}
+
+// ---- Analysis --------------------------------------------------------------
+
+struct Worker {
+  std::unique_ptr<vision::FaceAnalyzer> analyzer;
+  std::unique_ptr<vision::DescriptorModel> descriptor;
+};
+
+void AnalyseOne(Worker& w, bool aligned_chips, ImageRecord& rec) {
+  auto img = vision::ReadImageFile(rec.path);
+  if (!img.ok()) {
+    rec.failure = img.status().reason();
+    return;
+  }
+  if (aligned_chips) {
+    const cv::Mat& bgr = *img;
+    if (bgr.cols != vision::DescriptorModel::kInputSize || bgr.rows != vision::DescriptorModel::kInputSize) {
+      rec.failure = "chip.not_150x150";
+      return;
+    }
+    cv::Mat rgb;
+    cv::cvtColor(bgr, rgb, cv::COLOR_BGR2RGB);
+    auto d = w.descriptor->Run(rgb);
+    if (!d.ok()) {
+      rec.failure = d.status().reason();
+      return;
+    }
+    rec.faces = 1;
+    rec.descriptor = *d;
+    rec.acquired = true;
+    return;
+  }
+  auto faces = w.analyzer->Analyze(*img);
+  if (!faces.ok()) {
+    rec.failure = faces.status().reason();
+    return;
+  }
+  rec.faces = static_cast<int>(faces->size());
+  if (faces->empty()) {
+    rec.failure = "face.none";
+    return;
+  }
+  // Largest face first (FaceAnalyzer contract), but do not rely on it.
+  const vision::FaceAnalysis* best = &(*faces)[0];
+  for (const auto& f : *faces) {
+    if (f.box.area() > best->box.area()) best = &f;
+  }
+  if (!best->descriptor) {
+    rec.failure = best->tiny ? "face.tiny" : "face.no_descriptor";
+    return;
+  }
+  rec.descriptor = *best->descriptor;
+  rec.acquired = true;
+}
+
+Status AnalyseAll(const VerifyOptions& options, std::vector<ImageRecord*>& jobs) {
+  const int threads = std::max(1, std::min<int>(options.threads, static_cast<int>(jobs.size())));
+  std::vector<Worker> workers(threads);
+  for (auto& w : workers) {
+    if (options.aligned_chips) {
+      LG_ASSIGN_OR_RETURN(w.descriptor, vision::DescriptorModel::Load(options.analyzer.model_dir));
+    } else {
+      LG_ASSIGN_OR_RETURN(w.analyzer, vision::FaceAnalyzer::Create(options.analyzer));
+    }
+  }
+  std::atomic<std::size_t> next{0};
+  std::atomic<std::size_t> done{0};
+  std::mutex progress_mu;
+  auto run = [&](Worker& w) {
+    for (std::size_t i = next++; i < jobs.size(); i = next++) {
+      AnalyseOne(w, options.aligned_chips, *jobs[i]);
+      const std::size_t d = ++done;
+      if (options.progress) {
+        std::lock_guard<std::mutex> lock(progress_mu);
+        options.progress(d, jobs.size());
+      }
+    }
+  };
+  std::vector<std::thread> pool;
+  for (int t = 1; t < threads; ++t) pool.emplace_back(run, std::ref(workers[t]));
+  run(workers[0]);
+  for (auto& t : pool) t.join();
+  return Status::Ok();
+}
+
+void ScoreSource(SourceResult& s, double threshold) {
+  s.scores.polarity = Polarity::kLowerIsPositive;
+  const auto& im = s.images;
+  for (std::size_t a = 0; a < im.size(); ++a) {
+    for (std::size_t b = a + 1; b < im.size(); ++b) {
+      const bool genuine = im[a].identity == im[b].identity;
+      if (genuine && !im[a].photo_group.empty() && im[a].photo_group == im[b].photo_group) {
+        ++s.genuine_same_photo_excluded;
+        continue;
+      }
+      (genuine ? s.genuine_possible : s.impostor_possible)++;
+      if (!im[a].acquired || !im[b].acquired) continue;
+      PairScore p;
+      p.a = a;
+      p.b = b;
+      p.genuine = genuine;
+      // The product's own comparison decides (strict "<", as dlib); the
+      // metrics' inclusive boundary differs only on an exact float tie.
+      const auto cmp = vision::CompareDescriptors(im[a].descriptor, im[b].descriptor,
+                                                  static_cast<float>(threshold));
+      p.distance = cmp.distance;
+      p.accepted = cmp.same;
+      const bool accepted = cmp.same;
+      if (genuine) {
+        ++s.genuine_scored;
+        s.scores.positives.push_back(p.distance);
+        (accepted ? s.genuine_accepted : s.genuine_rejected)++;
+      } else {
+        ++s.impostor_scored;
+        s.scores.negatives.push_back(p.distance);
+        (accepted ? s.impostor_accepted : s.impostor_rejected)++;
+      }
+      s.pairs.push_back(p);
+    }
+  }
+  for (const auto& r : im) s.images_failed += r.acquired ? 0 : 1;
+  s.fta_rate = im.empty() ? 0 : static_cast<double>(s.images_failed) / static_cast<double>(im.size());
+  auto summary = SummariseVerification(s.scores, threshold);
+  if (summary.ok()) s.summary = *summary;
+}
+
+std::string Count(std::size_t n, std::size_t of) { return std::to_string(n) + "/" + std::to_string(of); }
+
+std::string Thr(double t) {
+  if (std::isinf(t)) return t > 0 ? "inf" : "-inf";
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.3f", t);
+  return buf;
+}
+
+}  // namespace
+
+Result<VerifyReport> RunVerify(const VerifyOptions& options) {
+  if (!fs::is_directory(options.data_dir)) {
+    return Status::BadInput("eval.data_dir_missing", "no such folder: " + options.data_dir.string());
+  }
+  VerifyReport report;
+  report.mode = options.aligned_chips ? "aligned-chips" : "detect+align";
+  report.threshold = options.threshold;
+  report.data_dir = options.data_dir;
+  report.threads = std::max(1, options.threads);
+
+  // Sources: DIR itself when its subfolders hold images, else each subfolder.
+  std::vector<fs::path> source_dirs;
+  bool dir_is_source = false;
+  for (const auto& sub : SortedChildren(options.data_dir, true)) {
+    if (!Skipped(sub.filename().string()) && HoldsImagesDirectly(sub)) dir_is_source = true;
+  }
+  if (dir_is_source) {
+    source_dirs.push_back(options.data_dir);
+  } else {
+    for (const auto& sub : SortedChildren(options.data_dir, true)) {
+      if (!Skipped(sub.filename().string())) source_dirs.push_back(sub);
+    }
+  }
+
+  std::map<std::string, std::string> groups;
+  fs::path manifest_dir;
+  report.manifest = options.manifest.empty() ? FindManifest(options.data_dir) : options.manifest;
+  if (!report.manifest.empty()) {
+    LG_ASSIGN_OR_RETURN(auto rows, ReadManifest(report.manifest));
+    groups = PhotoGroups(rows);
+    manifest_dir = fs::absolute(report.manifest).parent_path();
+  }
+
+  for (const auto& sdir : source_dirs) {
+    SourceResult s;
+    s.name = fs::absolute(sdir).lexically_normal().filename().string();
+    if (s.name.empty()) s.name = fs::absolute(sdir).lexically_normal().parent_path().filename().string();
+    for (const auto& idir : SortedChildren(sdir, true)) {
+      const std::string identity = idir.filename().string();
+      if (Skipped(identity)) continue;
+      bool any = false;
+      for (const auto& f : SortedChildren(idir, false)) {
+        if (!IsImageFile(f)) continue;
+        ImageRecord r;
+        r.path = f;
+        r.source = s.name;
+        r.identity = identity;
+        if (!manifest_dir.empty()) {
+          const std::string rel =
+              fs::absolute(f).lexically_normal().lexically_relative(manifest_dir).generic_string();
+          auto it = groups.find(rel);
+          if (it != groups.end()) r.photo_group = it->second;
+        }
+        s.images.push_back(std::move(r));
+        any = true;
+      }
+      if (any) ++s.identities;
+    }
+    if (!s.images.empty()) report.sources.push_back(std::move(s));
+  }
+  if (report.sources.empty()) {
+    return Status::BadInput("eval.no_sources",
+                            "no <source>/<identity>/<image> folders under " + options.data_dir.string());
+  }
+
+  std::vector<ImageRecord*> jobs;
+  for (auto& s : report.sources) {
+    for (auto& r : s.images) jobs.push_back(&r);
+  }
+  const auto t0 = std::chrono::steady_clock::now();
+  LG_RETURN_IF_ERROR(AnalyseAll(options, jobs));
+  report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  for (auto& s : report.sources) ScoreSource(s, options.threshold);
+  return report;
+}
+
+Table VerifySummaryTable(const VerifyReport& report) {
+  Table t;
+  const std::string at = "@t=" + Thr(report.threshold);
+  t.header = {"source",      "ids",           "images",       "FTA",
+              "genuine",     "impostor",      "same-photo excl.",
+              "EER",         "EER thr",       "FNMR@FMR1%",   "thr@FMR1%",
+              "FNMR@FMR0.1%", "thr@FMR0.1%",  "FNMR" + at,    "FMR" + at};
+  for (const auto& s : report.sources) {
+    std::vector<std::string> row = {
+        s.name,
+        std::to_string(s.identities),
+        std::to_string(s.images.size()),
+        FormatPercent(s.fta_rate) + " (" + std::to_string(s.images_failed) + ")",
+        Count(s.genuine_scored, s.genuine_possible),
+        Count(s.impostor_scored, s.impostor_possible),
+        std::to_string(s.genuine_same_photo_excluded)};
+    if (s.summary) {
+      const auto& m = *s.summary;
+      row.push_back(FormatPercent(m.eer.eer));
+      row.push_back(Thr(m.eer.threshold));
+      row.push_back(FormatPercent(m.at_fmr_1pct.frr));
+      row.push_back(Thr(m.at_fmr_1pct.threshold));
+      row.push_back(FormatPercent(m.at_fmr_0_1pct.frr));
+      row.push_back(Thr(m.at_fmr_0_1pct.threshold));
+    } else {
+      row.insert(row.end(), 6, "n/a");
+    }
+    row.push_back(s.genuine_scored ? FormatPercent(static_cast<double>(s.genuine_rejected) / s.genuine_scored) +
+                                         " (" + Count(s.genuine_rejected, s.genuine_scored) + ")"
+                                   : "n/a");
+    row.push_back(s.impostor_scored
+                      ? FormatPercent(static_cast<double>(s.impostor_accepted) / s.impostor_scored) + " (" +
+                            Count(s.impostor_accepted, s.impostor_scored) + ")"
+                      : "n/a");
+    t.rows.push_back(std::move(row));
+  }
+  return t;
+}
+
+nlohmann::json ToJson(const VerifyReport& report) {
+  nlohmann::json j;
+  j["mode"] = report.mode;
+  j["threshold"] = report.threshold;
+  j["data_dir"] = report.data_dir.string();
+  j["manifest"] = report.manifest.string();
+  j["threads"] = report.threads;
+  j["seconds"] = report.seconds;
+  j["sources"] = nlohmann::json::array();
+  for (const auto& s : report.sources) {
+    nlohmann::json js;
+    js["source"] = s.name;
+    js["identities"] = s.identities;
+    js["images"] = s.images.size();
+    js["images_failed"] = s.images_failed;
+    js["fta_rate"] = s.fta_rate;
+    js["genuine_possible"] = s.genuine_possible;
+    js["impostor_possible"] = s.impostor_possible;
+    js["genuine_same_photo_excluded"] = s.genuine_same_photo_excluded;
+    js["genuine_scored"] = s.genuine_scored;
+    js["impostor_scored"] = s.impostor_scored;
+    js["decisions"] = {{"threshold", report.threshold},
+                       {"genuine_accepted", s.genuine_accepted},
+                       {"genuine_rejected", s.genuine_rejected},
+                       {"impostor_accepted", s.impostor_accepted},
+                       {"impostor_rejected", s.impostor_rejected}};
+    js["summary"] = s.summary ? ToJson(*s.summary) : nlohmann::json(nullptr);
+    nlohmann::json failures = nlohmann::json::array();
+    for (const auto& r : s.images) {
+      if (!r.acquired) failures.push_back({{"image", r.path.string()}, {"reason", r.failure}});
+    }
+    js["failures_to_acquire"] = failures;
+    if (!s.scores.positives.empty()) {
+      js["genuine_max_distance"] = *std::max_element(s.scores.positives.begin(), s.scores.positives.end());
+    }
+    if (!s.scores.negatives.empty()) {
+      js["impostor_min_distance"] = *std::min_element(s.scores.negatives.begin(), s.scores.negatives.end());
+    }
+    j["sources"].push_back(js);
+  }
+  return j;
+}
+
+Status WriteVerifyReport(const VerifyReport& report, const fs::path& out_dir) {
+  const Table summary = VerifySummaryTable(report);
+  LG_RETURN_IF_ERROR(WriteTextFile(out_dir / "summary.csv", TableCsv(summary)));
+  LG_RETURN_IF_ERROR(WriteTextFile(out_dir / "summary.json", ToJson(report).dump(2) + "\n"));
+
+  std::vector<DetCurve> curves;
+  for (const auto& s : report.sources) {
+    if (!s.summary) continue;
+    DetCurve c;
+    c.label = s.name;
+    c.points = ComputeDet(s.scores).value();
+    c.marks.push_back({"EER", s.summary->eer.below});
+    c.marks.push_back({"t=" + Thr(report.threshold), s.summary->at_threshold});
+    curves.push_back(std::move(c));
+  }
+  LG_RETURN_IF_ERROR(WriteTextFile(out_dir / "det.csv", DetCsv(curves)));
+
+  std::ostringstream pairs;
+  pairs << "source,image_a,image_b,genuine,distance,accepted\n";
+  std::ostringstream images;
+  images << "source,identity,image,photo_group,acquired,failure,faces\n";
+  for (const auto& s : report.sources) {
+    for (const auto& p : s.pairs) {
+      pairs << s.name << ',' << s.images[p.a].path.string() << ',' << s.images[p.b].path.string() << ','
+            << (p.genuine ? 1 : 0) << ',' << p.distance << ','
+            << (p.accepted ? 1 : 0) << '\n';
+    }
+    for (const auto& r : s.images) {
+      images << s.name << ',' << r.identity << ',' << r.path.string() << ',' << r.photo_group << ','
+             << (r.acquired ? 1 : 0) << ',' << r.failure << ',' << r.faces << '\n';
+    }
+  }
+  LG_RETURN_IF_ERROR(WriteTextFile(out_dir / "pairs.csv", pairs.str()));
+  LG_RETURN_IF_ERROR(WriteTextFile(out_dir / "images.csv", images.str()));
+
+  HtmlReport html("livegate eval verify: " + report.data_dir.filename().string() + " (" + report.mode + ")");
+  html.AddParagraph("Data: " + report.data_dir.string() + ". Mode: " + report.mode +
+                    ". Threshold: Euclidean descriptor distance <= " + Thr(report.threshold) +
+                    " means same person. Manifest: " +
+                    (report.manifest.empty() ? std::string("none") : report.manifest.string()) +
+                    ". Analysis wall time " + std::to_string(report.seconds) + " s on " +
+                    std::to_string(report.threads) + " thread(s).");
+  html.AddParagraph(
+      "Pairs are built within each source only. Genuine/impostor columns give scored/possible pairs "
+      "(pairs with an image that failed to acquire are not scored). Genuine pairs between renderings of "
+      "one photo (MANIFEST.tsv notes) are excluded. EER: linear interpolation between the two empirical "
+      "operating points bracketing FMR = FNMR. FNMR at FMR x: the most lenient threshold whose FMR <= x "
+      "(with fewer than 1/x impostor pairs this is a point with FMR = 0).");
+  html.AddTable("Per source", summary);
+  if (!curves.empty()) html.AddDetPlot("DET curves (dots: EER point, operating threshold)", curves);
+  Table fta{{"source", "image", "reason"}, {}};
+  for (const auto& s : report.sources) {
+    for (const auto& r : s.images) {
+      if (!r.acquired) fta.rows.push_back({s.name, r.path.string(), r.failure});
+    }
+  }
+  if (!fta.rows.empty()) html.AddTable("Failures to acquire", fta);
+  return WriteTextFile(out_dir / "report.html", html.Render());
+}
+
+}  // namespace livegate::eval

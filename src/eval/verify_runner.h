@@ -16,8 +16,9 @@
 // Same-photo variants: when a MANIFEST.tsv (columns staged_path, repo,
 // commit, original_path, license, label, notes) is found, files it marks as
 // several renderings of ONE photo (notes "same photo at <res>" in one folder
-// with the same stem once "-<res>p" is removed, or "crop of <original_path>"
-// naming another row) form a photo group. Genuine pairs inside a photo group
+// with the same stem once "-<res>p" is removed, or "crop of <path>" where
+// <path> is another row's original_path or a '/'-bounded suffix of it, same
+// repository) form a photo group. Genuine pairs inside a photo group
 // are excluded (they are not independent genuine comparisons) and counted
 // apart; every such image still takes part in impostor pairs and in FTA.
 //
@@ -73,6 +74,7 @@ struct PairScore {
   std::size_t b = 0;
   bool genuine = false;
   double distance = 0;
+  bool accepted = false;  // vision::CompareDescriptors(...).same at the threshold
 };
 
 struct SourceResult {

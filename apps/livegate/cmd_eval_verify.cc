@@ -1,0 +1,102 @@
+// `livegate eval verify`: comparison accuracy (R-SRV-CMP-1) per source of an
+// identity-labelled image tree; the evaluation run that justifies the
+// comparison threshold (X.1279 section 11 item 2). Prints a table (or JSON
+// with --json) and writes CSV, JSON and an HTML report with DET curves.
+#include <iostream>
+#include <string>
+
+#include "command.h"
+#include "eval/eval_cli.h"
+#include "eval/verify_runner.h"
+
+namespace {
+
+int ExitFor(const livegate::Status& s) {
+  using livegate::StatusCode;
+  switch (s.code()) {
+    case StatusCode::kUnavailable:
+    case StatusCode::kNotFound:
+      return livegate::cli::kExitUnavailable;
+    case StatusCode::kBadInput:
+    case StatusCode::kTooLarge:
+    case StatusCode::kUnsupported:
+      return livegate::cli::kExitBadInput;
+    default:
+      return livegate::cli::kExitInternal;
+  }
+}
+
+struct Args {
+  std::string data;
+  std::string out = "livegate-eval-verify";
+  std::string manifest;
+  std::string models;
+  double threshold = livegate::vision::kDefaultCompareThreshold;
+  bool aligned_chips = false;
+  bool json = false;
+  bool quiet = false;
+  int threads = 2;
+};
+
+int Run(const Args& a) {
+  livegate::eval::VerifyOptions o;
+  o.data_dir = a.data;
+  o.manifest = a.manifest;
+  o.threshold = a.threshold;
+  o.aligned_chips = a.aligned_chips;
+  o.threads = a.threads;
+  if (!a.models.empty()) o.analyzer.model_dir = a.models;
+  if (!a.quiet) {
+    o.progress = [](std::size_t done, std::size_t total) {
+      if (done % 25 == 0 || done == total) std::cerr << "\ranalysed " << done << "/" << total << std::flush;
+      if (done == total) std::cerr << "\n";
+    };
+  }
+  auto report = livegate::eval::RunVerify(o);
+  if (!report.ok()) {
+    std::cerr << "eval verify: " << report.status().reason() << ": " << report.status().message() << "\n";
+    return ExitFor(report.status());
+  }
+  if (!a.out.empty()) {
+    auto st = livegate::eval::WriteVerifyReport(*report, a.out);
+    if (!st.ok()) {
+      std::cerr << "eval verify: " << st.reason() << ": " << st.message() << "\n";
+      return livegate::cli::kExitBadInput;
+    }
+  }
+  if (a.json) {
+    std::cout << livegate::eval::ToJson(*report).dump(2) << "\n";
+  } else {
+    std::cout << "mode " << report->mode << ", threshold " << report->threshold << ", "
+              << report->threads << " thread(s), " << report->seconds << " s\n"
+              << livegate::eval::TableText(livegate::eval::VerifySummaryTable(*report));
+    if (!a.out.empty()) std::cout << "reports: " << a.out << "/{summary.csv,summary.json,det.csv,pairs.csv,images.csv,report.html}\n";
+  }
+  return livegate::cli::kExitOk;
+}
+
+livegate::cli::Registration reg([](CLI::App& app) {
+  auto args = std::make_shared<Args>();
+  auto* cmd = livegate::eval::EvalGroup(app)->add_subcommand(
+      "verify", "Genuine/impostor pairs within each source of DIR/<source>/<identity>/<image>: FTA, EER, "
+                "FNMR at FMR 1 % and 0.1 %, decisions at the threshold");
+  cmd->add_option("--data", args->data, "Identity-labelled image tree (or one source folder)")
+      ->required()
+      ->check(CLI::ExistingDirectory);
+  cmd->add_option("--out", args->out, "Folder for summary.csv/json, det.csv, pairs.csv, images.csv, report.html "
+                                      "(empty string: write nothing)")
+      ->capture_default_str();
+  cmd->add_option("--threshold", args->threshold, "Descriptor distance at or below which a pair is 'same'")
+      ->capture_default_str();
+  cmd->add_flag("--aligned-chips", args->aligned_chips,
+                "Images are 150x150 dlib-aligned chips: feed them to the descriptor directly");
+  cmd->add_option("--threads", args->threads, "Worker threads (one analyzer each)")->capture_default_str()
+      ->check(CLI::Range(1, 64));
+  cmd->add_option("--manifest", args->manifest, "MANIFEST.tsv for same-photo groups (default: searched upward)");
+  cmd->add_option("--models", args->models, "Model folder (default: LIVEGATE_MODELS or the build default)");
+  cmd->add_flag("--json", args->json, "Print the full summary as JSON");
+  cmd->add_flag("--quiet", args->quiet, "No progress on stderr");
+  cmd->callback([args] { livegate::cli::SetExitCode(Run(*args)); });
+});
+
+}  // namespace
