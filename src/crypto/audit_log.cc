@@ -21,11 +21,13 @@ namespace {
 constexpr std::size_t kMaxField = 128;
 constexpr std::size_t kMaxReason = 64;
 constexpr std::size_t kMaxReasons = 16;
+constexpr std::size_t kMaxAttributes = 8;
 constexpr std::size_t kMaxLine = 8192;
 
 bool AllowedChar(char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-         c == '.' || c == '_' || c == '-' || c == ':' || c == '@' || c == '/';
+         c == '.' || c == '_' || c == '-' || c == ':' || c == '@' || c == '/' || c == '[' ||
+         c == ']';
 }
 
 bool ValidField(std::string_view s, std::size_t min, std::size_t max) {
@@ -64,6 +66,12 @@ Bytes EntryHash(const Entry& e) {
   const auto n = static_cast<std::uint32_t>(e.event.reasons.size());
   for (int sh = 24; sh >= 0; sh -= 8) b.push_back(static_cast<std::uint8_t>(n >> sh));
   for (const auto& r : e.event.reasons) PutLp(b, r);
+  const auto na = static_cast<std::uint32_t>(e.event.attributes.size());
+  for (int sh = 24; sh >= 0; sh -= 8) b.push_back(static_cast<std::uint8_t>(na >> sh));
+  for (const auto& [k, v] : e.event.attributes) {
+    PutLp(b, k);
+    PutLp(b, v);
+  }
   PutLp(b, std::string_view(reinterpret_cast<const char*>(e.sig.data()), e.sig.size()));
   return Sha256(b);
 }
@@ -88,6 +96,15 @@ Status ValidateEvent(const AuditEvent& e) {
   for (const auto& r : e.reasons) {
     if (!ValidField(r, 1, kMaxReason)) return bad("reason");
   }
+  if (e.attributes.size() > kMaxAttributes) return bad("attributes (at most 8)");
+  for (const auto& [k, v] : e.attributes) {
+    const bool key_ok = !k.empty() && k.size() <= 32 &&
+                        std::all_of(k.begin(), k.end(), [](char c) {
+                          return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
+                        });
+    if (!key_ok) return bad("attribute key");
+    if (!ValidField(v, 0, kMaxField)) return bad("attribute " + k);
+  }
   return Status::Ok();
 }
 
@@ -101,6 +118,8 @@ std::string ToLine(const Entry& e) {
   j["subject"] = e.event.subject;
   j["result"] = e.event.result;
   j["reasons"] = e.event.reasons;
+  j["attrs"] = nlohmann::ordered_json::object();
+  for (const auto& [k, v] : e.event.attributes) j["attrs"][k] = v;
   j["prev"] = HexEncode(e.prev);
   j["sig"] = HexEncode(e.sig);
   j["hash"] = HexEncode(e.hash);
@@ -111,7 +130,7 @@ std::string ToLine(const Entry& e) {
 std::optional<Entry> ParseLine(const std::string& line) {
   if (line.size() > kMaxLine) return std::nullopt;
   auto j = nlohmann::json::parse(line, nullptr, false);
-  if (j.is_discarded() || !j.is_object() || j.size() != 11) return std::nullopt;
+  if (j.is_discarded() || !j.is_object() || j.size() != 12) return std::nullopt;
   auto str = [&](const char* k, std::string& out) {
     auto it = j.find(k);
     if (it == j.end() || !it->is_string()) return false;
@@ -123,6 +142,12 @@ std::optional<Entry> ParseLine(const std::string& line) {
   auto seq = j.find("seq");
   auto time = j.find("time_ms");
   auto reasons = j.find("reasons");
+  auto attrs = j.find("attrs");
+  if (attrs == j.end() || !attrs->is_object() || attrs->size() > kMaxAttributes) return std::nullopt;
+  for (auto it = attrs->begin(); it != attrs->end(); ++it) {
+    if (!it->is_string()) return std::nullopt;
+    e.event.attributes[it.key()] = it->get<std::string>();
+  }
   if (seq == j.end() || !seq->is_number_unsigned() || time == j.end() ||
       !time->is_number_integer() || reasons == j.end() || !reasons->is_array() ||
       reasons->size() > kMaxReasons) {

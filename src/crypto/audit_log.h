@@ -7,15 +7,18 @@
 //
 // Line (one JSON object, keys in this order):
 //   {"seq":N,"time_ms":T,"type":"event"|"checkpoint","actor":..,"action":..,
-//    "subject":..,"result":..,"reasons":[..],"prev":hex32,"sig":hex64|"","hash":hex32}
+//    "subject":..,"result":..,"reasons":[..],"attrs":{..},"prev":hex32,
+//    "sig":hex64|"","hash":hex32}
 // hash = SHA-256("livegate-audit-v1" | prev | u64 seq | i64 time_ms |
 //        lp(type) | lp(actor) | lp(action) | lp(subject) | lp(result) |
-//        u32 count | lp(reason)... | lp(sig))     (lp = u32 length | bytes)
+//        u32 count | lp(reason)... | u32 count | (lp(key) | lp(value))... |
+//        lp(sig))     (lp = u32 length | bytes; attributes in key order)
 // A checkpoint's sig = Ed25519("livegate-audit-checkpoint-v1" | u64 seq | prev),
 // i.e. it signs the hash of everything before it.
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -29,11 +32,22 @@
 namespace livegate::crypto {
 
 struct AuditEvent {
+  AuditEvent() = default;
+  AuditEvent(std::string actor_, std::string action_, std::string subject_, std::string result_,
+             std::vector<std::string> reasons_ = {},
+             std::map<std::string, std::string> attributes_ = {})
+      : actor(std::move(actor_)), action(std::move(action_)), subject(std::move(subject_)),
+        result(std::move(result_)), reasons(std::move(reasons_)),
+        attributes(std::move(attributes_)) {}
+
   std::string actor;    // who: account id, device id, "operator:<name>", "system"
   std::string action;   // what: "auth.verify", "enrol.commit", "keys.rotate", ...
   std::string subject;  // on what (optional): an account or device id
   std::string result;   // "ok", "refused", "error"
   std::vector<std::string> reasons;  // reason codes, e.g. "pad.replay_detected"
+  // Further structured identifiers (at most 8), e.g. {"device_id": "d-1",
+  // "flow_id": "f-9", "remote": "[::1]:5000"}. Keys [a-z0-9_]{1,32}.
+  std::map<std::string, std::string> attributes;
 };
 
 // Where lines go. The file sink is the default; the server may provide a

@@ -40,9 +40,10 @@ struct Fixture {
                               [this] { return now++; });
     EXPECT_TRUE(log.ok()) << log.status().ToString();
     for (int i = 0; i < 10; ++i) {
-      EXPECT_TRUE((*log)->Append({"acct:" + std::to_string(i), "auth.verify", "dev:1",
-                                  i % 3 ? "ok" : "refused", {"pad.replay_detected"}})
-                      .ok());
+      AuditEvent ev{"acct:" + std::to_string(i), "auth.verify", "dev:1",
+                    i % 3 ? "ok" : "refused", {"pad.replay_detected"}};
+      if (i == 6) ev.attributes = {{"flow_id", "f-6"}, {"remote", "[::1]:5000"}};
+      EXPECT_TRUE((*log)->Append(ev).ok());
     }
   }
   AuditVerifyReport Verify(const std::vector<std::string>& l) const {
@@ -71,6 +72,18 @@ TEST(AuditLogTest, ModifiedEntryReported) {
   EXPECT_FALSE(r.intact);
   EXPECT_EQ(r.problem, "modified");
   EXPECT_EQ(r.first_bad_index, 6);
+}
+
+TEST(AuditLogTest, ModifiedAttributeReported) {
+  Fixture f;
+  auto l = f.lines;
+  auto j = nlohmann::json::parse(l[7]);  // e6, the one with attributes
+  ASSERT_EQ(j["attrs"]["remote"], "[::1]:5000");
+  j["attrs"]["remote"] = "[::1]:6000";
+  l[7] = j.dump();
+  const auto r = f.Verify(l);
+  EXPECT_EQ(r.problem, "modified");
+  EXPECT_EQ(r.first_bad_index, 7);
 }
 
 TEST(AuditLogTest, ModifiedAndRehashedEntryReported) {
@@ -176,6 +189,11 @@ TEST(AuditLogTest, RefusesFreeTextAndBlobs) {
             "audit.bad_field");
   EXPECT_EQ((*log)->Append({"acct:1", "a", "", "ok", {"x+y=="}}).reason(), "audit.bad_field");
   EXPECT_EQ((*log)->Append({"", "a", "", "ok", {}}).reason(), "audit.bad_field");
+  AuditEvent bad_attr{"acct:1", "a", "", "ok", {}};
+  bad_attr.attributes = {{"Template", "x"}};
+  EXPECT_EQ((*log)->Append(bad_attr).reason(), "audit.bad_field");
+  bad_attr.attributes = {{"note", "free text here"}};
+  EXPECT_EQ((*log)->Append(bad_attr).reason(), "audit.bad_field");
   EXPECT_TRUE(lines.empty());
 }
 
