@@ -48,6 +48,21 @@ void BM_SrpServerSide(benchmark::State& state, const char* group_name) {
 }
 BENCHMARK_CAPTURE(BM_SrpServerSide, srp3072_verify, "modp/srp/3072")->Unit(benchmark::kMillisecond);
 
+// Step 1 for a known account vs an unknown one: the costs must match, or
+// timing would tell which accounts exist.
+void BM_SrpServerStart(benchmark::State& state, bool unknown) {
+  auto group = lc::SrpGroup::Create({"modp/srp/3072", "SHA-256"});
+  auto ver = lc::MakeSrpVerifier(*group, "alice", "pw");
+  const lc::Bytes secret = lc::RandomBytes(32);
+  for (auto _ : state) {
+    auto s = unknown ? lc::SrpServerSession::StartUnknown(*group, "mallory", secret)
+                     : lc::SrpServerSession::Start(*group, "alice", ver->salt, ver->verifier);
+    benchmark::DoNotOptimize(s);
+  }
+}
+BENCHMARK_CAPTURE(BM_SrpServerStart, known_3072, false)->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_SrpServerStart, unknown_3072, true)->Unit(benchmark::kMillisecond);
+
 void BM_SealOpen(benchmark::State& state) {
   const std::size_t n = static_cast<std::size_t>(state.range(0));
   const lc::Bytes k = lc::RandomBytes(32), id = lc::RandomBytes(16), nonce = lc::RandomBytes(16);

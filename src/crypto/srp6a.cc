@@ -281,9 +281,15 @@ Result<SrpServerSession> SrpServerSession::StartUnknown(const SrpGroup& group,
   msg.insert(msg.end(), identity.begin(), identity.end());
   Bytes salt = HmacSha256(server_secret, msg);  // 32 bytes = kSrpSaltSize
   salt.resize(kSrpSaltSize);
+  // The fake verifier is a pseudo-random residue mod N (no exponentiation),
+  // so this path costs what Start() costs: one g^b. B = k*v + g^b is
+  // indistinguishable from uniform either way.
   Bytes vmsg = ToBytes("srp fake verifier|");
   vmsg.insert(vmsg.end(), identity.begin(), identity.end());
-  const BigInt fake_v = G.PowMod(G.g, Dec(HmacSha256(server_secret, vmsg)));
+  Bytes stream = HkdfSha256(server_secret, {}, vmsg, G.n_bytes + 16);
+  BigInt fake_v = Dec(stream) % G.N;
+  Cleanse(stream);
+  if (fake_v.is_zero()) fake_v = 1;
   LG_ASSIGN_OR_RETURN(SrpServerSession s,
                       Start(group, identity, salt, Enc(fake_v), std::move(random)));
   s.unknown_account_ = true;

@@ -17,8 +17,9 @@
 // a and b are 256-bit secrets (RFC 5054 section 2.5.4 minimum).
 //
 // Unknown accounts (R-SRP-5 practice): StartUnknown answers with a
-// deterministic salt HMAC-SHA256(server_secret, "srp fake salt" | I) and a
-// well-formed B from a deterministic fake verifier; VerifyClient then fails
+// deterministic salt HMAC-SHA256(server_secret, "srp fake salt|" | I) and a
+// well-formed B from a deterministic fake verifier (HKDF stream mod N, so the
+// cost is one exponentiation like a real account); VerifyClient then fails
 // with exactly the Status of a wrong password.
 #pragma once
 
