@@ -152,6 +152,7 @@ Result<std::unique_ptr<DescriptorModel>> DescriptorModel::Load(const std::filesy
   try {
     Network network(weights);
     LG_ASSIGN_OR_RETURN(DnnTensor out, network.Build());
+    LG_RETURN_IF_ERROR(network.builder().status());
     const std::string name = network.builder().NameOf(out);
     cv::dnn::Net net = network.builder().Release();
     net.setPreferableBackend(cv::dnn::DNN_BACKEND_OPENCV);

@@ -26,6 +26,7 @@ void SetPads(cv::dnn::LayerParams& p, Pads2d pads) {
 }  // namespace
 
 std::pair<int, int> TfSamePadding(int in, int kernel, int stride, int dilation) {
+  if (stride < 1 || kernel < 1 || dilation < 1) return {0, 0};  // reported by the builder
   const int effective = (kernel - 1) * dilation + 1;
   const int out = (in + stride - 1) / stride;
   const int total = std::max((out - 1) * stride + effective - in, 0);
@@ -57,6 +58,20 @@ int DnnNetBuilder::Add(const std::string& type, cv::dnn::LayerParams& params,
   return id;
 }
 
+int DnnNetBuilder::WindowOut(int in, int pad_sum, int kernel, int stride, int dilation,
+                             const char* what) {
+  const int effective = (kernel - 1) * dilation + 1;
+  if (stride < 1 || kernel < 1 || dilation < 1 || in + pad_sum < effective) {
+    if (status_.ok()) {
+      status_ = Status::BadInput("model.corrupt", std::string(what) + ": window " + std::to_string(kernel) +
+                                                      " stride " + std::to_string(stride) +
+                                                      " does not fit an input of " + std::to_string(in));
+    }
+    return 1;
+  }
+  return (in + pad_sum - effective) / stride + 1;
+}
+
 std::string DnnNetBuilder::NameOf(const DnnTensor& t) const { return names_.at(t.layer); }
 
 cv::dnn::Net DnnNetBuilder::Release() { return std::move(net_); }
@@ -86,9 +101,9 @@ DnnTensor DnnNetBuilder::Conv(const DnnTensor& x_in, const cv::Mat& w, const std
   if (!bias.empty()) p.blobs.push_back(RowBlob(bias));
   DnnTensor out;
   out.layer = Add("Convolution", p, {x});
-  const int eh = (kh - 1) * dilation + 1, ew = (kw - 1) * dilation + 1;
-  out.shape = {x.shape[0], out_c, (x.shape[2] + pads.top + pads.bottom - eh) / stride_h + 1,
-               (x.shape[3] + pads.left + pads.right - ew) / stride_w + 1};
+  out.shape = {x.shape[0], out_c,
+               WindowOut(x.shape[2], pads.top + pads.bottom, kh, stride_h, dilation, "convolution"),
+               WindowOut(x.shape[3], pads.left + pads.right, kw, stride_w, dilation, "convolution")};
   return out;
 }
 
@@ -136,8 +151,8 @@ DnnTensor DnnNetBuilder::Pool(const DnnTensor& x, const std::string& pool, int k
   p.set("ave_pool_padded_area", false);      // TF averages real pixels only
   DnnTensor out;
   out.layer = Add("Pooling", p, {x});
-  out.shape = {x.shape[0], x.shape[1], (x.shape[2] + pads.top + pads.bottom - kh) / sh + 1,
-               (x.shape[3] + pads.left + pads.right - kw) / sw + 1};
+  out.shape = {x.shape[0], x.shape[1], WindowOut(x.shape[2], pads.top + pads.bottom, kh, sh, 1, "pooling"),
+               WindowOut(x.shape[3], pads.left + pads.right, kw, sw, 1, "pooling")};
   return out;
 }
 

@@ -59,6 +59,11 @@ class DnnNetBuilder {
                          const std::vector<float>& bias);
   DnnTensor Softmax(const DnnTensor& x, int axis);
 
+  // First geometry error met while building (stride < 1, a window larger than
+  // its padded input): model.corrupt. The tensors returned after an error
+  // keep a placeholder shape; callers check status() before running.
+  const Status& status() const { return status_; }
+
   // Layer name of a tensor, for Net::forward.
   std::string NameOf(const DnnTensor& t) const;
   cv::dnn::Net& net() { return net_; }
@@ -73,6 +78,9 @@ class DnnNetBuilder {
   DnnTensor input_;
   std::vector<std::string> names_;  // by layer id
   int counter_ = 0;
+  Status status_;
+  // Output size of a sliding window, or 1 after recording an error.
+  int WindowOut(int in, int pad_sum, int kernel, int stride, int dilation, const char* what);
 };
 
 // 4-D cv::Mat (CV_32F) of the given shape, zero-filled.

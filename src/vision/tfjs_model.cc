@@ -142,11 +142,11 @@ Result<TfjsWeights> DecodeWeightManifest(const json& manifest, const std::filesy
         if (dtype == "int32") {
           if (!qtype.empty()) return Corrupt(manifest_file, "quantised int32 weight " + name);
           t.i.resize(count);
-          std::memcpy(t.i.data(), src, bytes);
+          if (bytes > 0) std::memcpy(t.i.data(), src, bytes);
         } else {
           t.f.resize(count);
           if (qtype.empty()) {
-            std::memcpy(t.f.data(), src, bytes);
+            if (bytes > 0) std::memcpy(t.f.data(), src, bytes);
           } else if (qtype == "float16") {
             for (size_t k = 0; k < count; ++k) {
               uint16_t h;

@@ -4,6 +4,7 @@
 #include <functional>
 #include <map>
 #include <numeric>
+#include <set>
 
 #include "vision/dnn_builder.h"
 
@@ -50,13 +51,17 @@ class Translator {
     if (it == index_.end()) {
       return Status::BadInput("model.corrupt", "graph refers to unknown node " + node_name);
     }
-    if (depth > 2000) return Status::BadInput("model.corrupt", "graph too deep or cyclic");
+    if (depth > kMaxDepth) return Status::BadInput("model.corrupt", "graph deeper than supported");
+    if (!visiting_.insert(node_name).second) {
+      return Status::BadInput("model.corrupt", "graph has a cycle through " + node_name);
+    }
     const TfjsNode& n = graph_.nodes[it->second];
     std::vector<Value> in;
     for (const auto& name : n.inputs) {
       LG_ASSIGN_OR_RETURN(Value v, Resolve(name, depth + 1));
       in.push_back(std::move(v));
     }
+    visiting_.erase(node_name);
     Result<Value> v = Translate(n, in);
     if (!v.ok()) return v.status();
     values_[node_name] = *v;
@@ -180,6 +185,9 @@ class Translator {
     if (s->second.size() != 4 || s->second[0] != 1 || s->second[3] != 1) {
       return Unsupported(n, key + " over batch or channels");
     }
+    for (int i : {1, 2}) {
+      if (s->second[i] < 1 || s->second[i] > 4096) return Corrupt(n, key + " out of range");
+    }
     return std::pair<int, int>{static_cast<int>(s->second[1]), static_cast<int>(s->second[2])};
   }
 
@@ -287,7 +295,7 @@ class Translator {
     LG_ASSIGN_OR_RETURN(std::vector<int32_t> p, IntConst(n, in, 1));
     if (static_cast<int>(p.size()) != 2 * x.rank) return Corrupt(n, "paddings do not match the rank");
     for (int32_t v : p)
-      if (v < 0) return Corrupt(n, "negative padding");
+      if (v < 0 || v > 4096) return Corrupt(n, "padding out of range");
     std::vector<std::pair<int, int>> pads;
     if (x.rank == 4) {
       for (int tf_axis : {0, 3, 1, 2}) pads.emplace_back(p[2 * tf_axis], p[2 * tf_axis + 1]);
@@ -354,8 +362,12 @@ class Translator {
     return Value{nullptr, builder_.Reshape(t, {t.shape[0], t.shape[1]}), 2};
   }
 
+  // Recursion bound: the human graphs are < 250 nodes deep.
+  static constexpr int kMaxDepth = 1000;
+
   const TfjsGraph& graph_;
   DnnNetBuilder builder_;
+  std::set<std::string> visiting_;
   std::map<std::string, size_t> index_;
   std::map<std::string, Value> values_;
 };
@@ -424,6 +436,7 @@ Result<DnnRunner> BuildDnnFromTfjs(const TfjsGraph& graph, const std::vector<int
       shapes.push_back(TfShape(v));
       nchw.push_back(v.rank == 4);
     }
+    LG_RETURN_IF_ERROR(tr.builder().status());
     cv::dnn::Net net = tr.builder().Release();
     net.setPreferableBackend(cv::dnn::DNN_BACKEND_OPENCV);
     net.setPreferableTarget(cv::dnn::DNN_TARGET_CPU);

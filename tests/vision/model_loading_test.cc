@@ -165,6 +165,47 @@ TEST_F(ModelLoadingTest, UnsupportedOpIsReported) {
   EXPECT_NE(m.status().message().find("Selu"), std::string::npos) << m.status().message();
 }
 
+// Regressions from a mutation run over the model JSON (never a crash).
+TEST_F(ModelLoadingTest, ZeroStrideIsCorruptNotADivisionByZero) {
+  LG_REQUIRE_MODELS();
+  CopyModel({"iris.bin"});
+  json j = json::parse(ReadFile(testing::ModelDir() / "iris.json"));
+  bool changed = false;
+  for (auto& node : j["modelTopology"]["node"]) {
+    if (node["op"] == "MaxPool") {
+      node["attr"]["strides"]["list"]["i"] = json::array({"1", "0", "2", "1"});
+      changed = true;
+      break;
+    }
+  }
+  ASSERT_TRUE(changed);
+  WriteFile(dir_ / "iris.json", j.dump());
+  auto m = IrisModel::Load(dir_);
+  ASSERT_FALSE(m.ok());
+  EXPECT_EQ(m.status().reason(), "model.corrupt");
+}
+
+TEST_F(ModelLoadingTest, CyclicGraphIsCorruptNotAStackOverflow) {
+  LG_REQUIRE_MODELS();
+  CopyModel({"liveness.bin"});
+  json j = json::parse(ReadFile(testing::ModelDir() / "liveness.json"));
+  // Feed the first MaxPool from the output Identity: a cycle.
+  bool changed = false;
+  for (auto& node : j["modelTopology"]["node"]) {
+    if (node["op"] == "MaxPool") {
+      node["input"][0] = "Identity";
+      changed = true;
+      break;
+    }
+  }
+  ASSERT_TRUE(changed);
+  WriteFile(dir_ / "liveness.json", j.dump());
+  auto m = LivenessModel::Load(dir_);
+  ASSERT_FALSE(m.ok());
+  EXPECT_EQ(m.status().reason(), "model.corrupt");
+  EXPECT_NE(m.status().message().find("cycle"), std::string::npos) << m.status().message();
+}
+
 TEST_F(ModelLoadingTest, ShardPathOutsideTheModelFolderIsCorrupt) {
   json manifest = json::array({{{"paths", {"../../etc/passwd"}}, {"weights", json::array()}}});
   WriteFile(dir_ / "m.json", manifest.dump());
