@@ -443,7 +443,7 @@ TEST_P(StoreConformance, FailedTransactionLeavesNothing) {
   EXPECT_TRUE(store_->GetDevice("new").ok());
 }
 
-INSTANTIATE_TEST_SUITE_P(Backends, StoreConformance,
+INSTANTIATE_TEST_SUITE_P(Storage, StoreConformance,
                          ::testing::Values(Backend::kSqlite, Backend::kPostgres),
                          testing::BackendName);
 

@@ -185,7 +185,7 @@ TEST_P(TemplateLeak, DatabaseCopyHoldsNoTemplateOrKeyBytes) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Backends, TemplateLeak,
+INSTANTIATE_TEST_SUITE_P(Storage, TemplateLeak,
                          ::testing::Values(Backend::kSqlite, Backend::kPostgres),
                          testing::BackendName);
 

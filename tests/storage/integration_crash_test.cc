@@ -114,7 +114,7 @@ TEST_P(CrashSafety, KilledMidTransactionLeavesAllOrNothing) {
   EXPECT_GT(committed_users_seen, 0);
 }
 
-INSTANTIATE_TEST_SUITE_P(Backends, CrashSafety,
+INSTANTIATE_TEST_SUITE_P(Storage, CrashSafety,
                          ::testing::Values(Backend::kSqlite, Backend::kPostgres),
                          testing::BackendName);
 
