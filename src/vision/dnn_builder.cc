@@ -116,6 +116,13 @@ DnnTensor DnnNetBuilder::Activation(const DnnTensor& x, const std::string& type)
   return {Add(type, p, {x}), x.shape};
 }
 
+DnnTensor DnnNetBuilder::Clamp(const DnnTensor& x, float lo, float hi) {
+  cv::dnn::LayerParams p;
+  p.set("min_value", lo);
+  p.set("max_value", hi);
+  return {Add("ReLU6", p, {x}), x.shape};
+}
+
 DnnTensor DnnNetBuilder::PRelu(const DnnTensor& x, const std::vector<float>& alpha) {
   cv::dnn::LayerParams p;
   p.blobs.push_back(RowBlob(alpha));

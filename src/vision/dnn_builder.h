@@ -39,6 +39,8 @@ class DnnNetBuilder {
                  int group, int stride_h, int stride_w, Pads2d pads, int dilation = 1);
   // type: "ReLU", "ReLU6", "Sigmoid", "TanH".
   DnnTensor Activation(const DnnTensor& x, const std::string& type);
+  // min(max(x, lo), hi) element-wise.
+  DnnTensor Clamp(const DnnTensor& x, float lo, float hi);
   DnnTensor PRelu(const DnnTensor& x, const std::vector<float>& alpha);
   // op: "sum" or "prod"; shapes must be equal.
   DnnTensor Eltwise(const DnnTensor& a, const DnnTensor& b, const std::string& op);

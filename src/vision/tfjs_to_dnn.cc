@@ -2,6 +2,7 @@
 #include "vision/tfjs_to_dnn.h"
 
 #include <functional>
+#include <limits>
 #include <map>
 #include <numeric>
 #include <set>
@@ -107,6 +108,7 @@ class Translator {
       return Value{nullptr, builder_.Softmax(x.t, axis), x.rank};
     }
     if (op == "Mean") return TranslateMean(n, in);
+    if (op == "Minimum" || op == "Maximum") return TranslateClip(n, in);
     return Unsupported(n, "no translation to cv::dnn");
   }
 
@@ -348,6 +350,19 @@ class Translator {
     t = builder_.Reshape(t, shape);
     if (shape.size() == 4) t = builder_.Permute(t, {0, 3, 1, 2});
     return Value{nullptr, t, static_cast<int>(shape.size())};
+  }
+
+  // Minimum/Maximum against a scalar constant (Keras' ReLU6 is
+  // Relu -> Minimum(6) -> Maximum(0)): a clamp on one side.
+  Result<Value> TranslateClip(const TfjsNode& n, const std::vector<Value>& in) {
+    if (in.size() != 2 || in[0].constant || !in[1].constant || in[1].constant->is_int() ||
+        in[1].constant->f.size() != 1) {
+      return Unsupported(n, "only tensor vs scalar float constant");
+    }
+    const float c = in[1].constant->f[0];
+    const float lo = n.op == "Maximum" ? c : -std::numeric_limits<float>::max();
+    const float hi = n.op == "Minimum" ? c : std::numeric_limits<float>::max();
+    return Value{nullptr, builder_.Clamp(in[0].t, lo, hi), in[0].rank};
   }
 
   Result<Value> TranslateMean(const TfjsNode& n, const std::vector<Value>& in) {

@@ -6,7 +6,7 @@
 //   Placeholder Const Identity Conv2D _FusedConv2D DepthwiseConv2dNative
 //   FusedDepthwiseConv2dNative BiasAdd Add AddV2 Mul Relu Relu6 Sigmoid Tanh
 //   Prelu MaxPool AvgPool Pad ConcatV2 Reshape MatMul _FusedMatMul Softmax
-//   Mean (over H and W).
+//   Mean (over H and W) Minimum Maximum (against a scalar constant).
 #pragma once
 
 #include <filesystem>

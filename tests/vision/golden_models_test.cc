@@ -19,7 +19,9 @@
 #include <gtest/gtest.h>
 
 #include "support/test_data.h"
+#include "vision/dnn_builder.h"
 #include "vision/models.h"
+#include "vision/tfjs_to_dnn.h"
 
 namespace livegate::vision {
 namespace {
@@ -172,6 +174,25 @@ TEST(GoldenModels, DescriptorMatchesFaceApi) {
   double d2 = 0;
   for (int i = 0; i < 128; ++i) d2 += (ds[0][i] - ds[1][i]) * (ds[0][i] - ds[1][i]);
   EXPECT_GT(std::sqrt(d2), 0.6);
+}
+
+// human's faceres has no model class; it checks the generic translator on
+// ops the six models do not use (Conv2D, Mean, Minimum/Maximum, Mul/Add).
+TEST(GoldenModels, FaceresGraphMatchesTfjs) {
+  LG_REQUIRE_MODELS();
+  auto runner = LoadTfjsDnn(testing::ModelDir() / "faceres.json", {1, 224, 224, 3},
+                            {"global_pooling/Mean", "gender_pred/Sigmoid", "age_pred/Softmax"});
+  ASSERT_TRUE(runner.ok()) << runner.status().ToString();
+  const cv::Mat crop = ReadRgb("blazeface_input.rgb", 256)(cv::Rect(16, 16, 224, 224)).clone();
+  auto blob = RgbToBlob(crop, 224, cv::Scalar::all(0), 255.0);
+  ASSERT_TRUE(blob.ok());
+  auto outs = runner->Run(*blob);
+  ASSERT_TRUE(outs.ok()) << outs.status().ToString();
+  const std::vector<float> ref = ReadF32("faceres_ref.f32");
+  ASSERT_EQ(ref.size(), 1125u);
+  ExpectMatchesReference((*outs)[0], std::vector<float>(ref.begin(), ref.begin() + 1024), "faceres features");
+  ExpectMatchesReference((*outs)[1], {ref[1024]}, "faceres gender");
+  ExpectMatchesReference((*outs)[2], std::vector<float>(ref.begin() + 1025, ref.end()), "faceres age");
 }
 
 TEST(GoldenModels, WrongInputGeometryIsRejected) {

@@ -71,6 +71,15 @@ async function main() {
     if (!Array.isArray(outs)) outs = [outs];
     writeF32(`${g.name}_ref.f32`, outs.map((t) => t.dataSync()));
   }
+  // faceres (not wired to a model class; exercises Conv2D, Mean, Minimum/
+  // Maximum and per-channel Mul/Add in the translator): the 224x224 centre
+  // of the BlazeFace input, cut exactly (no resampling), x/255.
+  {
+    const model = await loadGraph('faceres.json');
+    const crop = tf.slice(readRgb('blazeface_input.rgb', 256), [0, 16, 16, 0], [1, 224, 224, 3]);
+    const outs = model.execute(tf.div(crop, 255), ['global_pooling/Mean', 'gender_pred/Sigmoid', 'age_pred/Softmax']);
+    writeF32('faceres_ref.f32', outs.map((t) => t.dataSync()));
+  }
   // face-api's own network; weights decoded by tfjs from face-api's manifest.
   if (faceapi.tf !== undefined && faceapi.tf.getBackend() !== 'cpu') await faceapi.tf.setBackend('cpu');
   const manifest = JSON.parse(fs.readFileSync(path.join(modelDir, 'face_recognition_model-weights_manifest.json'), 'utf8'));
