@@ -135,6 +135,12 @@ Result<cv::Mat> DecodeImage(std::span<const std::uint8_t> bytes, const ImageLimi
   return bgr;
 }
 
+bool HasStillImageSignature(std::span<const std::uint8_t> head) {
+  const auto h = ReadImageHeader(head);
+  if (h.ok()) return h->format != ImageFormat::kGif;
+  return h.status().reason() != "image.unknown_format";
+}
+
 Result<cv::Mat> ReadImageFile(const std::filesystem::path& path, const ImageLimits& limits) {
   std::error_code ec;
   const auto size = std::filesystem::file_size(path, ec);

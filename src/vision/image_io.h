@@ -26,6 +26,10 @@ struct ImageLimits {
 //   image.unknown_format, image.truncated, image.corrupt, image.unreadable_file
 Result<cv::Mat> DecodeImage(std::span<const std::uint8_t> bytes, const ImageLimits& limits = {});
 Result<cv::Mat> ReadImageFile(const std::filesystem::path& path, const ImageLimits& limits = {});
+// True when `head` (the first bytes of a file; 4 KiB is plenty) starts with
+// the signature of a still-image format DecodeImage reads. GIF is not one:
+// an (animated) GIF is read with ForEachVideoFrame.
+bool HasStillImageSignature(std::span<const std::uint8_t> head);
 // Normalise any cv::Mat (gray, BGRA, 16-bit) to 8-bit 3-channel BGR.
 Result<cv::Mat> ToBgr8(const cv::Mat& any);
 
