@@ -123,6 +123,23 @@ TEST(GoldenModels, FaceMeshMatchesTfjs) {
   EXPECT_GT(out->confidence, 0.9f);  // a real face fills the crop
 }
 
+TEST(GoldenModels, FaceMeshWithoutAFaceMatchesTfjs) {
+  LG_REQUIRE_MODELS();
+  auto model = FaceMeshModel::Load(testing::ModelDir());
+  ASSERT_TRUE(model.ok()) << model.status().ToString();
+  const cv::Mat crop = ReadRgb("blazeface_input.rgb", 256)(cv::Rect(0, 0, 192, 192)).clone();
+  auto out = (*model)->Run(crop);
+  ASSERT_TRUE(out.ok()) << out.status().ToString();
+  const std::vector<float> ref = ReadF32("facemesh_noface_ref.f32");
+  ASSERT_EQ(ref.size(), 1405u);
+  std::vector<float> mesh;
+  for (const auto& p : out->points) mesh.insert(mesh.end(), {p.x, p.y, p.z});
+  ExpectMatchesReference(mesh, std::vector<float>(ref.begin(), ref.begin() + 1404), "facemesh no-face points");
+  // Unsaturated here, so compare it relative to its own size too.
+  EXPECT_NEAR(out->confidence, ref[1404], 1e-4 * ref[1404]);
+  EXPECT_LT(out->confidence, 0.1f);
+}
+
 TEST(GoldenModels, IrisMatchesTfjs) {
   LG_REQUIRE_MODELS();
   auto model = IrisModel::Load(testing::ModelDir());

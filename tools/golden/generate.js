@@ -71,6 +71,14 @@ async function main() {
     if (!Array.isArray(outs)) outs = [outs];
     writeF32(`${g.name}_ref.f32`, outs.map((t) => t.dataSync()));
   }
+  // FaceMesh on a crop without a centred face (top-left 192x192 of the
+  // BlazeFace input, cut exactly): a low, unsaturated face flag.
+  {
+    const model = await loadGraph('facemesh.json');
+    const crop = tf.slice(readRgb('blazeface_input.rgb', 256), [0, 0, 0, 0], [1, 192, 192, 3]);
+    const outs = model.execute(tf.div(crop, 255), ['Identity_2', 'Identity_1']);
+    writeF32('facemesh_noface_ref.f32', outs.map((t) => t.dataSync()));
+  }
   // faceres (not wired to a model class; exercises Conv2D, Mean, Minimum/
   // Maximum and per-channel Mul/Add in the translator): the 224x224 centre
   // of the BlazeFace input, cut exactly (no resampling), x/255.
