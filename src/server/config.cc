@@ -121,6 +121,9 @@ Result<ServerConfig> ParseServerConfig(std::string_view json_text,
   root.String("policy_file", s, false);
   LG_RETURN_IF_ERROR(root.status());
   c.policy_file = Resolve(base_dir, s);
+  s.clear();
+  root.String("judgement_policy_file", s);
+  c.judgement_policy_file = Resolve(base_dir, s);
 
   if (const auto* o = root.Child("limits", false)) {
     StrictObject x(*o, "limits", "config");

@@ -93,6 +93,9 @@ struct ServerConfig {
   DatabaseOptions database;
   MasterKeyOptions master_key;
   std::filesystem::path policy_file;     // decision-logic policy (docs/POLICY.md)
+  // Judgement thresholds (judgement/policy.h JSON). Empty = the judgement
+  // module's pinned defaults.
+  std::filesystem::path judgement_policy_file;
   LimitOptions limits;
   SrpOptions srp;
   AdminOptions admin;

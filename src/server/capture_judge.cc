@@ -1,0 +1,100 @@
+#include "server/capture_judge.h"
+
+#include <chrono>
+
+namespace livegate::server {
+
+AnalyzerPool::AnalyzerPool(int size, vision::AnalyzerOptions options)
+    : options_(std::move(options)), size_(size < 1 ? 1 : size) {}
+
+AnalyzerPool::Lease::~Lease() {
+  if (pool_ && a_) pool_->Release(std::move(a_));
+}
+
+Result<AnalyzerPool::Lease> AnalyzerPool::Acquire() {
+  std::unique_lock<std::mutex> lock(mu_);
+  for (;;) {
+    if (!free_.empty()) {
+      auto a = std::move(free_.back());
+      free_.pop_back();
+      return Lease(this, std::move(a));
+    }
+    if (created_ < size_) {
+      ++created_;
+      lock.unlock();
+      auto a = vision::FaceAnalyzer::Create(options_);
+      if (!a.ok()) {
+        std::lock_guard<std::mutex> relock(mu_);
+        --created_;
+        return a.status();
+      }
+      return Lease(this, std::move(a).value());
+    }
+    cv_.wait(lock);
+  }
+}
+
+void AnalyzerPool::Release(std::unique_ptr<vision::FaceAnalyzer> a) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    free_.push_back(std::move(a));
+  }
+  cv_.notify_one();
+}
+
+namespace {
+
+void FillDescriptor(JudgedCapture& out, const std::vector<judgement::FrameObservation>& obs,
+                    double min_quality_score) {
+  if (!out.quality.accepted || out.quality.best_frames.empty()) return;
+  for (const auto& fq : out.quality.frames) {
+    if (fq.index == out.quality.best_frames.front()) out.best_quality_score = fq.score;
+  }
+  if (out.best_quality_score < min_quality_score) {
+    out.quality.accepted = false;
+    out.quality.reason = "quality.below_tier_minimum";
+    return;
+  }
+  vision::Descriptor mean{};
+  int n = 0;
+  for (int idx : out.quality.best_frames) {
+    if (idx < 0 || idx >= static_cast<int>(obs.size()) || !obs[idx].descriptor) continue;
+    for (std::size_t i = 0; i < mean.size(); ++i) mean[i] += (*obs[idx].descriptor)[i];
+    ++n;
+  }
+  if (n == 0) return;
+  for (auto& v : mean) v /= static_cast<float>(n);
+  out.descriptor = mean;
+}
+
+}  // namespace
+
+Result<JudgedCapture> JudgeCaptureWithPool(AnalyzerPool& pool, const judgement::Challenge& challenge,
+                                           const judgement::Capture& capture,
+                                           const judgement::Policy& policy,
+                                           double min_quality_score) {
+  const auto t0 = std::chrono::steady_clock::now();
+  LG_ASSIGN_OR_RETURN(auto lease, pool.Acquire());
+  LG_ASSIGN_OR_RETURN(auto j, judgement::JudgeCapture(challenge, capture, *lease, policy));
+  JudgedCapture out;
+  out.liveness = std::move(j.liveness);
+  out.quality = std::move(j.quality);
+  FillDescriptor(out, j.observations, min_quality_score);
+  out.vision_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  return out;
+}
+
+Result<JudgedCapture> JudgeImagesWithPool(AnalyzerPool& pool, const judgement::Capture& capture,
+                                          const judgement::Policy& policy,
+                                          double min_quality_score) {
+  const auto t0 = std::chrono::steady_clock::now();
+  LG_ASSIGN_OR_RETURN(auto lease, pool.Acquire());
+  LG_ASSIGN_OR_RETURN(auto obs, judgement::ObserveCapture(capture, *lease, policy));
+  JudgedCapture out;
+  out.quality = judgement::JudgeQuality(obs, policy);
+  FillDescriptor(out, obs, min_quality_score);
+  out.vision_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  return out;
+}
+
+}  // namespace livegate::server

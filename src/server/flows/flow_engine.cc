@@ -1,0 +1,322 @@
+// The three flows of X.1279 clause 8 over the API of docs/API.md:
+//   POST /v1/flows                 R-FLOW-REG-1/2, AUT-1/2, DER-1/2 (SRP round 1)
+//   POST /v1/flows/{id}/verify     R-FLOW-*-2 (SRP-6a proofs; sealed channel keys)
+//   POST /v1/flows/{id}/risk       R-FLOW-*-3/4 (risk data -> decision logic ->
+//                                  biometric type, ASD type, challenge bound to
+//                                  the session nonce, R-FLOW-X2)
+//   POST /v1/flows/{id}/capture    R-FLOW-*-8..11 (quality then ASD judgement,
+//                                  R-FLOW-X1; then REG-9/10 bind + store,
+//                                  AUT-9 compare, DER-9/10 compare + shred)
+// Steps 5-7 and the last step (inform the user) are the client's.
+// Every step reads the flow from the database and writes it back with a
+// compare-and-set, so any server process can serve any step.
+#include <chrono>
+#include <cmath>
+
+#include "crypto/kdf.h"
+#include "crypto/sealed_channel.h"
+#include "crypto/srp6a.h"
+#include "judgement/judgement.h"
+#include "protocol/envelope.h"
+#include "protocol/messages.h"
+#include "server/json_log.h"
+#include "server/flows/flow_util.h"
+#include "server/service.h"
+#include "vision/image_io.h"
+
+namespace livegate::server {
+
+using nlohmann::json;
+using protocol::FlowType;
+
+namespace {
+
+Status AuthFailed() {
+  // The one answer to every authentication failure (wrong password, unknown
+  // account, unknown or deregistered device, bad proof).
+  return Status::Unauthenticated("auth.failed", "authentication failed");
+}
+
+}  // namespace
+
+using namespace flows;  // NOLINT: internal helpers of this folder
+
+// ------------------------------------------------------------ flow state
+
+Result<crypto::Bytes> Service::SealFlowState(const std::string& flow_id, const json& state) {
+  StepTimer t(timings_.crypto_ns);
+  const std::string text = state.dump();
+  return crypto::AeadSeal(flow_state_key_, crypto::AsBytes(text),
+                          crypto::AsBytes("livegate/flow/v1/" + flow_id));
+}
+
+Result<json> Service::OpenFlowState(const std::string& flow_id, const crypto::Bytes& sealed) {
+  StepTimer t(timings_.crypto_ns);
+  LG_ASSIGN_OR_RETURN(auto plain, crypto::AeadOpen(flow_state_key_, sealed,
+                                                   crypto::AsBytes("livegate/flow/v1/" + flow_id)));
+  json j = json::parse(plain.begin(), plain.end(), nullptr, false);
+  if (j.is_discarded() || !j.is_object()) {
+    return Status(StatusCode::kDataLoss, "flow.state_corrupt", "stored flow state is unreadable");
+  }
+  return j;
+}
+
+Result<Service::FlowContext> Service::LoadFlow(const std::string& flow_id) {
+  FlowContext ctx;
+  {
+    StepTimer t(timings_.database_ns);
+    auto row = deps_.store->GetFlow(flow_id);
+    if (!row.ok()) {
+      if (row.status().reason() == "storage.flow_not_found") {
+        return Status::NotFound("flow.not_found", "no such flow (finished, expired or never started)");
+      }
+      if (row.status().reason() == "storage.flow_expired") {
+        return Status(StatusCode::kExpired, "flow.expired", "the flow has expired; start again");
+      }
+      return row.status();
+    }
+    ctx.row = std::move(row).value();
+  }
+  LG_ASSIGN_OR_RETURN(ctx.state, OpenFlowState(flow_id, ctx.row.channel_state));
+  ctx.type = protocol::ParseFlowType(ctx.row.flow_type).value_or(FlowType::kRegistration);
+  return ctx;
+}
+
+Result<bool> Service::IsLockedOut(const std::string& account_id, const std::string& device_id) {
+  StepTimer t(timings_.database_ns);
+  auto a = deps_.store->GetAccount(account_id);
+  if (!a.ok()) return false;  // unknown accounts have no lockout (nothing to protect)
+  if (a->locked_until && *a->locked_until > Now()) return true;
+  if (!device_id.empty()) {
+    const auto since = Now() - std::chrono::seconds(deps_.policy.lockout.window_seconds);
+    LG_ASSIGN_OR_RETURN(int n, deps_.store->CountFailures(account_id, device_id, since));
+    if (n >= deps_.policy.lockout.max_failures) return true;
+  }
+  return false;
+}
+
+Status Service::RecordFailure(const std::string& account_id, const std::string& device_id,
+                              const std::string& flow_type, const std::vector<std::string>& reasons,
+                              const std::string& remote) {
+  // Decision 11.9: failures per account and device within the window lead
+  // to a lockout. Unknown accounts have no row to count against.
+  StepTimer t(timings_.database_ns);
+  if (!deps_.store->GetAccount(account_id).ok()) return Status::Ok();
+  std::string codes;
+  for (const auto& r : reasons) codes += (codes.empty() ? "" : ",") + r;
+  return deps_.store->Transact([&](storage::StoreOps& ops) {
+    storage::RiskEvent ev;
+    ev.account_id = account_id;
+    ev.device_id = device_id;
+    ev.event_type = flow_type;
+    ev.success = false;
+    ev.network = NetworkLabel(remote);
+    ev.reason_codes = codes;
+    ev.at = Now();
+    LG_RETURN_IF_ERROR(ops.AppendRiskEvent(ev));
+    LG_RETURN_IF_ERROR(ops.RecordAccountFailure(account_id).status());
+    const auto since = Now() - std::chrono::seconds(deps_.policy.lockout.window_seconds);
+    LG_ASSIGN_OR_RETURN(int n, ops.CountFailures(account_id, "", since));
+    if (n >= deps_.policy.lockout.max_failures) {
+      LG_RETURN_IF_ERROR(ops.SetLockedUntil(
+          account_id, Now() + std::chrono::seconds(deps_.policy.lockout.lockout_seconds)));
+      LogEvent(LogLevel::kWarn, "account.locked", {{"account_id", account_id}, {"failures", n}});
+    }
+    return Status::Ok();
+  });
+}
+
+// ------------------------------------------------------ 1. start (SRP B)
+
+ApiResponse Service::StartFlow(const ApiRequest& r) {
+  const std::string op = "flow.start";
+  if (auto st = CheckRate(per_address_, r.remote_addr, "address"); !st.ok()) return Refuse(st, op, r);
+  protocol::MessageLimits ml;
+  auto req = protocol::ParseStartFlowRequest(r.body, ml);
+  if (!req.ok()) return Refuse(req.status(), op, r);
+  const std::string type_name(protocol::FlowTypeName(req->flow));
+  const std::string fop = "flow." + type_name + ".start";
+  if (auto st = CheckRate(per_account_, req->account_id, "account"); !st.ok()) {
+    return Refuse(st, fop, r, req->account_id);
+  }
+  if (!req->device_id.empty()) {
+    if (auto st = CheckRate(per_device_, req->device_id, "device"); !st.ok()) {
+      return Refuse(st, fop, r, req->account_id);
+    }
+  }
+  // Lockout (decision 11.9) before any credential is tried.
+  auto locked = IsLockedOut(req->account_id, req->flow == FlowType::kAuthentication ? req->device_id : "");
+  if (!locked.ok()) return Refuse(locked.status(), fop, r, req->account_id);
+  if (*locked) {
+    return Refuse(Status(StatusCode::kResourceExhausted, "auth.locked_out",
+                         "too many failed attempts; try again later"),
+                  fop, r, req->account_id);
+  }
+
+  // R-FLOW-REG-2 / DER-2: the account password verifier; R-FLOW-AUT-2: the
+  // device credential (decision 11.6). Anything missing -> an indistinguishable
+  // fake session that can only fail (R-SRP-5 practice).
+  std::string identity = req->account_id;
+  crypto::Bytes salt, verifier;
+  std::string group_name = deps_.srp.default_group;
+  bool known = false;
+  {
+    StepTimer t(timings_.database_ns);
+    auto account = deps_.store->GetAccount(req->account_id);
+    const bool account_ok = account.ok() && account->state == storage::AccountState::kActive;
+    if (req->flow == FlowType::kAuthentication) {
+      identity = req->device_id;
+      auto device = deps_.store->GetDevice(req->device_id);
+      if (account_ok && device.ok() && device->account_id == req->account_id) {
+        known = true;
+        salt = device->srp_salt;
+        verifier = device->srp_verifier;
+        group_name = device->srp_group;
+      }
+    } else if (account_ok) {
+      known = true;
+      salt = account->srp_salt;
+      verifier = account->srp_verifier;
+      group_name = account->srp_group;
+    }
+  }
+  crypto::SrpPolicy sp;
+  sp.allowed_groups = deps_.srp.allowed_groups;
+  sp.allowed_hashes = {deps_.srp.hash};
+  Result<crypto::SrpServerSession> session = Status::Internal("srp.unset", "");
+  {
+    StepTimer t(timings_.crypto_ns);
+    auto group = crypto::SrpGroup::Create({known ? group_name : deps_.srp.default_group, deps_.srp.hash}, sp);
+    if (!group.ok() && known) {  // a verifier under a group no longer allowed
+      known = false;
+      group = crypto::SrpGroup::Create({deps_.srp.default_group, deps_.srp.hash}, sp);
+    }
+    if (!group.ok()) return Refuse(group.status(), fop, r, req->account_id);
+    session = known ? crypto::SrpServerSession::Start(*group, identity, salt, verifier)
+                    : crypto::SrpServerSession::StartUnknown(*group, identity, fake_srp_secret_);
+  }
+  if (!session.ok()) return Refuse(session.status(), fop, r, req->account_id);
+
+  const std::string flow_id = crypto::HexEncode(crypto::RandomBytes(16));
+  const crypto::Bytes channel_id = crypto::RandomBytes(crypto::kChannelIdSize);
+  const crypto::Bytes server_nonce = crypto::RandomBytes(crypto::kServerNonceSize);
+  json state{{"flow", type_name},
+             {"account_id", req->account_id},
+             {"device_id", req->device_id},
+             {"unknown", !known},
+             {"srp", B64(session->Serialize())},
+             {"channel_id", B64(channel_id)},
+             {"server_nonce", B64(server_nonce)},
+             {"network", NetworkLabel(r.remote_addr)}};
+  auto sealed = SealFlowState(flow_id, state);
+  if (!sealed.ok()) return Refuse(sealed.status(), fop, r, req->account_id);
+  storage::FlowState row;
+  row.flow_id = flow_id;
+  row.flow_type = type_name;
+  row.step = kStepStarted;
+  row.account_id = req->account_id;
+  row.channel_state = std::move(sealed).value();
+  row.created = Now();
+  row.expires_at = row.created + std::chrono::seconds(deps_.limits.flow_lifetime_seconds);
+  {
+    StepTimer t(timings_.database_ns);
+    auto created = deps_.store->CreateFlow(row);
+    if (!created.ok()) return Refuse(created.status(), fop, r, req->account_id);
+  }
+  Audit({"client", fop, req->account_id, req->device_id, flow_id, "ok", {}, r.remote_addr});
+  deps_.metrics->Increment("livegate_flows_started_total", "flow=\"" + type_name + "\"");
+
+  protocol::StartFlowResponse resp;
+  resp.flow_id = flow_id;
+  resp.srp_group = session->suite().group;
+  resp.srp_hash = session->suite().hash;
+  resp.salt = session->salt();
+  resp.B = session->B();
+  resp.channel_id = channel_id;
+  resp.server_nonce = server_nonce;
+  resp.expires_at_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                           row.expires_at.time_since_epoch()).count();
+  return JsonResponse(200, protocol::ToJson(resp));
+}
+
+// --------------------------------------------------- 2. verify (M1 / M2)
+
+ApiResponse Service::VerifyFlow(const ApiRequest& r) {
+  const std::string& flow_id = r.captures.at(0);
+  std::string op = "flow.verify";
+  if (auto st = CheckRate(per_address_, r.remote_addr, "address"); !st.ok()) return Refuse(st, op, r);
+  auto ctx = LoadFlow(flow_id);
+  if (!ctx.ok()) return Refuse(ctx.status(), op, r, "", flow_id);
+  op = "flow." + ctx->row.flow_type + ".verify";
+  const std::string account = ctx->row.account_id;
+  const std::string device = ctx->state.value("device_id", "");
+  if (ctx->row.step != kStepStarted) {
+    return Refuse(Status(StatusCode::kFailedPrecondition, "flow.wrong_step",
+                         "this flow is not waiting for the SRP proof"),
+                  op, r, account, flow_id);
+  }
+  auto req = protocol::ParseVerifyRequest(r.body);
+  if (!req.ok()) return Refuse(req.status(), op, r, account, flow_id);
+
+  crypto::SrpPolicy sp;
+  sp.allowed_groups = deps_.srp.allowed_groups;
+  sp.allowed_hashes = {deps_.srp.hash};
+  Result<crypto::Bytes> m2 = Status::Internal("srp.unset", "");
+  crypto::Bytes key;
+  {
+    StepTimer t(timings_.crypto_ns);
+    auto session = crypto::SrpServerSession::Restore(UnB64(ctx->state.at("srp")), sp);
+    if (!session.ok()) return Refuse(session.status(), op, r, account, flow_id);
+    m2 = session->VerifyClient(req->A, req->M1);
+    if (m2.ok()) key = session->session_key();
+  }
+  if (!m2.ok() || ctx->state.value("unknown", true)) {
+    // One attempt per flow: the flow ends; the failure counts (11.9).
+    {
+      StepTimer t(timings_.database_ns);
+      (void)deps_.store->DeleteFlow(flow_id);
+    }
+    if (!ctx->state.value("unknown", true)) {
+      if (auto st = RecordFailure(account, ctx->type == FlowType::kAuthentication ? device : "",
+                                  ctx->row.flow_type, {"srp.failed"}, r.remote_addr);
+          !st.ok()) {
+        LogEvent(LogLevel::kError, "risk.record_failed", {{"reason", st.reason()}});
+      }
+    }
+    AuditEvent e{"client", op, account, device, flow_id, "refused",
+                 {m2.ok() ? std::string("srp.unknown_credential") : m2.status().reason()},
+                 r.remote_addr};
+    Audit(e);
+    deps_.metrics->Increment("livegate_refusals_total", "reason=\"auth.failed\"");
+    return ErrorResponse(AuthFailed());
+  }
+  crypto::ChannelOptions co;
+  co.timestamp_window_ms = static_cast<std::int64_t>(deps_.limits.replay_window_seconds) * 1000;
+  co.lifetime_ms = static_cast<std::int64_t>(deps_.limits.flow_lifetime_seconds) * 1000;
+  co.max_body_bytes = deps_.limits.max_body_bytes;
+  Result<crypto::SealedChannel> channel = Status::Internal("seal.unset", "");
+  {
+    StepTimer t(timings_.crypto_ns);
+    channel = crypto::SealedChannel::Create(key, UnB64(ctx->state.at("channel_id")),
+                                            UnB64(ctx->state.at("server_nonce")),
+                                            crypto::ChannelRole::kServer, co,
+                                            [this] { return NowMs(); });
+    crypto::Cleanse(key);
+  }
+  if (!channel.ok()) return Refuse(channel.status(), op, r, account, flow_id);
+  ctx->state.erase("srp");
+  ctx->state["channel"] = B64(channel->Serialize());
+  auto sealed = SealFlowState(flow_id, ctx->state);
+  if (!sealed.ok()) return Refuse(sealed.status(), op, r, account, flow_id);
+  ctx->row.channel_state = std::move(sealed).value();
+  ctx->row.step = kStepChannel;
+  {
+    StepTimer t(timings_.database_ns);
+    auto v = deps_.store->UpdateFlow(ctx->row);
+    if (!v.ok()) return Refuse(v.status(), op, r, account, flow_id);
+  }
+  Audit({"client", op, account, device, flow_id, "ok", {}, r.remote_addr});
+  return JsonResponse(200, protocol::ToJson(protocol::VerifyResponse{*m2}));
+}
+
+}  // namespace livegate::server

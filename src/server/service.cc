@@ -1,0 +1,299 @@
+// Service core: construction, routes, health/metrics, security checks and
+// the admin interface (R-FLOW-REG-0, R-SRV-REG-1/2, R-SEC-SRV-1/4).
+// The flows live in flows/flow_engine.cc.
+#include "server/service.h"
+
+#include <chrono>
+
+#include "crypto/kdf.h"
+#include "crypto/srp6a.h"
+#include "protocol/codec.h"
+#include "server/json_log.h"
+#include "vision/image_io.h"
+
+namespace livegate::server {
+
+using nlohmann::json;
+
+Service::Service(ServiceDeps deps)
+    : deps_(std::move(deps)),
+      per_address_(deps_.limits.rate_per_address_per_minute),
+      per_account_(deps_.limits.rate_per_account_per_minute),
+      per_device_(deps_.limits.rate_per_device_per_minute) {}
+
+Service::~Service() = default;
+
+Result<std::unique_ptr<Service>> Service::Create(ServiceDeps deps) {
+  if (deps.store == nullptr || deps.keys == nullptr || deps.audit == nullptr ||
+      deps.metrics == nullptr) {
+    return Status::InvalidArgument("service.bad_deps", "store, keys, audit and metrics are required");
+  }
+  std::unique_ptr<Service> s(new Service(std::move(deps)));
+  s->protector_ = std::make_unique<storage::TemplateProtector>(s->deps_.keys);
+  // Flow state in the database is sealed under a key derived from the
+  // master key, so every process on the same database can open it and a
+  // database copy alone reveals no channel keys.
+  s->flow_state_key_ = s->deps_.keys->DeriveSecret("livegate server flow state");
+  s->fake_srp_secret_ = s->deps_.keys->DeriveSecret("srp fake salt");
+  s->started_ms_ = s->NowMs();
+  return s;
+}
+
+std::int64_t Service::NowMs() const {
+  if (deps_.now_ms) return deps_.now_ms();
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+storage::Timestamp Service::Now() const {
+  return storage::Timestamp(std::chrono::milliseconds(NowMs()));
+}
+
+void Service::RegisterRoutes(HttpServer& http) {
+  auto bind = [this](ApiResponse (Service::*fn)(const ApiRequest&)) {
+    return [this, fn](const ApiRequest& r) { return (this->*fn)(r); };
+  };
+  http.Route("GET", "/healthz", bind(&Service::Health));
+  http.Route("GET", "/metrics", bind(&Service::MetricsText));
+  http.Route("POST", "/v1/admin/accounts", bind(&Service::AdminCreateAccount));
+  http.Route("GET", "/v1/admin/accounts/([A-Za-z0-9._@:-]{1,128})", bind(&Service::AdminGetAccount));
+  http.Route("DELETE", "/v1/admin/accounts/([A-Za-z0-9._@:-]{1,128})/biometrics",
+             bind(&Service::AdminDeleteBiometrics));
+  http.Route("POST", "/v1/admin/references", bind(&Service::AdminImportReference));
+  http.Route("POST", "/v1/flows", bind(&Service::StartFlow));
+  http.Route("POST", "/v1/flows/([0-9a-f]{32})/verify", bind(&Service::VerifyFlow));
+  http.Route("POST", "/v1/flows/([0-9a-f]{32})/risk", bind(&Service::RiskStep));
+  http.Route("POST", "/v1/flows/([0-9a-f]{32})/capture", bind(&Service::CaptureStep));
+}
+
+ApiResponse Service::Health(const ApiRequest&) {
+  // Healthy = the database answers.
+  auto v = deps_.store->SchemaVersion();
+  if (!v.ok()) return ErrorResponse(Status(StatusCode::kUnavailable, "health.database", "database unavailable"));
+  return JsonResponse(200, json{{"status", "ok"},
+                                {"database", deps_.store->backend_name()},
+                                {"schema_version", *v},
+                                {"uptime_s", (NowMs() - started_ms_) / 1000}}
+                               .dump());
+}
+
+ApiResponse Service::MetricsText(const ApiRequest&) {
+  ApiResponse r;
+  r.content_type = "text/plain; version=0.0.4";
+  deps_.metrics->SetGauge("livegate_time_seconds_total", "part=\"vision\"",
+                          timings_.vision_ns.load() / 1e9);
+  deps_.metrics->SetGauge("livegate_time_seconds_total", "part=\"crypto\"",
+                          timings_.crypto_ns.load() / 1e9);
+  deps_.metrics->SetGauge("livegate_time_seconds_total", "part=\"database\"",
+                          timings_.database_ns.load() / 1e9);
+  r.body = deps_.metrics->Render();
+  return r;
+}
+
+Status Service::CheckAdmin(const ApiRequest& r) const {
+  // Admin authentication: a bearer token whose SHA-256 is configured
+  // (docs/API.md explains the choice over mutual TLS).
+  const std::string auth = r.Header("authorization");
+  const std::string prefix = "Bearer ";
+  if (deps_.admin.token_sha256_hex.empty() || auth.rfind(prefix, 0) != 0) {
+    return Status::Unauthenticated("auth.failed", "authentication failed");
+  }
+  const auto got = crypto::Sha256(crypto::AsBytes(std::string_view(auth).substr(prefix.size())));
+  auto want = crypto::HexDecode(deps_.admin.token_sha256_hex);
+  if (!want.ok() || !crypto::ConstantTimeEqual(got, *want)) {
+    return Status::Unauthenticated("auth.failed", "authentication failed");
+  }
+  return Status::Ok();
+}
+
+Status Service::CheckRate(RateLimiter& limiter, const std::string& key, const char* what) {
+  if (limiter.Allow(key)) return Status::Ok();
+  deps_.metrics->Increment("livegate_rate_limited_total", std::string("scope=\"") + what + "\"");
+  return Status(StatusCode::kResourceExhausted, "rate.limited",
+                "too many requests; wait a minute and try again");
+}
+
+void Service::Audit(AuditEvent e) {
+  if (e.at_ms == 0) e.at_ms = NowMs();
+  const Status st = deps_.audit->Record(e);
+  if (!st.ok()) {
+    LogEvent(LogLevel::kError, "audit.write_failed", {{"reason", st.reason()}, {"operation", e.operation}});
+  }
+}
+
+ApiResponse Service::Refuse(const Status& st, const std::string& operation, const ApiRequest& r,
+                            const std::string& account, const std::string& flow) {
+  AuditEvent e;
+  e.actor = operation.rfind("admin.", 0) == 0 ? "admin" : "client";
+  e.operation = operation;
+  e.account_id = account;
+  e.flow_id = flow;
+  e.outcome = "refused";
+  e.reasons = {st.reason()};
+  e.remote = r.remote_addr;
+  Audit(std::move(e));
+  deps_.metrics->Increment("livegate_refusals_total", "reason=\"" + st.reason() + "\"");
+  return ErrorResponse(st);
+}
+
+// ---------------------------------------------------------------- admin
+
+ApiResponse Service::AdminCreateAccount(const ApiRequest& r) {
+  const char* op = "admin.account.create";
+  if (auto st = CheckAdmin(r); !st.ok()) return Refuse(st, op, r);
+  protocol::JsonLimits jl;
+  jl.max_bytes = 16u << 10;
+  auto doc = protocol::ParseJsonObject(r.body, jl);
+  if (!doc.ok()) return Refuse(doc.status(), op, r);
+  protocol::ObjectReader rd(*doc, "account");
+  storage::Account a;
+  auto id = rd.String("account_id", 1, 128);
+  auto group = rd.String("srp_group", 1, 64);
+  auto hash = rd.String("srp_hash", 1, 32);
+  auto salt = rd.Base64Url("salt", 64, 16);
+  auto verifier = rd.Base64Url("verifier", 1024, 1);
+  for (const Status* st : {&id.status(), &group.status(), &hash.status(), &salt.status(), &verifier.status()}) {
+    if (!st->ok()) return Refuse(*st, op, r);
+  }
+  if (auto st = rd.Finish(); !st.ok()) return Refuse(st, op, r);
+  crypto::SrpPolicy sp;
+  sp.allowed_groups = deps_.srp.allowed_groups;
+  sp.allowed_hashes = {deps_.srp.hash};
+  if (auto st = sp.Check({*group, *hash}); !st.ok()) return Refuse(st, op, r, *id);
+  a.account_id = *id;
+  a.srp_group = *group;
+  a.srp_salt = *salt;
+  a.srp_verifier = *verifier;
+  a.created = Now();
+  if (auto st = deps_.store->CreateAccount(a); !st.ok()) return Refuse(st, op, r, *id);
+  Audit({"admin", op, *id, "", "", "ok", {}, r.remote_addr});
+  return JsonResponse(201, json{{"account_id", *id}, {"state", "active"}}.dump());
+}
+
+ApiResponse Service::AdminGetAccount(const ApiRequest& r) {
+  const char* op = "admin.account.get";
+  if (auto st = CheckAdmin(r); !st.ok()) return Refuse(st, op, r);
+  const std::string& id = r.captures.at(0);
+  auto a = deps_.store->GetAccount(id);
+  if (!a.ok()) return Refuse(a.status(), op, r, id);
+  auto devices = deps_.store->ListDevices(id);
+  auto refs = deps_.store->ListReferences(id);
+  auto key = deps_.store->GetUserKey(id);
+  if (!devices.ok()) return Refuse(devices.status(), op, r, id);
+  if (!refs.ok()) return Refuse(refs.status(), op, r, id);
+  json jd = json::array(), jr = json::array();
+  for (const auto& d : *devices) jd.push_back({{"device_id", d.device_id}, {"device_type", d.device_type}});
+  for (const auto& ref : *refs) {
+    jr.push_back({{"device_type", ref.device_type}, {"source", ref.source},
+                  {"transform_version", ref.transform_version}});
+  }
+  const bool locked = a->locked_until && *a->locked_until > Now();
+  Audit({"admin", op, id, "", "", "ok", {}, r.remote_addr});
+  return JsonResponse(200, json{{"account_id", id},
+                                {"state", storage::AccountStateName(a->state)},
+                                {"locked", locked},
+                                {"failure_count", a->failure_count},
+                                {"devices", jd},
+                                {"references", jr},
+                                {"has_user_key", key.ok()}}
+                               .dump());
+}
+
+ApiResponse Service::AdminDeleteBiometrics(const ApiRequest& r) {
+  // The audited operator path of decision 11.11 (crypto-shredding).
+  const char* op = "admin.account.delete_biometrics";
+  if (auto st = CheckAdmin(r); !st.ok()) return Refuse(st, op, r);
+  const std::string& id = r.captures.at(0);
+  if (auto a = deps_.store->GetAccount(id); !a.ok()) return Refuse(a.status(), op, r, id);
+  Status st = deps_.store->Transact([&](storage::StoreOps& ops) {
+    LG_RETURN_IF_ERROR(ops.DeleteUserBiometrics(id));
+    storage::RiskEvent ev;
+    ev.account_id = id;
+    ev.event_type = "operator_deregistration";
+    ev.success = true;
+    ev.at = Now();
+    return ops.AppendRiskEvent(ev);
+  });
+  if (!st.ok()) return Refuse(st, op, r, id);
+  Audit({"admin", op, id, "", "", "ok", {"deregistration.operator"}, r.remote_addr});
+  return JsonResponse(200, json{{"account_id", id}, {"outcome", "deregistered"}}.dump());
+}
+
+ApiResponse Service::AdminImportReference(const ApiRequest& r) {
+  // Batch import (R-SRV-REG-1/2, decision 11.12): quality-judged, marked
+  // with its source, audited; the same protection as a captured reference.
+  const char* op = "admin.reference.import";
+  if (auto st = CheckAdmin(r); !st.ok()) return Refuse(st, op, r);
+  protocol::JsonLimits jl;
+  jl.max_bytes = deps_.limits.max_body_bytes;
+  auto doc = protocol::ParseJsonObject(r.body, jl);
+  if (!doc.ok()) return Refuse(doc.status(), op, r);
+  protocol::ObjectReader rd(*doc, "import");
+  auto id = rd.String("account_id", 1, 128);
+  if (!id.ok()) return Refuse(id.status(), op, r);
+  auto device_type = rd.String("device_type", 1, 128);
+  if (!device_type.ok()) return Refuse(device_type.status(), op, r, *id);
+  auto source = rd.String("source", 1, 64);
+  if (!source.ok()) return Refuse(source.status(), op, r, *id);
+  auto images = rd.Array("images", 16);
+  if (!images.ok()) return Refuse(images.status(), op, r, *id);
+  if (auto st = rd.Finish(); !st.ok()) return Refuse(st, op, r, *id);
+  if ((*images)->empty()) {
+    return Refuse(Status::BadInput("import.no_images", "at least one image is required"), op, r, *id);
+  }
+  if (auto a = deps_.store->GetAccount(*id); !a.ok()) return Refuse(a.status(), op, r, *id);
+  if (deps_.analyzers == nullptr) {
+    return Refuse(Status(StatusCode::kUnavailable, "vision.unavailable", "face analysis is not available"),
+                  op, r, *id);
+  }
+  judgement::Capture capture;
+  vision::ImageLimits il;
+  il.max_bytes = deps_.limits.max_body_bytes;
+  il.max_pixels = 16'000'000;
+  for (std::size_t i = 0; i < (*images)->size(); ++i) {
+    const auto& e = (**images)[i];
+    if (!e.is_string()) {
+      return Refuse(Status::BadInput("codec.wrong_type", "import.images holds base64url strings"), op, r, *id);
+    }
+    auto bytes = crypto::Base64UrlDecode(e.get<std::string>());
+    if (!bytes.ok()) return Refuse(bytes.status(), op, r, *id);
+    auto img = vision::DecodeImage(*bytes, il);
+    if (!img.ok()) return Refuse(img.status(), op, r, *id);
+    capture.frames.push_back({static_cast<std::int64_t>(i) * 100, std::move(img).value()});
+  }
+  auto judged = JudgeImagesWithPool(*deps_.analyzers, capture, deps_.judgement_policy,
+                                    deps_.policy.low.min_quality * 100.0);
+  if (!judged.ok()) return Refuse(judged.status(), op, r, *id);
+  if (!judged->quality.accepted || !judged->descriptor) {
+    std::string reason = judged->quality.reason.empty() ? "quality.failed" : judged->quality.reason;
+    AuditEvent e{"admin", op, *id, "", "", "refused", {reason}, r.remote_addr};
+    for (const auto& m : judged->quality.failed_measures) e.reasons.push_back("quality.measure." + m);
+    Audit(e);
+    json j;
+    j["error"]["reason"] = "import.quality_rejected";
+    j["error"]["message"] = "the images do not meet the quality policy (" + reason + ")";
+    j["error"]["failed_measures"] = judged->quality.failed_measures;
+    return JsonResponse(422, j.dump());
+  }
+  const std::string src = "batch:" + *source;
+  Status st = deps_.store->Transact([&](storage::StoreOps& ops) {
+    LG_RETURN_IF_ERROR(protector_->Enroll(ops, *id, *device_type, *judged->descriptor, src));
+    storage::RiskEvent ev;
+    ev.account_id = *id;
+    ev.event_type = "batch_import";
+    ev.success = true;
+    ev.reason_codes = src;
+    ev.at = Now();
+    return ops.AppendRiskEvent(ev);
+  });
+  if (!st.ok()) return Refuse(st, op, r, *id);
+  Audit({"admin", op, *id, "", "", "ok", {"import.source:" + *source}, r.remote_addr});
+  return JsonResponse(201, json{{"account_id", *id},
+                                {"device_type", *device_type},
+                                {"source", src},
+                                {"quality_score", judged->best_quality_score}}
+                               .dump());
+}
+
+}  // namespace livegate::server

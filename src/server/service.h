@@ -1,0 +1,116 @@
+// The livegate service: the versioned JSON API under /v1 (docs/API.md), the
+// admin provisioning interface (R-FLOW-REG-0 precondition, R-SRV-REG-1/2),
+// and the three flows of clause 8 (src/server/flows/). Holds no flow state
+// in memory: every step reads and writes the database, so two Service
+// objects (or processes) on one database serve one flow's steps alternately.
+//
+// Security (R-SEC-SRV-1..4): admin calls need the admin bearer token
+// (its SHA-256 is in the configuration); rate limits per address, account
+// and device; lockout per policy; every operation goes to the audit trail;
+// every authentication failure answers the same 401 {"reason":"auth.failed"}.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "crypto/key_manager.h"
+#include "judgement/policy.h"
+#include "judgement/types.h"
+#include "server/audit.h"
+#include "server/capture_judge.h"
+#include "server/config.h"
+#include "server/decision_logic.h"
+#include "server/http_server.h"
+#include "server/metrics.h"
+#include "server/rate_limiter.h"
+#include "storage/reference_store.h"
+#include "storage/template_protection.h"
+
+namespace livegate::server {
+
+// Draws the step-4 challenge. Production: judgement::DrawChallenge with a
+// CSPRNG. Tests inject scripted challenges matching a recorded video (the
+// judgement refuses those unless its policy allows scripted challenges).
+using ChallengeSource = std::function<Result<judgement::Challenge>(
+    const judgement::Policy& policy, judgement::AsdType type)>;
+
+struct ServiceDeps {
+  storage::ReferenceStore* store = nullptr;   // not owned
+  const crypto::KeyManager* keys = nullptr;   // not owned
+  AnalyzerPool* analyzers = nullptr;          // not owned
+  AuditTrail* audit = nullptr;                // not owned
+  Metrics* metrics = nullptr;                 // not owned
+  Policy policy;                              // decision logic
+  judgement::Policy judgement_policy;         // quality / ASD thresholds
+  LimitOptions limits;
+  SrpOptions srp;
+  AdminOptions admin;
+  ChallengeSource challenge_source;           // empty: random (DrawChallenge)
+  std::function<std::int64_t()> now_ms;       // empty: system clock
+};
+
+// Time spent per component, for the benchmark (bench/server).
+struct ServiceTimings {
+  std::atomic<std::uint64_t> vision_ns{0};
+  std::atomic<std::uint64_t> crypto_ns{0};
+  std::atomic<std::uint64_t> database_ns{0};
+};
+
+class Service {
+ public:
+  // Reasons: service.bad_deps.
+  static Result<std::unique_ptr<Service>> Create(ServiceDeps deps);
+  ~Service();
+
+  void RegisterRoutes(HttpServer& http);
+
+  // Endpoint handlers (public so tests and the benchmark can drive them).
+  ApiResponse Health(const ApiRequest& r);
+  ApiResponse MetricsText(const ApiRequest& r);
+  ApiResponse AdminCreateAccount(const ApiRequest& r);
+  ApiResponse AdminGetAccount(const ApiRequest& r);
+  ApiResponse AdminDeleteBiometrics(const ApiRequest& r);
+  ApiResponse AdminImportReference(const ApiRequest& r);
+  ApiResponse StartFlow(const ApiRequest& r);
+  ApiResponse VerifyFlow(const ApiRequest& r);
+  ApiResponse RiskStep(const ApiRequest& r);
+  ApiResponse CaptureStep(const ApiRequest& r);
+
+  ServiceTimings& timings() { return timings_; }
+
+ private:
+  struct FlowContext;
+  explicit Service(ServiceDeps deps);
+  std::int64_t NowMs() const;
+  storage::Timestamp Now() const;
+  Status CheckAdmin(const ApiRequest& r) const;
+  Status CheckRate(RateLimiter& limiter, const std::string& key, const char* what);
+  void Audit(AuditEvent e);
+  ApiResponse Refuse(const Status& st, const std::string& operation, const ApiRequest& r,
+                     const std::string& account = {}, const std::string& flow = {});
+
+  // Flow plumbing (flows/flow_state.cc).
+  Result<FlowContext> LoadFlow(const std::string& flow_id);
+  Result<crypto::Bytes> SealFlowState(const std::string& flow_id, const nlohmann::json& state);
+  Result<nlohmann::json> OpenFlowState(const std::string& flow_id, const crypto::Bytes& sealed);
+  Status RecordFailure(const std::string& account_id, const std::string& device_id,
+                       const std::string& flow_type, const std::vector<std::string>& reasons,
+                       const std::string& remote);
+  Result<bool> IsLockedOut(const std::string& account_id, const std::string& device_id);
+
+  ServiceDeps deps_;
+  std::unique_ptr<storage::TemplateProtector> protector_;
+  RateLimiter per_address_;
+  RateLimiter per_account_;
+  RateLimiter per_device_;
+  crypto::Bytes flow_state_key_;
+  crypto::Bytes fake_srp_secret_;
+  ServiceTimings timings_;
+  std::int64_t started_ms_ = 0;
+};
+
+}  // namespace livegate::server
