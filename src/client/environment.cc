@@ -37,7 +37,10 @@ EnvironmentReport EnvironmentChecker::Check(const cv::Mat& bgr,
   cv::cvtColor(bgr, gray, cv::COLOR_BGR2GRAY);
   cv::Mat background_mask(gray.size(), CV_8U, cv::Scalar(255));
   background_mask(face).setTo(0);
-  r.face_brightness = cv::mean(gray(face))[0];
+  // Skin, not hair or the background in the box corners: the inner 60%.
+  const cv::Rect inner(face.x + face.width / 5, face.y + face.height / 5, std::max(1, face.width * 3 / 5),
+                       std::max(1, face.height * 3 / 5));
+  r.face_brightness = cv::mean(gray(inner & frame_rect))[0];
   r.background_brightness =
       cv::countNonZero(background_mask) > 0 ? cv::mean(gray, background_mask)[0] : r.face_brightness;
   if (r.face_brightness < options_.min_face_brightness) {

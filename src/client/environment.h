@@ -15,8 +15,8 @@ namespace livegate::client {
 struct EnvironmentOptions {
   double min_face_brightness = 70;   // mean luma (0..255) inside the face box
   double max_face_brightness = 215;  // above: washed out
-  double max_backlight_delta = 60;   // background mean luma minus face mean luma
-  double min_face_width = 0.18;      // face box width / frame width
+  double max_backlight_delta = 80;   // background mean luma minus face mean luma (inner 60% of the box)
+  double min_face_width = 0.09;      // face box width / frame width (~58 px on a 640-px camera)
   double max_face_width = 0.80;
   double max_centre_offset = 0.22;   // |face centre - frame centre| / frame size, per axis
   double max_motion = 0.03;          // face-centre movement between frames / frame width
