@@ -174,6 +174,7 @@ Result<VerificationSummary> SummariseVerification(const ScoreSet& scores, double
   LG_ASSIGN_OR_RETURN(s.eer, ComputeEer(scores));
   LG_ASSIGN_OR_RETURN(s.at_fmr_1pct, AtFarTarget(scores, 0.01));
   LG_ASSIGN_OR_RETURN(s.at_fmr_0_1pct, AtFarTarget(scores, 0.001));
+  LG_ASSIGN_OR_RETURN(s.at_fmr_0_01pct, AtFarTarget(scores, 0.0001));
   LG_ASSIGN_OR_RETURN(s.at_threshold, AtThreshold(scores, threshold));
   return s;
 }

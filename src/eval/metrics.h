@@ -98,6 +98,7 @@ struct VerificationSummary {
   EerResult eer;
   OperatingPoint at_fmr_1pct;     // FNMR at FMR = 1 %
   OperatingPoint at_fmr_0_1pct;   // FNMR at FMR = 0.1 %
+  OperatingPoint at_fmr_0_01pct;  // FNMR at FMR = 0.01 % (X.1279 s.11 item 2 target)
   OperatingPoint at_threshold;    // the operating threshold's decisions
 };
 Result<VerificationSummary> SummariseVerification(const ScoreSet& scores, double threshold);

@@ -238,6 +238,7 @@ nlohmann::json ToJson(const VerificationSummary& s) {
           {"eer", ToJson(s.eer)},
           {"fnmr_at_fmr_1pct", ToJson(s.at_fmr_1pct)},
           {"fnmr_at_fmr_0_1pct", ToJson(s.at_fmr_0_1pct)},
+          {"fnmr_at_fmr_0_01pct", ToJson(s.at_fmr_0_01pct)},
           {"at_threshold", ToJson(s.at_threshold)}};
 }
 

@@ -350,7 +350,7 @@ Table VerifySummaryTable(const VerifyReport& report) {
   t.header = {"source",      "ids",           "images",       "FTA",
               "genuine",     "impostor",      "same-photo excl.",
               "EER",         "EER thr",       "FNMR@FMR1%",   "thr@FMR1%",
-              "FNMR@FMR0.1%", "thr@FMR0.1%",  "FNMR" + at,    "FMR" + at};
+              "FNMR@FMR0.1%", "thr@FMR0.1%",  "thr@FMR0.01%", "FNMR" + at,    "FMR" + at};
   for (const auto& s : report.sources) {
     std::vector<std::string> row = {
         s.name,
@@ -368,8 +368,9 @@ Table VerifySummaryTable(const VerifyReport& report) {
       row.push_back(Thr(m.at_fmr_1pct.threshold));
       row.push_back(FormatPercent(m.at_fmr_0_1pct.frr));
       row.push_back(Thr(m.at_fmr_0_1pct.threshold));
+      row.push_back(Thr(m.at_fmr_0_01pct.threshold));
     } else {
-      row.insert(row.end(), 6, "n/a");
+      row.insert(row.end(), 7, "n/a");
     }
     row.push_back(s.genuine_scored ? FormatPercent(static_cast<double>(s.genuine_rejected) / s.genuine_scored) +
                                          " (" + Count(s.genuine_rejected, s.genuine_scored) + ")"

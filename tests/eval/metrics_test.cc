@@ -132,6 +132,7 @@ TEST(MetricsTest, SummaryCollectsAllFigures) {
   EXPECT_NEAR(s->eer.eer, 0.25, kEps);
   EXPECT_NEAR(s->at_fmr_1pct.frr, 0.5, kEps);
   EXPECT_NEAR(s->at_fmr_0_1pct.frr, 0.5, kEps);
+  EXPECT_DOUBLE_EQ(s->at_fmr_0_01pct.threshold, 0.3);
   EXPECT_EQ(s->at_threshold.false_accepts, 2u);
 }
 
