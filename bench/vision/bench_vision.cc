@@ -1,0 +1,259 @@
+// Vision benchmarks (issue 2, "Performance"): each model alone and the full
+// frame analysis (detect + mesh + pose + descriptor) on Debian's dlib example
+// images and on a 640x480 frame with one face, with OpenCV on 1 and 2
+// threads (the /threads:N argument). Google Benchmark prints the figures;
+// --benchmark_format=json gives JSON.
+//
+// Data: the dlib examples (/usr/share/doc/libdlib19.1/examples/faces) and
+// the first frame of a real webcam clip with one face,
+// 3_presentation_attack/zubaircrackscode/zubair_real.webm (960x540) from the
+// shared test data (LIVEGATE_TEST_DATA), centre-cropped to 4:3 and resized to
+// 640x480. Models: LIVEGATE_MODELS.
+#include <algorithm>
+#include <cstdlib>
+#include <filesystem>
+#include <iostream>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <benchmark/benchmark.h>
+#include <opencv2/core.hpp>
+#include <opencv2/core/utility.hpp>
+#include <opencv2/imgproc.hpp>
+
+#include "vision/alignment.h"
+#include "vision/blazeface_decode.h"
+#include "vision/face_analyzer.h"
+#include "vision/face_measures.h"
+#include "vision/head_pose.h"
+#include "vision/image_io.h"
+#include "vision/models.h"
+
+namespace lv = livegate::vision;
+namespace fs = std::filesystem;
+
+namespace {
+
+const fs::path kDlibFaces = "/usr/share/doc/libdlib19.1/examples/faces";
+
+fs::path TestDataDir() {
+  const char* env = std::getenv("LIVEGATE_TEST_DATA");
+  return env && *env ? fs::path(env) : fs::path(LIVEGATE_TEST_DATA_DEFAULT);
+}
+
+template <typename T>
+T Must(livegate::Result<T> r, const std::string& what) {
+  if (!r.ok()) {
+    std::cerr << "bench_vision: " << what << ": " << r.status().ToString() << "\n";
+    std::exit(2);
+  }
+  return std::move(r).value();
+}
+
+// The 640x480 frame with one face.
+const cv::Mat& Frame640() {
+  static const cv::Mat frame = [] {
+    const fs::path video = TestDataDir() / "3_presentation_attack/zubaircrackscode/zubair_real.webm";
+    cv::Mat first;
+    const auto s = lv::ForEachVideoFrame(video, [&](const lv::VideoFrame& f) {
+      first = f.bgr.clone();
+      return false;
+    });
+    if (!s.ok()) {
+      std::cerr << "bench_vision: " << video << ": " << s.ToString() << "\n";
+      std::exit(2);
+    }
+    const int w43 = std::min(first.cols, first.rows * 4 / 3);
+    const cv::Mat centre = first(cv::Rect((first.cols - w43) / 2, 0, w43, first.rows));
+    cv::Mat out;
+    cv::resize(centre, out, {640, 480}, 0, 0, cv::INTER_AREA);
+    return out;
+  }();
+  return frame;
+}
+
+std::vector<fs::path> DlibImages() {
+  std::vector<fs::path> v;
+  if (!fs::exists(kDlibFaces)) return v;
+  for (const auto& e : fs::directory_iterator(kDlibFaces)) {
+    if (e.path().extension() == ".jpg") v.push_back(e.path());
+  }
+  std::sort(v.begin(), v.end());
+  return v;
+}
+
+void SetThreads(benchmark::State& state) { cv::setNumThreads(static_cast<int>(state.range(0))); }
+
+// Model inputs cut from the 640x480 frame, as the pipeline cuts them.
+struct ModelInputs {
+  cv::Mat det256, mesh192, chip150, crop128, crop32;
+};
+const ModelInputs& Inputs() {
+  static const ModelInputs in = [] {
+    ModelInputs m;
+    lv::LetterboxRgb(Frame640(), 256, m.det256);
+    lv::AnalyzerOptions o;
+    auto a = Must(lv::FaceAnalyzer::Create(o), "analyzer");
+    auto faces = Must(a->Analyze(Frame640()), "analyze frame");
+    if (faces.size() != 1) {
+      std::cerr << "bench_vision: expected one face in the 640x480 frame, found " << faces.size() << "\n";
+      std::exit(2);
+    }
+    const auto& f = faces[0];
+    const cv::Point2f c(f.box.x + f.box.width / 2, f.box.y + f.box.height / 2);
+    const float ext = std::max(f.box.width, f.box.height);
+    cv::Mat bgr;
+    lv::WarpCrop(Frame640(), lv::MakeRotatedCrop(c, ext * 1.5f, 0, 192), 192, bgr);
+    cv::cvtColor(bgr, m.mesh192, cv::COLOR_BGR2RGB);
+    cv::cvtColor(f.chip, m.chip150, cv::COLOR_BGR2RGB);
+    lv::WarpCrop(Frame640(), lv::MakeRotatedCrop(c, ext, 0, 128), 128, bgr);
+    cv::cvtColor(bgr, m.crop128, cv::COLOR_BGR2RGB);
+    cv::resize(m.crop128, m.crop32, {32, 32}, 0, 0, cv::INTER_AREA);
+    return m;
+  }();
+  return in;
+}
+
+const fs::path& ModelDir() {
+  static const fs::path d = lv::DefaultModelDir();
+  return d;
+}
+
+void BM_BlazeFace(benchmark::State& state) {
+  SetThreads(state);
+  auto m = Must(lv::BlazeFaceModel::Load(ModelDir()), "blazeface");
+  const cv::Mat& in = Inputs().det256;
+  for (auto _ : state) benchmark::DoNotOptimize(m->Run(in));
+}
+void BM_FaceMesh(benchmark::State& state) {
+  SetThreads(state);
+  auto m = Must(lv::FaceMeshModel::Load(ModelDir()), "facemesh");
+  const cv::Mat& in = Inputs().mesh192;
+  for (auto _ : state) benchmark::DoNotOptimize(m->Run(in));
+}
+void BM_Descriptor(benchmark::State& state) {
+  SetThreads(state);
+  auto m = Must(lv::DescriptorModel::Load(ModelDir()), "descriptor");
+  const cv::Mat& in = Inputs().chip150;
+  for (auto _ : state) benchmark::DoNotOptimize(m->Run(in));
+}
+void BM_Antispoof(benchmark::State& state) {
+  SetThreads(state);
+  auto m = Must(lv::AntispoofModel::Load(ModelDir()), "antispoof");
+  const cv::Mat& in = Inputs().crop128;
+  for (auto _ : state) benchmark::DoNotOptimize(m->Run(in));
+}
+void BM_Liveness(benchmark::State& state) {
+  SetThreads(state);
+  auto m = Must(lv::LivenessModel::Load(ModelDir()), "liveness");
+  const cv::Mat& in = Inputs().crop32;
+  for (auto _ : state) benchmark::DoNotOptimize(m->Run(in));
+}
+
+// Post-processing alone (no network): decode + NMS, pose, measures.
+void BM_BlazeFaceDecode(benchmark::State& state) {
+  std::vector<float> logits(896, -5.f);
+  cv::Mat reg(896, 16, CV_32F);
+  cv::randu(reg, -10, 10);
+  reg.col(2).setTo(60);
+  reg.col(3).setTo(60);
+  for (int i = 300; i < 320; ++i) logits[i] = 3.f;
+  for (auto _ : state) benchmark::DoNotOptimize(lv::DecodeBlazeFace(logits, reg, 0.75f, 0.3f));
+}
+
+lv::AnalyzerOptions FullOptions() {
+  lv::AnalyzerOptions o;
+  o.compute_mesh = true;
+  o.compute_descriptor = true;
+  return o;
+}
+
+void BM_DetectOnly640x480(benchmark::State& state) {
+  SetThreads(state);
+  auto o = FullOptions();
+  o.compute_mesh = false;
+  o.compute_descriptor = false;
+  auto a = Must(lv::FaceAnalyzer::Create(o), "analyzer");
+  for (auto _ : state) benchmark::DoNotOptimize(a->Analyze(Frame640()));
+}
+
+void BM_FullAnalysis640x480(benchmark::State& state) {
+  SetThreads(state);
+  auto a = Must(lv::FaceAnalyzer::Create(FullOptions()), "analyzer");
+  size_t faces = 0;
+  for (auto _ : state) {
+    auto r = a->Analyze(Frame640());
+    faces = r.ok() ? r->size() : 0;
+    benchmark::DoNotOptimize(r);
+  }
+  state.counters["faces"] = static_cast<double>(faces);
+}
+
+// All dlib example images in turn (decoded once, outside the timing); one
+// iteration = one image. Faces per image vary (0 to 10+).
+void BM_FullAnalysisDlibExamples(benchmark::State& state) {
+  SetThreads(state);
+  static const std::vector<cv::Mat> images = [] {
+    std::vector<cv::Mat> v;
+    for (const auto& p : DlibImages()) v.push_back(Must(lv::ReadImageFile(p), p.string()));
+    return v;
+  }();
+  if (images.empty()) {
+    state.SkipWithError("dlib example images missing");
+    return;
+  }
+  auto a = Must(lv::FaceAnalyzer::Create(FullOptions()), "analyzer");
+  size_t i = 0, faces = 0;
+  for (auto _ : state) {
+    auto r = a->Analyze(images[i++ % images.size()]);
+    if (r.ok()) faces += r->size();
+  }
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations()));
+  state.counters["faces_per_image"] = benchmark::Counter(static_cast<double>(faces) / state.iterations());
+}
+
+// Per image, so the figure for each dlib example can be read.
+void RegisterPerImage() {
+  for (const auto& p : DlibImages()) {
+    benchmark::RegisterBenchmark(("BM_FullAnalysis/" + p.filename().string()).c_str(),
+                                 [p](benchmark::State& state) {
+                                   SetThreads(state);
+                                   const cv::Mat img = Must(lv::ReadImageFile(p), p.string());
+                                   auto a = Must(lv::FaceAnalyzer::Create(FullOptions()), "analyzer");
+                                   size_t faces = 0;
+                                   for (auto _ : state) {
+                                     auto r = a->Analyze(img);
+                                     faces = r.ok() ? r->size() : 0;
+                                   }
+                                   state.counters["faces"] = static_cast<double>(faces);
+                                   state.counters["pixels"] = static_cast<double>(img.total());
+                                 })
+        ->ArgName("threads")
+        ->Arg(1)
+        ->Arg(2)
+        ->Unit(benchmark::kMillisecond);
+  }
+}
+
+#define LG_THREADS(b) BENCHMARK(b)->ArgName("threads")->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)
+LG_THREADS(BM_BlazeFace);
+LG_THREADS(BM_FaceMesh);
+LG_THREADS(BM_Descriptor);
+LG_THREADS(BM_Antispoof);
+LG_THREADS(BM_Liveness);
+BENCHMARK(BM_BlazeFaceDecode)->Unit(benchmark::kMicrosecond);
+LG_THREADS(BM_DetectOnly640x480);
+LG_THREADS(BM_FullAnalysis640x480);
+LG_THREADS(BM_FullAnalysisDlibExamples);
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  RegisterPerImage();
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}
