@@ -51,6 +51,9 @@ struct ServiceDeps {
   AdminOptions admin;
   ChallengeSource challenge_source;           // empty: random (DrawChallenge)
   std::function<std::int64_t()> now_ms;       // empty: system clock
+  // Test-only fault injection (crash test): called at named points of the
+  // final transaction. Empty in production.
+  std::function<void(const char* point)> fault_hook;
 };
 
 // Time spent per component, for the benchmark (bench/server).

@@ -240,11 +240,15 @@ class FlowClient {
   }
   // Step 2b: SRP proofs with identity/secret; on success opens the channel.
   HttpResult Verify(const std::string& identity, const std::string& secret) {
+    return VerifyVia(http_, identity, secret);
+  }
+  // The same, sent to another server (flow state lives in the database).
+  HttpResult VerifyVia(TestHttp& http, const std::string& identity, const std::string& secret) {
     auto g = crypto::SrpGroup::Create({start_.srp_group, start_.srp_hash});
     EXPECT_TRUE(g.ok()) << g.status().ToString();
     auto c = crypto::SrpClientSession::Respond(*g, identity, secret, start_.salt, start_.B);
     EXPECT_TRUE(c.ok()) << c.status().ToString();
-    auto r = http_.Post("/v1/flows/" + start_.flow_id + "/verify",
+    auto r = http.Post("/v1/flows/" + start_.flow_id + "/verify",
                         protocol::ToJson(protocol::VerifyRequest{c->A(), c->M1()}));
     if (r.status == 200) {
       auto v = protocol::ParseVerifyResponse(r.body);

@@ -385,11 +385,15 @@ ApiResponse Service::CaptureStep(const ApiRequest& r) {
 
   // One transaction per outcome: either the whole result is in the database
   // or none of it (crash test: tests/server/integration_crash_test.cc).
+  auto fault = [this](const char* point) {
+    if (deps_.fault_hook) deps_.fault_hook(point);
+  };
   Status st;
   {
     StepTimer t(timings_.database_ns);
     st = deps_.store->Transact([&](storage::StoreOps& ops) -> Status {
       LG_RETURN_IF_ERROR(ops.UpdateFlow(ctx->row).status());  // CAS: one answer per capture
+      fault("capture.after_flow_update");
       LG_RETURN_IF_ERROR(ops.ConsumeNonce("capture", nonce_text, nonce_expiry));  // single use
       if (terminal) LG_RETURN_IF_ERROR(ops.DeleteFlow(flow_id));
       storage::RiskEvent ev;
@@ -426,7 +430,9 @@ ApiResponse Service::CaptureStep(const ApiRequest& r) {
             LG_RETURN_IF_ERROR(ops.DeleteDevice(device_id));
           }
           LG_RETURN_IF_ERROR(ops.PutDevice(*new_device));
+          fault("capture.after_device");
           LG_RETURN_IF_ERROR(protector_->Enroll(ops, account, device_type, probe, "capture"));
+          fault("capture.after_enroll");
           break;
         }
         case FlowType::kAuthentication:
@@ -436,11 +442,15 @@ ApiResponse Service::CaptureStep(const ApiRequest& r) {
           // R-FLOW-DER-10, decision 11.11: references, device credentials and
           // the data key, all at once (crypto-shredding).
           LG_RETURN_IF_ERROR(ops.DeleteUserBiometrics(account));
+          fault("capture.after_shred");
           break;
       }
-      return ops.RecordAccountSuccess(account, at);
+      LG_RETURN_IF_ERROR(ops.RecordAccountSuccess(account, at));
+      fault("capture.before_commit");
+      return Status::Ok();
     });
   }
+  fault("capture.after_commit");
   if (!st.ok()) return Refuse(st, op, r, account, flow_id);
   Audit({"client", op, account, device_id, flow_id, outcome, audit_reasons, r.remote_addr});
   deps_.metrics->Increment("livegate_flow_outcomes_total",
