@@ -68,7 +68,7 @@ struct ContinuityPolicy {
   int identity_samples = 6;            // frames with a descriptor to compare
   float max_speed_ied_per_s = 12.0f;   // landmark speed bound, inter-eye distances / s
   int max_missing_face_frames = 2;     // frames without a face tolerated (blinks of the detector)
-  float frozen_difference = 0.6f;      // mean |grey diff| below this = frozen frame
+  float frozen_difference = 0.12f;     // mean |grey diff| (64x64 thumbnail) below this = frozen frame (duplicates ~0; a live 25 fps clip >= 0.2)
   int frozen_run_frames = 4;           // a run this long of frozen frames ...
   float jump_ied = 0.35f;              // ... followed by a landmark jump this large = slideshow
   float max_frozen_fraction = 0.6f;    // more frozen frames than this = still picture

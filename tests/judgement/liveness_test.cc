@@ -95,7 +95,7 @@ TEST(LivenessTest, StillPhotoCannotBlinkAndIsFrozen) {
   Challenge c;
   c.steps = {{Action::kBlink, 1000, 4000}};
   auto obs = MakeSequence(4000, 15, true, [](std::int64_t) { return SynthFrame{}; });
-  for (auto& o : obs) o.frame_difference = o.index == 0 ? -1.0f : 0.1f;
+  for (auto& o : obs) o.frame_difference = o.index == 0 ? -1.0f : 0.02f;
   const auto v = JudgeLiveness(c, obs, Policy());
   EXPECT_FALSE(v.live);
   EXPECT_EQ(v.reason, "actions.missing:blink");

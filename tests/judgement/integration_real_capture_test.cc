@@ -1,0 +1,172 @@
+// The judgement on real frames through the real face engine: a bona fide
+// clip that opens its mouth, a photo turned in front of the camera, and every
+// kind of bad or hostile capture (no face, half a face, dark, blown out, one
+// frame, thousands of frames, duplicated / out-of-order timestamps, empty
+// images) - each must give its specific reason, never a crash.
+#include <gtest/gtest.h>
+#include <opencv2/imgproc.hpp>
+
+#include "judgement/eval_session.h"
+#include "judgement/judgement.h"
+#include "support/test_data.h"
+#include "vision/image_io.h"
+
+namespace livegate::judgement {
+namespace {
+
+using livegate::testing::TestDataDir;
+
+constexpr const char* kClip = "2_face_video/liveportrait/liveportrait_d10.mp4";
+constexpr const char* kPhoto = "3_presentation_attack/silent_face/sf_head_image_T1_real.jpg";
+
+class RealCaptureTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto a = vision::FaceAnalyzer::Create({});
+    if (a.ok()) analyzer_ = std::move(*a);
+    policy_.challenge.allow_scripted = true;
+  }
+  // The first `n` frames of the clip at 15 fps.
+  Capture ClipFrames(int n) {
+    EvalSession s;
+    s.id = "clip";
+    s.media = kClip;
+    s.max_frames = n;
+    auto c = LoadEvalCapture(s, TestDataDir());
+    EXPECT_TRUE(c.ok()) << c.status().ToString();
+    return c.ok() ? *c : Capture{};
+  }
+  Judgement Judge(const Challenge& c, const Capture& cap) {
+    auto j = JudgeCapture(c, cap, *analyzer_, policy_);
+    EXPECT_TRUE(j.ok()) << j.status().ToString();
+    return j.ok() ? std::move(*j) : Judgement{};
+  }
+  static Challenge Script(Action a) {
+    Challenge c;
+    c.scripted = true;
+    c.steps = {{a, 0, 60000}};
+    return c;
+  }
+  std::unique_ptr<vision::FaceAnalyzer> analyzer_;
+  Policy policy_;
+};
+
+TEST_F(RealCaptureTest, BonaFideClipOpeningItsMouthIsLiveAndOfGoodQuality) {
+  LG_REQUIRE_TEST_DATA(kClip);
+  LG_REQUIRE_MODELS();
+  ASSERT_TRUE(analyzer_);
+  const auto j = Judge(Script(Action::kOpenMouth), ClipFrames(90));
+  EXPECT_EQ(j.liveness.Find("actions")->reason, "actions.ok");
+  EXPECT_EQ(j.liveness.Find("continuity")->reason, "continuity.ok");
+  EXPECT_TRUE(j.liveness.live) << j.liveness.reason;
+  EXPECT_TRUE(j.quality.accepted) << j.quality.reason;
+  EXPECT_EQ(j.quality.best_frames.size(), 3u);
+  // The same clip never turns its head: a turn challenge fails on actions.
+  const auto t = Judge(Script(Action::kTurnRight), ClipFrames(45));
+  EXPECT_FALSE(t.liveness.live);
+  EXPECT_EQ(t.liveness.reason, "actions.missing:turn_right");
+}
+
+TEST_F(RealCaptureTest, PhotoTurnedInFrontOfTheCameraIsPlanar) {
+  LG_REQUIRE_TEST_DATA(kPhoto);
+  LG_REQUIRE_MODELS();
+  ASSERT_TRUE(analyzer_);
+  EvalSession s;
+  s.id = "moved";
+  s.kind = "image";
+  s.media = kPhoto;
+  s.synthesize = "planar_motion";
+  auto cap = LoadEvalCapture(s, TestDataDir());
+  ASSERT_TRUE(cap.ok()) << cap.status().ToString();
+  Challenge c = Script(Action::kTurnLeft);
+  const auto j = Judge(c, *cap);
+  EXPECT_FALSE(j.liveness.live);
+  EXPECT_EQ(j.liveness.Find("geometry")->reason, "geometry.planar") << j.liveness.Find("geometry")->detail;
+}
+
+TEST_F(RealCaptureTest, ProductionPolicyRefusesTheScriptedChallenge) {
+  LG_REQUIRE_MODELS();
+  ASSERT_TRUE(analyzer_);
+  Capture cap;
+  auto j = JudgeCapture(Script(Action::kBlink), cap, *analyzer_, Policy());
+  ASSERT_FALSE(j.ok());
+  EXPECT_EQ(j.status().reason(), "challenge.scripted_not_allowed");
+}
+
+TEST_F(RealCaptureTest, BadAndHostileCapturesGetTheirReason) {
+  LG_REQUIRE_TEST_DATA(kClip);
+  LG_REQUIRE_MODELS();
+  ASSERT_TRUE(analyzer_);
+  const Challenge blink = Script(Action::kBlink);
+  const Capture clip = ClipFrames(20);
+  ASSERT_EQ(clip.frames.size(), 20u);
+
+  // No face: a wall.
+  Capture wall = clip;
+  for (auto& f : wall.frames) f.bgr = cv::Mat(480, 640, CV_8UC3, cv::Scalar(120, 140, 150));
+  auto j = Judge(blink, wall);
+  EXPECT_EQ(j.liveness.reason, "actions.no_face");
+  EXPECT_EQ(j.quality.reason, "quality.no_face");
+
+  // Dark and blown-out frames.
+  Capture dark = clip, bright = clip;
+  for (auto& f : dark.frames) f.bgr = f.bgr * 0.04;
+  for (auto& f : bright.frames) f.bgr = f.bgr * 4.0;
+  for (const Capture* c : {&dark, &bright}) {
+    j = Judge(blink, *c);
+    EXPECT_FALSE(j.liveness.live);
+    EXPECT_FALSE(j.quality.accepted);
+    EXPECT_TRUE(j.quality.reason == "quality.no_face" || j.quality.reason == "quality.failed") << j.quality.reason;
+  }
+  // Half a face: the left half of each frame only, padded.
+  Capture half = clip;
+  for (auto& f : half.frames) {
+    cv::Mat m(f.bgr.size(), CV_8UC3, cv::Scalar(0, 0, 0));
+    f.bgr(cv::Rect(0, 0, f.bgr.cols / 2, f.bgr.rows)).copyTo(m(cv::Rect(f.bgr.cols / 2, 0, f.bgr.cols / 2, f.bgr.rows)));
+    f.bgr = m;
+  }
+  j = Judge(blink, half);
+  EXPECT_FALSE(j.quality.accepted) << "half a face must not pass quality";
+
+  // One frame.
+  Capture one;
+  one.frames.push_back(clip.frames[0]);
+  EXPECT_EQ(Judge(blink, one).liveness.reason, "capture.too_few_frames");
+
+  // Thousands of frames: refused before any analysis.
+  Capture many;
+  for (int i = 0; i < 5000; ++i) many.frames.push_back({i * 33, clip.frames[0].bgr});
+  j = Judge(blink, many);
+  EXPECT_EQ(j.liveness.reason, "capture.too_many_frames");
+  EXPECT_TRUE(j.observations.empty());
+
+  // Duplicated and out-of-order timestamps.
+  Capture dup = clip;
+  dup.frames[5].timestamp_ms = dup.frames[4].timestamp_ms;
+  EXPECT_EQ(Judge(blink, dup).liveness.reason, "capture.timestamps_duplicated");
+  Capture reordered = clip;
+  std::swap(reordered.frames[5].timestamp_ms, reordered.frames[6].timestamp_ms);
+  EXPECT_EQ(Judge(blink, reordered).liveness.reason, "capture.timestamps_out_of_order");
+
+  // Empty and wrong-type images.
+  Capture broken = clip;
+  broken.frames[3].bgr = cv::Mat();
+  broken.frames[4].bgr = cv::Mat(10, 10, CV_16UC1);
+  EXPECT_EQ(Judge(blink, broken).liveness.reason, "capture.undecodable_frames");
+}
+
+TEST(EvalManifestTest, ParsesAndRefusesBadSessions) {
+  auto m = ParseEvalManifest(R"({"sessions":[{"id":"a","label":"bona_fide","media":"x.mp4",
+      "challenge":{"type":"actions","steps":[{"action":"blink","start_ms":0,"end_ms":5000}]}}]})");
+  ASSERT_TRUE(m.ok()) << m.status().ToString();
+  EXPECT_TRUE((*m)[0].challenge.scripted);
+  EXPECT_TRUE((*m)[0].bona_fide());
+  EXPECT_EQ(ParseEvalManifest("{}").status().reason(), "manifest.bad_json");
+  EXPECT_EQ(ParseEvalManifest(R"({"sessions":[{"id":"a","label":"print","kind":"image","media":"x.jpg",
+      "challenge":{"type":"passive"}}]})").status().reason(), "manifest.bad_session");
+  EXPECT_EQ(ParseEvalManifest(R"({"sessions":[{"id":"a","label":"print","media":"x.mp4"}]})").status().reason(),
+            "manifest.bad_session");
+}
+
+}  // namespace
+}  // namespace livegate::judgement
