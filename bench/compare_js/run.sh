@@ -3,7 +3,9 @@
 #   livegate (our C++ pipeline)  vs  @vladmandic/face-api@1.7.15  vs  @vladmandic/human@3.3.6
 # (both JS libraries under node with @tensorflow/tfjs-backend-wasm@4.22.0).
 # Images: dlib's example faces (/usr/share/doc/libdlib19.1/examples/faces/*.jpg)
-# and one 640x480 frame (centre 4:3 crop of a frame of a face video, resized).
+# and one 640x480 frame with one face: the first frame of the real webcam clip
+# 3_presentation_attack/zubaircrackscode/zubair_real.webm, centre 4:3 crop,
+# resized (the same frame bench/vision uses).
 # compare_js_livegate decodes every image once (OpenCV, EXIF honoured) and
 # dumps raw RGB; the node runners read those bytes, so JPEG decoding is
 # timed nowhere. Everything runs single-threaded (cv::setNumThreads(1), one
@@ -60,7 +62,7 @@ bin="$build/bench/compare_js/compare_js_livegate"
 if [[ ! -x "$bin" ]]; then
   echo "missing $bin (build target compare_js_livegate; set LIVEGATE_BUILD)" >&2; exit 4
 fi
-video="$data/2_face_video/sadtalker/sadtalker_WDA_AlexandriaOcasioCortez_000.mp4"
+video="$data/3_presentation_attack/zubaircrackscode/zubair_real.webm"
 if [[ ! -f "$video" ]]; then
   echo "missing $video (set LIVEGATE_TEST_DATA)" >&2; exit 4
 fi
@@ -73,7 +75,7 @@ fi
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 echo "livegate ..." >&2
-"$bin" --json --dump "$work/frames" --seconds "$seconds" --frame-video "$video" --frame-index 30 \
+"$bin" --json --dump "$work/frames" --seconds "$seconds" --frame-video "$video" --frame-index 0 \
   "${images[@]}" > "$work/livegate.json"
 for lib in face-api human; do
   echo "$lib ..." >&2
