@@ -31,6 +31,7 @@ struct AnalyzeArgs {
   bool descriptor = false;
   bool mesh = false;
   bool pad = false;
+  bool no_track = false;
   std::string models;
 };
 
@@ -128,6 +129,8 @@ int RunAnalyze(const AnalyzeArgs& args) {
   vision::VideoLimits limits;
   limits.max_pixels_per_frame = args.max_pixels;
   limits.max_frames = args.max_frames;
+  // Tracking (detector every 10th frame) only when frames are close in time.
+  const bool track = !args.no_track && args.every <= 2;
   nlohmann::json frames = nlohmann::json::array();
   Status failure;
   int analysed = 0;
@@ -135,7 +138,7 @@ int RunAnalyze(const AnalyzeArgs& args) {
       args.input,
       [&](const vision::VideoFrame& frame) {
         if (frame.index % args.every != 0) return true;
-        auto faces = (*analyzer)->Analyze(frame.bgr);
+        auto faces = track ? (*analyzer)->AnalyzeVideoFrame(frame.bgr) : (*analyzer)->Analyze(frame.bgr);
         if (!faces.ok()) {
           failure = faces.status();
           return false;
@@ -186,6 +189,8 @@ cli::Registration reg([](CLI::App& app) {
   cmd->add_flag("--descriptor", args->descriptor, "Compute and print the 128-D descriptor");
   cmd->add_flag("--mesh", args->mesh, "Print the 468 mesh points");
   cmd->add_flag("--pad", args->pad, "Compute the passive anti-spoofing weak signals (antispoof, liveness)");
+  cmd->add_flag("--no-track", args->no_track,
+                "Video: run the detector on every analysed frame (default: track faces between frames when --every <= 2)");
   cmd->add_option("--models", args->models, "Model folder (default: LIVEGATE_MODELS or the build's models/)");
   cmd->callback([args] { cli::SetExitCode(RunAnalyze(*args)); });
 });

@@ -190,6 +190,42 @@ void BM_FullAnalysis640x480(benchmark::State& state) {
   state.counters["faces"] = static_cast<double>(faces);
 }
 
+// Consecutive frames of the same webcam clip (first 60, 640x480 as above)
+// through AnalyzeVideoFrame: the detector runs every 10th frame, other
+// frames place FaceMesh from the previous mesh. One iteration = one frame.
+void BM_TrackedVideo640x480(benchmark::State& state) {
+  SetThreads(state);
+  static const std::vector<cv::Mat> frames = [] {
+    std::vector<cv::Mat> v;
+    const fs::path video = TestDataDir() / "3_presentation_attack/zubaircrackscode/zubair_real.webm";
+    const auto s = lv::ForEachVideoFrame(video, [&](const lv::VideoFrame& f) {
+      const int w43 = std::min(f.bgr.cols, f.bgr.rows * 4 / 3);
+      cv::Mat out;
+      cv::resize(f.bgr(cv::Rect((f.bgr.cols - w43) / 2, 0, w43, f.bgr.rows)), out, {640, 480}, 0, 0,
+                 cv::INTER_AREA);
+      v.push_back(out);
+      return v.size() < 60;
+    });
+    if (!s.ok()) {
+      std::cerr << "bench_vision: " << video << ": " << s.ToString() << "\n";
+      std::exit(2);
+    }
+    return v;
+  }();
+  auto a = Must(lv::FaceAnalyzer::Create(FullOptions()), "analyzer");
+  size_t i = 0, tracked = 0, faces = 0;
+  for (auto _ : state) {
+    if (i % frames.size() == 0) a->ResetTracking();  // the clip restarts: not a continuation
+    auto r = a->AnalyzeVideoFrame(frames[i++ % frames.size()]);
+    if (r.ok()) {
+      faces += r->size();
+      for (const auto& f : *r) tracked += f.tracked ? 1 : 0;
+    }
+  }
+  state.counters["faces_per_frame"] = static_cast<double>(faces) / state.iterations();
+  state.counters["tracked_share"] = faces ? static_cast<double>(tracked) / faces : 0.0;
+}
+
 // All dlib example images in turn (decoded once, outside the timing); one
 // iteration = one image. Faces per image vary (0 to 10+).
 void BM_FullAnalysisDlibExamples(benchmark::State& state) {
@@ -245,6 +281,7 @@ LG_THREADS(BM_Liveness);
 BENCHMARK(BM_BlazeFaceDecode)->Unit(benchmark::kMicrosecond);
 LG_THREADS(BM_DetectOnly640x480);
 LG_THREADS(BM_FullAnalysis640x480);
+LG_THREADS(BM_TrackedVideo640x480);
 LG_THREADS(BM_FullAnalysisDlibExamples);
 
 }  // namespace

@@ -25,6 +25,11 @@ struct AnalyzerOptions {
   bool compute_descriptor = true;     // aligned chip + 128-D descriptor
   bool compute_iris = false;
   bool compute_passive_pad = false;   // antispoof + liveness weak signals
+  // AnalyzeVideoFrame only: run the detector at least every N frames (new
+  // faces), and whenever a tracked face's mesh confidence drops below the
+  // threshold (face lost).
+  int track_redetect_every = 10;
+  float track_min_mesh_confidence = 0.5f;
 };
 
 struct HeadPose {
@@ -38,6 +43,9 @@ struct FaceAnalysis {
   float detector_score = 0;             // 0..1
   std::array<cv::Point2f, 6> keypoints; // BlazeFace: r-eye, l-eye, nose, mouth, r-ear, l-ear
   bool tiny = false;                    // box narrower than min_face_pixels: no mesh/descriptor
+  bool tracked = false;                 // AnalyzeVideoFrame: placed from the previous frame's mesh,
+                                        // no detector run (box/keypoints then derived from the mesh,
+                                        // detector_score is the last detection's)
 
   // Present when compute_mesh and the face is not tiny.
   std::vector<cv::Point3f> mesh;        // 468 points, image pixels (z relative, same scale as x)
@@ -65,6 +73,13 @@ class FaceAnalyzer {
   // analyzer per thread.
   virtual Result<std::vector<FaceAnalysis>> Analyze(const cv::Mat& bgr) = 0;
   virtual const AnalyzerOptions& options() const = 0;
+  // Consecutive frames of one video: like Analyze, but each face's FaceMesh
+  // crop is placed from its mesh in the previous frame (MediaPipe's
+  // tracking), so the detector (about half the cost of a frame) runs only on
+  // the first frame, when a face is lost, and every track_redetect_every
+  // frames. Call ResetTracking() before another video.
+  virtual Result<std::vector<FaceAnalysis>> AnalyzeVideoFrame(const cv::Mat& bgr) { return Analyze(bgr); }
+  virtual void ResetTracking() {}
 };
 
 // Comparison (R-SRV-CMP-1): Euclidean distance between descriptors and the

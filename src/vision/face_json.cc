@@ -14,6 +14,7 @@ nlohmann::json FaceAnalysisToJson(const FaceAnalysis& f, const FaceJsonOptions& 
   j["box"] = {{"x", R3(f.box.x)}, {"y", R3(f.box.y)}, {"width", R3(f.box.width)}, {"height", R3(f.box.height)}};
   j["detector_score"] = R3(f.detector_score);
   j["tiny"] = f.tiny;
+  if (f.tracked) j["tracked"] = true;
   nlohmann::json kp = nlohmann::json::array();
   for (const auto& p : f.keypoints) kp.push_back({R3(p.x), R3(p.y)});
   j["keypoints"] = kp;

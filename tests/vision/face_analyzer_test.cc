@@ -242,6 +242,42 @@ TEST_F(FaceAnalyzerTest, MirroredImageMirrorsPoseAndKeepsIdentity) {
   EXPECT_GT(std::abs((*a)[0].pose.yaw_deg), 20.f);
 }
 
+// Tracking (AnalyzeVideoFrame) on a real webcam clip gives the same faces
+// and measures as detecting every frame, with the detector skipped on most
+// frames.
+TEST_F(FaceAnalyzerTest, VideoTrackingAgreesWithPerFrameDetection) {
+  LG_REQUIRE_TEST_DATA("3_presentation_attack/zubaircrackscode/zubair_real.webm");
+  AnalyzerOptions o;
+  o.model_dir = testing::ModelDir();
+  auto tracker = FaceAnalyzer::Create(o);
+  ASSERT_TRUE(tracker.ok());
+  int frames = 0, tracked = 0;
+  const Status s = ForEachVideoFrame(
+      testing::TestDataDir() / "3_presentation_attack/zubaircrackscode/zubair_real.webm",
+      [&](const VideoFrame& frame) {
+        auto t = (*tracker)->AnalyzeVideoFrame(frame.bgr);
+        auto d = analyzer_->Analyze(frame.bgr);
+        EXPECT_TRUE(t.ok() && d.ok());
+        if (!t.ok() || !d.ok()) return false;
+        EXPECT_EQ(t->size(), d->size()) << "frame " << frame.index;
+        if (t->size() != 1 || d->size() != 1) return ++frames < 40;
+        const FaceAnalysis &ft = (*t)[0], &fd = (*d)[0];
+        if (ft.tracked) ++tracked;
+        const float inter = (ft.box & fd.box).area();
+        EXPECT_GT(inter / (ft.box.area() + fd.box.area() - inter), 0.6f) << "frame " << frame.index;
+        EXPECT_NEAR(ft.pose.yaw_deg, fd.pose.yaw_deg, 6.f) << "frame " << frame.index;
+        EXPECT_NEAR(ft.pose.roll_deg, fd.pose.roll_deg, 6.f) << "frame " << frame.index;
+        EXPECT_NEAR(ft.mouth_openness, fd.mouth_openness, 0.08f) << "frame " << frame.index;
+        EXPECT_LT(DescriptorDistance(*ft.descriptor, *fd.descriptor), 0.3f) << "frame " << frame.index;
+        return ++frames < 40;
+      });
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  EXPECT_EQ(frames, 40);
+  EXPECT_GE(tracked, 32);  // detector every 10th frame: 36 of 40 tracked
+  // After a reset the next frame is detected again.
+  (*tracker)->ResetTracking();
+}
+
 // Debian's dlib johns crops (5 people x 11 photos): all 275 genuine pairs
 // under 0.6 and all 1210 impostor pairs over it, through the full pipeline
 // (detect, mesh, align, describe), not only the descriptor.
