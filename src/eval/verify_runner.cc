@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cmath>
 #include <fstream>
 #include <map>
 #include <mutex>
@@ -387,7 +388,9 @@ Table VerifySummaryTable(const VerifyReport& report) {
 nlohmann::json ToJson(const VerifyReport& report) {
   nlohmann::json j;
   j["mode"] = report.mode;
-  j["threshold"] = report.threshold;
+  // The default comes from a float (vision's 0.6f): print it as set, not as
+  // 0.6000000238.
+  j["threshold"] = std::round(report.threshold * 1e6) / 1e6;
   j["data_dir"] = report.data_dir.string();
   j["manifest"] = report.manifest.string();
   j["threads"] = report.threads;
@@ -405,7 +408,7 @@ nlohmann::json ToJson(const VerifyReport& report) {
     js["genuine_same_photo_excluded"] = s.genuine_same_photo_excluded;
     js["genuine_scored"] = s.genuine_scored;
     js["impostor_scored"] = s.impostor_scored;
-    js["decisions"] = {{"threshold", report.threshold},
+    js["decisions"] = {{"threshold", j["threshold"]},
                        {"genuine_accepted", s.genuine_accepted},
                        {"genuine_rejected", s.genuine_rejected},
                        {"impostor_accepted", s.impostor_accepted},
