@@ -78,13 +78,7 @@ cv::dnn::Net DnnNetBuilder::Release() { return std::move(net_); }
 
 DnnTensor DnnNetBuilder::Conv(const DnnTensor& x_in, const cv::Mat& w, const std::vector<float>& bias,
                               int group, int stride_h, int stride_w, Pads2d pads, int dilation) {
-  // OpenCV 4.6 convolution refuses asymmetric padding (TF "SAME" with an even
-  // total): pad explicitly with zeros, then convolve unpadded.
   DnnTensor x = x_in;
-  if (pads.top != pads.bottom || pads.left != pads.right) {
-    x = Pad(x, {{0, 0}, {0, 0}, {pads.top, pads.bottom}, {pads.left, pads.right}});
-    pads = Pads2d{};
-  }
   const int out_c = w.size[0], kh = w.size[2], kw = w.size[3];
   cv::dnn::LayerParams p;
   p.set("kernel_h", kh);
@@ -93,7 +87,23 @@ DnnTensor DnnNetBuilder::Conv(const DnnTensor& x_in, const cv::Mat& w, const std
   p.set("stride_w", stride_w);
   p.set("dilation_h", dilation);
   p.set("dilation_w", dilation);
-  SetPads(p, pads);
+  if (pads.top != pads.bottom || pads.left != pads.right) {
+    // OpenCV 4.6 refuses explicit asymmetric pads, but its pad_mode "SAME"
+    // splits the total exactly like TF (before = total / 2, rest after) and
+    // the kernels read the missing border as zeros. That saves a zero-padded
+    // copy of the input (a Padding layer) before every stride-2 convolution.
+    const auto same_h = TfSamePadding(x.shape[2], kh, stride_h, dilation);
+    const auto same_w = TfSamePadding(x.shape[3], kw, stride_w, dilation);
+    if (same_h == std::pair{pads.top, pads.bottom} && same_w == std::pair{pads.left, pads.right}) {
+      p.set("pad_mode", "SAME");
+    } else {  // other asymmetric pads (EXPLICIT): pad with zeros, convolve unpadded
+      x = Pad(x, {{0, 0}, {0, 0}, {pads.top, pads.bottom}, {pads.left, pads.right}});
+      pads = Pads2d{};
+      SetPads(p, pads);
+    }
+  } else {
+    SetPads(p, pads);
+  }
   p.set("num_output", out_c);
   p.set("group", group);
   p.set("bias_term", !bias.empty());
@@ -242,15 +252,29 @@ Result<cv::Mat> RgbToBlob(const cv::Mat& rgb, int size, const cv::Scalar& mean, 
                                " RGB CV_8UC3 image, got " + std::to_string(rgb.cols) + "x" +
                                std::to_string(rgb.rows) + " type " + std::to_string(rgb.type()));
   }
-  cv::Mat blob = MakeBlob({1, 3, size, size});
+  const int dims[4] = {1, 3, size, size};
+  cv::Mat blob(4, dims, CV_32F);  // every element is written below: no zero fill
   float* dst = blob.ptr<float>();
   const size_t plane = static_cast<size_t>(size) * size;
+  // A pixel has 256 values: the same float32 expression, evaluated once per
+  // value and channel into a table, gives bit-identical inputs at the cost of
+  // a lookup instead of a subtraction and a division per element.
   const float d = static_cast<float>(divisor), o = static_cast<float>(offset);
-  const float m[3] = {static_cast<float>(mean[0]), static_cast<float>(mean[1]), static_cast<float>(mean[2])};
+  float table[3][256];
+  for (int c = 0; c < 3; ++c) {
+    const float m = static_cast<float>(mean[c]);
+    for (int v = 0; v < 256; ++v) table[c][v] = (v - m) / d + o;
+  }
+  float* r = dst;
+  float* g = dst + plane;
+  float* b = dst + 2 * plane;
   for (int y = 0; y < size; ++y) {
     const uint8_t* row = rgb.ptr<uint8_t>(y);
-    for (int x = 0; x < size; ++x)
-      for (int c = 0; c < 3; ++c) dst[c * plane + y * size + x] = (row[3 * x + c] - m[c]) / d + o;
+    for (int x = 0; x < size; ++x, row += 3) {
+      *r++ = table[0][row[0]];
+      *g++ = table[1][row[1]];
+      *b++ = table[2][row[2]];
+    }
   }
   return blob;
 }
