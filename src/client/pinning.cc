@@ -112,6 +112,7 @@ Result<PinnedTrust> ResolveTrust(const std::filesystem::path& state_dir, const S
       return Status::BadInput("pin.bad_pem", options.pin_file.string() + " is empty or unreadable");
     }
     LG_ASSIGN_OR_RETURN(trust.fingerprint, CertificateFingerprint(pem));
+    if (std::filesystem::exists(pin_path) && ReadText(pin_path) == pem) return trust;  // same pin
     LG_RETURN_IF_ERROR(WritePrivateFile(pin_path, {pem.begin(), pem.end()}));
     trust.newly_pinned = true;
     return trust;
