@@ -59,6 +59,22 @@ CheckResult NotApplicable(std::string name, std::string reason) {
 
 using Obs = std::span<const FrameObservation>;
 
+// Yaw with single-frame glitches removed: the median of each mesh frame
+// and its mesh neighbours (pose estimates flip near profile).
+std::vector<float> SmoothedYaw(Obs obs) {
+  std::vector<float> out(obs.size(), 0.0f);
+  std::vector<int> idx;
+  for (std::size_t i = 0; i < obs.size(); ++i) {
+    if (obs[i].has_mesh) idx.push_back(int(i));
+  }
+  for (std::size_t k = 0; k < idx.size(); ++k) {
+    float a = obs[idx[k > 0 ? k - 1 : k]].pose.yaw_deg, b = obs[idx[k]].pose.yaw_deg,
+          c = obs[idx[k + 1 < idx.size() ? k + 1 : k]].pose.yaw_deg;
+    out[idx[k]] = std::max(std::min(a, b), std::min(std::max(a, b), c));
+  }
+  return out;
+}
+
 float EyeOpen(const FrameObservation& o) { return 0.5f * (o.left_eye_openness + o.right_eye_openness); }
 
 // The user's own neutral: medians over the frames before the first action
@@ -232,16 +248,18 @@ CheckResult CheckFaceAngle(Obs obs, const Challenge& ch, const Neutral& n, const
   // Angular speed between consecutive frames: a real head turns at most a
   // few hundred degrees per second; a cut between pictures jumps.
   float max_speed = 0, min_yaw = 1e9f, max_yaw = -1e9f;
-  const FrameObservation* prev = nullptr;
-  for (const auto& o : obs) {
-    if (!o.has_mesh) { prev = nullptr; continue; }
-    min_yaw = std::min(min_yaw, o.pose.yaw_deg - n.yaw);
-    max_yaw = std::max(max_yaw, o.pose.yaw_deg - n.yaw);
-    if (prev) {
-      const float dt = std::max<float>(1.0f, float(o.timestamp_ms - prev->timestamp_ms)) / 1000.0f;
-      max_speed = std::max(max_speed, std::abs(o.pose.yaw_deg - prev->pose.yaw_deg) / dt);
+  const std::vector<float> yaw = SmoothedYaw(obs);
+  int prev = -1;
+  for (std::size_t i = 0; i < obs.size(); ++i) {
+    const auto& o = obs[i];
+    if (!o.has_mesh) { prev = -1; continue; }
+    min_yaw = std::min(min_yaw, yaw[i] - n.yaw);
+    max_yaw = std::max(max_yaw, yaw[i] - n.yaw);
+    if (prev >= 0) {
+      const float dt = std::max<float>(1.0f, float(o.timestamp_ms - obs[prev].timestamp_ms)) / 1000.0f;
+      max_speed = std::max(max_speed, std::abs(yaw[i] - yaw[prev]) / dt);
     }
-    prev = &o;
+    prev = int(i);
   }
   const float kMaxDegPerS = 600.0f;
   const std::string detail = Fmt("yaw range %.1f..%.1f deg from neutral, peak speed %.0f deg/s", min_yaw, max_yaw, max_speed);
@@ -275,9 +293,12 @@ CheckResult CheckGeometry(Obs obs, const Neutral& n, const Policy& policy, float
   }
   if (ref < 0) return NotApplicable("geometry", "geometry.no_face");
   std::vector<std::pair<float, int>> by_yaw;
+  const std::vector<float> yaw = SmoothedYaw(obs);
   for (std::size_t i = 0; i < obs.size(); ++i) {
     if (!obs[i].has_mesh || obs[i].landmarks.size() != obs[ref].landmarks.size()) continue;
-    by_yaw.push_back({std::abs(obs[i].pose.yaw_deg - obs[ref].pose.yaw_deg), int(i)});
+    // Both the smoothed and the frame's own yaw must agree (no glitch frame).
+    const float d = std::min(std::abs(yaw[i] - obs[ref].pose.yaw_deg), std::abs(obs[i].pose.yaw_deg - obs[ref].pose.yaw_deg));
+    by_yaw.push_back({d, int(i)});
   }
   std::sort(by_yaw.rbegin(), by_yaw.rend());
   if (by_yaw.empty() || by_yaw.front().first < policy.geometry.min_yaw_span_deg) {
@@ -290,12 +311,13 @@ CheckResult CheckGeometry(Obs obs, const Neutral& n, const Policy& policy, float
     const auto& b = obs[by_yaw[k].second];
     const float scale = 0.5f * (a.inter_eye_distance + b.inter_eye_distance);
     const float r = PlanarityResidual(a.landmarks, b.landmarks, scale);
-    if (r >= 0) residuals.push_back(r);
+    const float span = std::sin(std::min(by_yaw[k].first, 80.0f) * float(M_PI) / 180.0f);
+    if (r >= 0) residuals.push_back(r / std::max(span, 0.05f));
   }
   if (residuals.empty()) return NotApplicable("geometry", "geometry.not_computable");
   const float r = Median(residuals);
   *residual_out = r;
-  const std::string detail = Fmt("homography residual %.3f inter-eye distances over a %.1f deg turn (parallax needs >= %.3f)",
+  const std::string detail = Fmt("parallax %.3f (homography residual in inter-eye distances / sin(turn)) over a %.1f deg turn (needs >= %.3f)",
                                  r, by_yaw.front().first, policy.geometry.min_parallax);
   const bool ok = r >= policy.geometry.min_parallax;
   return Make("geometry", ok, Ramp(r, policy.geometry.min_parallax, true), ok ? "geometry.parallax" : "geometry.planar", detail);
@@ -318,9 +340,10 @@ CheckResult CheckContinuity(Obs obs, const Policy& policy) {
                 Fmt("%.0f frames without a face (at most %.0f)", missing, cp.max_missing_face_frames));
   }
   // Identity: evenly sampled frames with a descriptor, each against the first.
+  // Descriptors are only comparable on near-frontal frames.
   std::vector<const FrameObservation*> with_desc;
   for (const auto& o : obs) {
-    if (o.descriptor) with_desc.push_back(&o);
+    if (o.descriptor && (!o.has_mesh || std::abs(o.pose.yaw_deg) <= cp.identity_max_yaw_deg)) with_desc.push_back(&o);
   }
   float max_dist = 0;
   if (with_desc.size() >= 2) {

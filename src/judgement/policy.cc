@@ -51,6 +51,7 @@ template <class F>
 void Visit(ContinuityPolicy& p, F&& f) {
   f("max_identity_distance", p.max_identity_distance);
   f("identity_samples", p.identity_samples);
+  f("identity_max_yaw_deg", p.identity_max_yaw_deg);
   f("max_speed_ied_per_s", p.max_speed_ied_per_s);
   f("max_missing_face_frames", p.max_missing_face_frames);
   f("frozen_difference", p.frozen_difference);

@@ -54,18 +54,23 @@ struct ActionPolicy {
 };
 
 struct GeometryPolicy {
-  // Geometry (planarity) is measured between the neutral frame and the
-  // frame of largest |yaw - neutral| when it is at least this large.
-  float min_yaw_span_deg = 8.0f;
-  // Residual of the best homography over the mesh subset, in units of the
-  // inter-eye distance. A flat picture fits a plane (residual ~0.01); a real
-  // head shows parallax. Below this: geometry.planar.
-  float min_parallax = 0.035f;
+  // Geometry (planarity) is measured between the frame closest to the
+  // neutral yaw and the frames of largest yaw departure, when that departure
+  // is at least this large (below it, FaceMesh noise and a real head's
+  // parallax are of the same size: measured on the bona fide clips).
+  float min_yaw_span_deg = 20.0f;
+  // Parallax = RMS residual of the best homography over the rigid mesh
+  // points, in inter-eye distances, divided by sin(yaw span). A flat picture
+  // fits a plane; a real head shows parallax. Below this: geometry.planar.
+  // Measured (docs/ANTISPOOFING.md): real turns 0.34, a turned flat photo
+  // 0.13, a replay screen 0.02.
+  float min_parallax = 0.2f;
 };
 
 struct ContinuityPolicy {
   float max_identity_distance = 0.6f;  // descriptor distance between sampled frames
   int identity_samples = 6;            // frames with a descriptor to compare
+  float identity_max_yaw_deg = 25.0f;  // only frames this near frontal are compared
   float max_speed_ied_per_s = 12.0f;   // landmark speed bound, inter-eye distances / s
   int max_missing_face_frames = 2;     // frames without a face tolerated (blinks of the detector)
   float frozen_difference = 0.12f;     // mean |grey diff| (64x64 thumbnail) below this = frozen frame (duplicates ~0; a live 25 fps clip >= 0.2)
@@ -83,7 +88,7 @@ struct ReplayPolicy {
   // sequence and the face's colour change relative to the background.
   float min_colour_correlation = 0.5f;
   // Passive cues, each mapped to a 0..1 spoof evidence; combined max.
-  float moire_threshold = 2.6f;        // spectral peak ratio above which moiré is flagged
+  float moire_threshold = 3.2f;        // spectral peak ratio above which moiré is flagged (does not separate on the shared data: set above every bona fide clip)
   float border_threshold = 0.55f;      // straight-frame evidence above which a screen/paper border is flagged
   float glare_threshold = 0.04f;       // specular blob fraction above which glare is flagged
   int min_flagged_frames_pct = 30;     // a cue counts when this % of frames show it
