@@ -40,6 +40,7 @@ Clock SystemClock();
 //   storage.device_not_found, storage.device_exists        NotFound / AlreadyExists
 //   storage.reference_not_found                            NotFound
 //   storage.user_key_not_found, storage.user_key_exists    NotFound / AlreadyExists
+//   storage.user_key_conflict  FailedPrecondition: user key changed since it was read
 //   storage.flow_not_found, storage.flow_exists            NotFound / AlreadyExists
 //   storage.flow_expired                                   Expired
 //   storage.flow_conflict   FailedPrecondition: flow changed since it was read
@@ -166,6 +167,17 @@ class StoreOps {
   virtual Status PutUserKey(const UserKey& key) = 0;       // new account only
   virtual Status ReplaceUserKey(const UserKey& key) = 0;   // key renewal
   virtual Result<UserKey> GetUserKey(const std::string& account_id) = 0;
+  // Master-key rotation (R-SEC-STO-1/2): the accounts holding a user key,
+  // ascending by account_id, strictly after `after` ("" = from the start),
+  // at most `limit` (1..10000) - page with the last id returned.
+  virtual Result<std::vector<std::string>> ListUserKeyAccounts(const std::string& after,
+                                                               int limit) = 0;
+  // Compare-and-set of the wrapped data key alone: replaces it only while
+  // the row still holds `expected` (a concurrent key renewal is never
+  // overwritten). FailedPrecondition(storage.user_key_conflict) when the row
+  // changed, NotFound(storage.user_key_not_found) when it went.
+  virtual Status RewrapUserKey(const std::string& account_id, const Bytes& expected,
+                               const Bytes& replacement) = 0;
 
   // Deregistration (R-FLOW-DER-10, decision 11.11): deletes every reference,
   // every device credential and the user key of the account. Account row and

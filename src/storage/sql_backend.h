@@ -73,6 +73,12 @@ class SqlReferenceStore : public ReferenceStore {
   Status PutUserKey(const UserKey& k) override { return W([&](StoreOps& o) { return o.PutUserKey(k); }); }
   Status ReplaceUserKey(const UserKey& k) override { return W([&](StoreOps& o) { return o.ReplaceUserKey(k); }); }
   Result<UserKey> GetUserKey(const std::string& a) override { return R<UserKey>([&](StoreOps& o) { return o.GetUserKey(a); }); }
+  Result<std::vector<std::string>> ListUserKeyAccounts(const std::string& after, int limit) override {
+    return R<std::vector<std::string>>([&](StoreOps& o) { return o.ListUserKeyAccounts(after, limit); });
+  }
+  Status RewrapUserKey(const std::string& a, const Bytes& e, const Bytes& r) override {
+    return W([&](StoreOps& o) { return o.RewrapUserKey(a, e, r); });
+  }
   Status DeleteUserBiometrics(const std::string& a) override { return W([&](StoreOps& o) { return o.DeleteUserBiometrics(a); }); }
 
   Status AppendRiskEvent(const RiskEvent& e) override { return W([&](StoreOps& o) { return o.AppendRiskEvent(e); }); }

@@ -316,6 +316,30 @@ class SqlStoreOps final : public StoreOps {
     if (rows.empty()) return NotFound("storage.user_key_not_found", "no user key " + a);
     return ToUserKey(rows[0]);
   }
+  Result<std::vector<std::string>> ListUserKeyAccounts(const std::string& after,
+                                                       int limit) override {
+    if (limit < 1 || limit > 10000) return Invalid("limit must be 1..10000");
+    LG_ASSIGN_OR_RETURN(auto rows, c_.Exec("SELECT account_id FROM user_keys WHERE account_id > ? "
+                                           "ORDER BY account_id LIMIT ?",
+                                           {after, static_cast<std::int64_t>(limit)}));
+    std::vector<std::string> out;
+    out.reserve(rows.size());
+    for (const auto& r : rows) out.push_back(S(r[0]));
+    return out;
+  }
+  Status RewrapUserKey(const std::string& a, const Bytes& expected,
+                       const Bytes& replacement) override {
+    if (a.empty() || replacement.empty()) return Invalid("rewrap without account or key");
+    LG_ASSIGN_OR_RETURN(auto rows, c_.Exec("UPDATE user_keys SET wrapped_data_key = ? "
+                                           "WHERE account_id = ? AND wrapped_data_key = ? RETURNING 1",
+                                           {replacement, a, expected}));
+    if (!rows.empty()) return Status::Ok();
+    // Tell "gone" from "changed" (both are normal under concurrency).
+    LG_ASSIGN_OR_RETURN(auto still, c_.Exec("SELECT 1 FROM user_keys WHERE account_id = ?", {a}));
+    if (still.empty()) return NotFound("storage.user_key_not_found", "no user key " + a);
+    return Status(StatusCode::kFailedPrecondition, "storage.user_key_conflict",
+                  "user key of " + a + " changed during rotation");
+  }
   Status DeleteUserBiometrics(const std::string& a) override {
     LG_RETURN_IF_ERROR(RequireAccount(a));
     // Decision 11.11: references of every device type, device credentials

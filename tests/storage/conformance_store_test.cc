@@ -1,13 +1,20 @@
 // The storage conformance suite: every backend must pass the same tests
 // (R-SRV-DB-1, R-SRV-QJ-5, R-SRV-CMP-2, R-SEC-SRV-3, decision 11.11).
 #include <atomic>
+#include <cmath>
+#include <map>
+#include <random>
 #include <fstream>
 #include <thread>
 
 #include <gtest/gtest.h>
 
+#include "crypto/key_manager.h"
+#include "crypto/key_store.h"
 #include "storage/reference_store.h"
 #include "storage/store_test_env.h"
+#include "storage/template_protection.h"
+#include "storage/user_key_holder.h"
 
 #include <SQLiteCpp/SQLiteCpp.h>
 
@@ -441,6 +448,128 @@ TEST_P(StoreConformance, FailedTransactionLeavesNothing) {
                   .ok());
   EXPECT_TRUE(store_->GetReference("alice", "android").ok());
   EXPECT_TRUE(store_->GetDevice("new").ok());
+}
+
+// Master-key rotation needs every user key listed (R-SEC-STO-1/2).
+TEST_P(StoreConformance, UserKeyAccountsAreListedInPages) {
+  for (const char* id : {"u3", "u1", "u5", "u2", "u4", "nokey"}) {
+    ASSERT_TRUE(store_->CreateAccount(MakeAccount(id)).ok());
+    if (std::string(id) != "nokey") ASSERT_TRUE(store_->PutUserKey(MakeKey(id)).ok());
+  }
+  using V = std::vector<std::string>;
+  auto p1 = store_->ListUserKeyAccounts("", 2);
+  ASSERT_TRUE(p1.ok()) << p1.status().ToString();
+  EXPECT_EQ(*p1, (V{"u1", "u2"}));
+  EXPECT_EQ(store_->ListUserKeyAccounts("u2", 2).value(), (V{"u3", "u4"}));
+  EXPECT_EQ(store_->ListUserKeyAccounts("u4", 2).value(), (V{"u5"}));
+  EXPECT_EQ(store_->ListUserKeyAccounts("u5", 2).value(), V{});
+  EXPECT_EQ(store_->ListUserKeyAccounts("", 0).status().reason(), "storage.invalid_argument");
+  // Inside a transaction too.
+  ASSERT_TRUE(store_->Transact([](StoreOps& tx) -> Status {
+                      LG_ASSIGN_OR_RETURN(auto all, tx.ListUserKeyAccounts("", 100));
+                      return all.size() == 5 ? Status::Ok() : Status::Internal("test", "count");
+                    })
+                  .ok());
+}
+
+TEST_P(StoreConformance, RewrapUserKeyIsCompareAndSet) {
+  ASSERT_TRUE(store_->CreateAccount(MakeAccount("alice")).ok());
+  ASSERT_TRUE(store_->PutUserKey(MakeKey("alice")).ok());
+  EXPECT_EQ(store_->RewrapUserKey("alice", B("stale"), B("new")).reason(),
+            "storage.user_key_conflict");
+  EXPECT_EQ(store_->GetUserKey("alice")->wrapped_data_key, B("wrapped-alice"));
+  ASSERT_TRUE(store_->RewrapUserKey("alice", B("wrapped-alice"), B("new")).ok());
+  auto k = store_->GetUserKey("alice");
+  ASSERT_TRUE(k.ok());
+  EXPECT_EQ(k->wrapped_data_key, B("new"));
+  EXPECT_EQ(k->sealed_transform_key, B("tk-alice"));  // only the wrapped key changes
+  EXPECT_EQ(store_->RewrapUserKey("bob", B("x"), B("y")).reason(), "storage.user_key_not_found");
+}
+
+// Rotation without downtime (R-SEC-STO-1/2, decision 11.5): after
+// `keys rotate` every user key is under the new KEK, templates still open,
+// and a server holding ONLY the new KEK works; re-running changes nothing.
+TEST_P(StoreConformance, MasterKeyRotationRewrapsEveryUserKey) {
+  const crypto::Bytes old_kek(32, 0x11), new_kek(32, 0x22);
+  const auto old_only = crypto::KeyManager::FromKeys(old_kek).value();
+  const auto rotating = crypto::KeyManager::FromKeys(new_kek, old_kek).value();
+  const auto new_only = crypto::KeyManager::FromKeys(new_kek).value();
+
+  std::mt19937 rng(7);
+  std::normal_distribution<float> n(0.f, 0.1f);
+  std::map<std::string, Template> enrolled;
+  TemplateProtector before(&old_only);
+  for (int i = 0; i < 7; ++i) {  // 7 users over pages of 3: paging is exercised
+    const std::string id = "user" + std::to_string(i);
+    Template t;
+    for (auto& v : t) v = n(rng);
+    ASSERT_TRUE(store_->CreateAccount(MakeAccount(id)).ok());
+    ASSERT_TRUE(store_->Transact([&](StoreOps& tx) {
+                        return before.Enroll(tx, id, "android", t, "capture");
+                      })
+                    .ok());
+    enrolled[id] = t;
+  }
+  // Before rotation a new-KEK-only server cannot open them (the check below can fail).
+  TemplateProtector after(&new_only);
+  EXPECT_EQ(after.PrepareComparison(*store_, "user0", "android", enrolled["user0"]).status().reason(),
+            "keys.unknown_kek");
+
+  auto holder = UserKeyHolder(*store_, UserKeyHolderOptions{.page_size = 3});
+  const crypto::RotationReport r = crypto::RewrapAll(rotating, {holder.get()});
+  EXPECT_TRUE(r.failures.empty()) << r.failures.front();
+  EXPECT_EQ(r.examined, 7u);
+  EXPECT_EQ(r.rewrapped, 7u);
+  EXPECT_EQ(r.already_current, 0u);
+
+  std::map<std::string, Bytes> wrapped_after;
+  for (const auto& [id, t] : enrolled) {
+    auto k = store_->GetUserKey(id);
+    ASSERT_TRUE(k.ok()) << k.status().ToString();
+    EXPECT_FALSE(rotating.NeedsRewrap(k->wrapped_data_key)) << id;
+    EXPECT_EQ(k->transform_version, 1) << id;
+    wrapped_after[id] = k->wrapped_data_key;
+    auto cmp = after.PrepareComparison(*store_, id, "android", t);
+    ASSERT_TRUE(cmp.ok()) << id << ": " << cmp.status().ToString();
+    double d = 0;
+    for (std::size_t i = 0; i < kTemplateDims; ++i)
+      d += (double(cmp->reference[i]) - cmp->probe[i]) * (double(cmp->reference[i]) - cmp->probe[i]);
+    EXPECT_LT(std::sqrt(d), 1e-4) << id;  // same template, same transform
+    // The old KEK alone no longer opens anything.
+    EXPECT_EQ(TemplateProtector(&old_only).PrepareComparison(*store_, id, "android", t)
+                  .status().reason(),
+              "keys.unknown_kek");
+  }
+
+  // Idempotent: a second run finds everything current and writes nothing.
+  const crypto::RotationReport again = crypto::RewrapAll(rotating, {holder.get()});
+  EXPECT_TRUE(again.failures.empty());
+  EXPECT_EQ(again.examined, 7u);
+  EXPECT_EQ(again.rewrapped, 0u);
+  EXPECT_EQ(again.already_current, 7u);
+  for (const auto& [id, w] : wrapped_after) EXPECT_EQ(store_->GetUserKey(id)->wrapped_data_key, w);
+}
+
+TEST_P(StoreConformance, RotationReportsKeysUnderAnUnknownKekAndGoesOn) {
+  const crypto::Bytes a(32, 0x31), b(32, 0x32), c(32, 0x33);
+  const auto under_a = crypto::KeyManager::FromKeys(a).value();
+  const auto under_c = crypto::KeyManager::FromKeys(c).value();
+  for (const auto& [id, km] : {std::pair{"lost", &under_c}, std::pair{"ok", &under_a}}) {
+    ASSERT_TRUE(store_->CreateAccount(MakeAccount(id)).ok());
+    UserKey k = MakeKey(id);
+    k.wrapped_data_key =
+        km->WrapKey(crypto::KeyManager::NewDataKey(), TemplateProtector::DataKeyPurpose(id)).value();
+    ASSERT_TRUE(store_->PutUserKey(k).ok());
+  }
+  const auto rotating = crypto::KeyManager::FromKeys(b, a).value();
+  auto holder = UserKeyHolder(*store_);
+  const crypto::RotationReport r = crypto::RewrapAll(rotating, {holder.get()});
+  EXPECT_EQ(r.examined, 2u);
+  EXPECT_EQ(r.rewrapped, 1u);
+  ASSERT_EQ(r.failures.size(), 1u);
+  EXPECT_NE(r.failures[0].find("livegate/user-data-key/lost"), std::string::npos) << r.failures[0];
+  EXPECT_NE(r.failures[0].find("keys.unknown_kek"), std::string::npos) << r.failures[0];
+  EXPECT_FALSE(rotating.NeedsRewrap(store_->GetUserKey("ok")->wrapped_data_key));
 }
 
 INSTANTIATE_TEST_SUITE_P(Storage, StoreConformance,
