@@ -39,7 +39,7 @@ TEST_F(DefaultPolicyTest, CleanKnownDeviceIsLowAndPassive) {
   EXPECT_EQ(d.settings.asd_type, AsdType::kPassive);
   EXPECT_EQ(d.settings.challenge_length, 0);
   EXPECT_EQ(d.biometric_type, "face");
-  EXPECT_DOUBLE_EQ(d.settings.compare_threshold, 0.55);
+  EXPECT_DOUBLE_EQ(d.settings.compare_threshold, 0.5);
   EXPECT_EQ(d.settings.max_recaptures, 3);
   EXPECT_EQ(d.reasons, (Reasons{"tier.low"}));
 }
@@ -67,7 +67,7 @@ TEST_F(DefaultPolicyTest, RootedNewDeviceIsHighWithLight) {  // R-SRV-DL-3
   EXPECT_EQ(d.settings.asd_type, AsdType::kActionsLight);
   EXPECT_EQ(d.settings.challenge_length, 4);
   EXPECT_EQ(d.settings.light_sequence_length, 3);
-  EXPECT_DOUBLE_EQ(d.settings.compare_threshold, 0.5);
+  EXPECT_DOUBLE_EQ(d.settings.compare_threshold, 0.47);
   EXPECT_EQ(d.settings.max_recaptures, 2);
   EXPECT_EQ(d.reasons, (Reasons{"risk.new_device", "risk.integrity.rooted", "tier.high"}));
 }
