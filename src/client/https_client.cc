@@ -16,7 +16,9 @@ class HttplibClient final : public HttpsClient {
     cli_.set_read_timeout(options.read_timeout_s, 0);
     cli_.set_write_timeout(options.read_timeout_s, 0);
     cli_.set_tcp_nodelay(true);
-    cli_.set_keep_alive(true);
+    // No keep-alive: the capture takes longer than the server keeps an idle
+    // connection, and writing on a connection it closed fails.
+    cli_.set_keep_alive(false);
   }
 
   Result<HttpResponse> Get(const std::string& path) override { return Convert(cli_.Get(path.c_str())); }
