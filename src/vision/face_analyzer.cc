@@ -110,20 +110,20 @@ class FaceAnalyzerImpl final : public FaceAnalyzer {
       bgr = &converted;
     }
 
-    const Letterbox lb = LetterboxRgb(*bgr, BlazeFaceModel::kInputSize, det_input_);
-    LG_ASSIGN_OR_RETURN(BlazeFaceOutput raw, detector_->Run(det_input_));
-    std::vector<BlazeFaceDetection> dets =
-        DecodeBlazeFace(raw.logits, raw.regressors, options_.min_detector_score, options_.nms_iou);
-
-    std::vector<FaceAnalysis> faces;
-    faces.reserve(dets.size());
-    for (const auto& d : dets) {
-      FaceAnalysis f;
-      f.box = lb.ToImage(d.box);
-      f.detector_score = d.score;
-      for (int k = 0; k < 6; ++k) f.keypoints[k] = lb.ToImage(d.keypoints[k]);
-      f.tiny = f.box.width < static_cast<float>(options_.min_face_pixels);
-      faces.push_back(std::move(f));
+    LG_ASSIGN_OR_RETURN(std::vector<FaceAnalysis> faces, Detect(*bgr, 0));
+    // A face that fills the frame (a tight crop such as the ORL set) has no
+    // context around it and BlazeFace, trained on faces with margin, misses it
+    // or finds only a sliver: retry once on the image padded with a grey
+    // border, and keep that answer when it finds a face.
+    if (options_.pad_retry_margin > 0 && (faces.empty() || AllTouchBorder(faces, *bgr))) {
+      const int margin = static_cast<int>(
+          std::lround(options_.pad_retry_margin * std::max(bgr->cols, bgr->rows)));
+      if (margin > 0) {
+        cv::copyMakeBorder(*bgr, padded_, margin, margin, margin, margin, cv::BORDER_CONSTANT,
+                           cv::Scalar::all(128));
+        LG_ASSIGN_OR_RETURN(std::vector<FaceAnalysis> retry, Detect(padded_, static_cast<float>(margin)));
+        if (!retry.empty()) faces = std::move(retry);
+      }
     }
     SortLargestFirst(faces);
     if (options_.max_faces >= 0 && faces.size() > static_cast<size_t>(options_.max_faces)) {
@@ -137,6 +137,37 @@ class FaceAnalyzerImpl final : public FaceAnalyzer {
   }
 
  private:
+  // One detector pass on `bgr`; boxes and keypoints are shifted by -`shift`
+  // (the border added around the caller's image) into its coordinates.
+  Result<std::vector<FaceAnalysis>> Detect(const cv::Mat& bgr, float shift) {
+    const Letterbox lb = LetterboxRgb(bgr, BlazeFaceModel::kInputSize, det_input_);
+    LG_ASSIGN_OR_RETURN(BlazeFaceOutput raw, detector_->Run(det_input_));
+    std::vector<BlazeFaceDetection> dets =
+        DecodeBlazeFace(raw.logits, raw.regressors, options_.min_detector_score, options_.nms_iou);
+    const cv::Point2f d0(shift, shift);
+    std::vector<FaceAnalysis> faces;
+    faces.reserve(dets.size());
+    for (const auto& d : dets) {
+      FaceAnalysis f;
+      f.box = lb.ToImage(d.box);
+      f.box.x -= shift;
+      f.box.y -= shift;
+      f.detector_score = d.score;
+      for (int k = 0; k < 6; ++k) f.keypoints[k] = lb.ToImage(d.keypoints[k]) - d0;
+      f.tiny = f.box.width < static_cast<float>(options_.min_face_pixels);
+      faces.push_back(std::move(f));
+    }
+    return faces;
+  }
+
+  // True when every box reaches (within 1 px) or crosses an image edge.
+  static bool AllTouchBorder(const std::vector<FaceAnalysis>& faces, const cv::Mat& img) {
+    return std::all_of(faces.begin(), faces.end(), [&](const FaceAnalysis& f) {
+      return f.box.x <= 1 || f.box.y <= 1 || f.box.x + f.box.width >= img.cols - 1 ||
+             f.box.y + f.box.height >= img.rows - 1;
+    });
+  }
+
   static void SortLargestFirst(std::vector<FaceAnalysis>& faces) {
     std::stable_sort(faces.begin(), faces.end(),
                      [](const FaceAnalysis& a, const FaceAnalysis& b) { return a.box.area() > b.box.area(); });
@@ -256,7 +287,7 @@ class FaceAnalyzerImpl final : public FaceAnalyzer {
   std::unique_ptr<AntispoofModel> antispoof_;
   std::unique_ptr<LivenessModel> liveness_;
   // Scratch buffers reused between calls (one analyzer per thread).
-  cv::Mat det_input_, crop_, crop_rgb_;
+  cv::Mat det_input_, padded_, crop_, crop_rgb_;
   // AnalyzeVideoFrame state.
   std::vector<FaceAnalysis> tracks_;
   int frames_since_detection_ = 0;

@@ -21,6 +21,11 @@ struct AnalyzerOptions {
   float nms_iou = 0.3f;               // non-maximum suppression overlap
   int min_face_pixels = 40;           // faces smaller than this (box width, px) are "tiny"
   int max_faces = 4;                  // analyse at most this many (largest first)
+  // When the detector finds nothing, or only faces touching the image edge,
+  // retry once on the image padded with a grey border of this fraction of
+  // its longer side (faces that fill the frame, e.g. 92x112 ORL crops);
+  // 0 turns the retry off.
+  float pad_retry_margin = 0.35f;
   bool compute_mesh = true;           // FaceMesh + pose + eye/mouth measures
   bool compute_descriptor = true;     // aligned chip + 128-D descriptor
   bool compute_iris = false;
