@@ -3,11 +3,17 @@
 //   keys init --key-dir DIR [--dns N]... [--ip A]...
 //                                        demo TLS certificate + audit signing key
 //   keys rotate --key-dir DIR --previous-key-file OLD
-//                                        re-wrap every KEK-wrapped key under the
+//               [--database sqlite:PATH|postgresql://...] [--config server.json]
+//                                        re-wrap every KEK-wrapped key (key
+//                                        directory and every user's data key in
+//                                        the reference database) under the
 //                                        current KEK (--key-file / LIVEGATE_MASTER_KEY)
 // Rotation without downtime: (1) generate the new KEK; (2) restart servers
 // one at a time with the new KEK as current and the old one as previous
 // (both unwrap); (3) run `keys rotate`; (4) drop the previous KEK.
+// The database URI comes from --database, else from the server config file
+// (`database.uri`, the same value and opener the server uses); with neither,
+// only the key directory is re-wrapped and a warning says so.
 #include <iostream>
 #include <memory>
 
@@ -16,6 +22,9 @@
 #include "command.h"
 #include "crypto/key_manager.h"
 #include "crypto/key_store.h"
+#include "server/config.h"
+#include "storage/reference_store.h"
+#include "storage/user_key_holder.h"
 
 namespace {
 
@@ -26,7 +35,10 @@ namespace crypto = livegate::crypto;
 struct KeysOptions {
   std::string key_file;           // current KEK file ("" = LIVEGATE_MASTER_KEY)
   std::string previous_key_file;  // old KEK during rotation
+  std::string key_env;            // env variable of the current KEK ("" = LIVEGATE_MASTER_KEY)
   std::string key_dir = "var/keys";
+  std::string database;           // reference database URI (rotate)
+  std::string config;             // server config file: database.uri, master_key (rotate)
   std::string out;
   std::vector<std::string> dns = {"localhost"};
   std::vector<std::string> ips = {"127.0.0.1"};
@@ -52,6 +64,7 @@ livegate::Result<crypto::KeyManager> LoadKeys(const KeysOptions& o) {
   crypto::KeyManagerOptions km;
   km.key_file = o.key_file;
   km.previous_key_file = o.previous_key_file;
+  if (!o.key_env.empty()) km.env_var = o.key_env;
   return crypto::KeyManager::Load(km);
 }
 
@@ -80,7 +93,18 @@ int RunInit(const KeysOptions& o) {
   return cli::kExitOk;
 }
 
-int RunRotate(const KeysOptions& o) {
+int RunRotate(const KeysOptions& given) {
+  KeysOptions o = given;
+  if (!o.config.empty()) {
+    auto cfg = livegate::server::LoadServerConfig(o.config);
+    if (!cfg.ok()) return Report(cfg.status());
+    if (o.database.empty()) o.database = cfg->database.uri;
+    // The server's configured master key is the NEW one during rotation.
+    if (o.key_file.empty()) {
+      o.key_file = cfg->master_key.file.string();
+      if (o.key_file.empty()) o.key_env = cfg->master_key.env;
+    }
+  }
   auto keys = LoadKeys(o);
   if (!keys.ok()) return Report(keys.status());
   if (!keys->has_previous()) {
@@ -89,13 +113,27 @@ int RunRotate(const KeysOptions& o) {
                          "LIVEGATE_MASTER_KEY_PREVIOUS"));
   }
   auto dir = crypto::KeyDirHolder(o.key_dir);
-  // Data keys in the reference database: the storage layer implements
-  // crypto::WrappedKeyHolder; add it here when it provides one.
-  const crypto::RotationReport r = crypto::RewrapAll(*keys, {dir.get()});
+  std::vector<crypto::WrappedKeyHolder*> holders = {dir.get()};
+  // Per-user data keys in the reference database (R-SEC-STO-3): each row
+  // re-wrapped in its own short transaction, servers keep running.
+  std::unique_ptr<livegate::storage::ReferenceStore> store;
+  std::unique_ptr<crypto::WrappedKeyHolder> users;
+  if (!o.database.empty()) {
+    auto opened = livegate::storage::OpenStore(o.database);
+    if (!opened.ok()) return Report(opened.status());
+    store = std::move(opened).value();
+    users = livegate::storage::UserKeyHolder(*store);
+    holders.push_back(users.get());
+  } else {
+    std::cerr << "livegate-admin keys: WARNING no --database/--config: user data keys in the "
+                 "reference database are NOT re-wrapped; keep the previous master key\n";
+  }
+  const crypto::RotationReport r = crypto::RewrapAll(*keys, holders);
   if (o.json) {
     std::cout << nlohmann::ordered_json{{"ok", r.failures.empty()},
                                         {"current_kek", keys->current_kek_id()},
                                         {"previous_kek", keys->previous_kek_id()},
+                                        {"database", store ? store->backend_name() : "none"},
                                         {"examined", r.examined},
                                         {"rewrapped", r.rewrapped},
                                         {"already_current", r.already_current},
@@ -132,6 +170,10 @@ cli::Registration reg([](CLI::App& app) {
   rot->add_option("--previous-key-file", o->previous_key_file,
                   "OLD master key file (default: $LIVEGATE_MASTER_KEY_PREVIOUS)");
   rot->add_option("--key-dir", o->key_dir, "Key directory")->capture_default_str();
+  rot->add_option("--database", o->database,
+                  "Reference database: sqlite:PATH or postgresql://... (default: from --config)");
+  rot->add_option("--config", o->config,
+                  "Server config file: database.uri and master_key.file (NEW key)");
   rot->add_flag("--json", o->json, "Machine-readable report");
   rot->callback([o] { cli::SetExitCode(RunRotate(*o)); });
 });
