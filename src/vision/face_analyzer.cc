@@ -115,14 +115,14 @@ class FaceAnalyzerImpl final : public FaceAnalyzer {
     // context around it and BlazeFace, trained on faces with margin, misses it
     // or finds only a sliver: retry once on the image padded with a grey
     // border, and keep that answer when it finds a face.
-    if (options_.pad_retry_margin > 0 && (faces.empty() || AllTouchBorder(faces, *bgr))) {
+    if (options_.pad_retry_margin > 0 && (faces.empty() || AllTouchBorder(faces, *bgr) || LargestTiny(faces))) {
       const int margin = static_cast<int>(
           std::lround(options_.pad_retry_margin * std::max(bgr->cols, bgr->rows)));
       if (margin > 0) {
         cv::copyMakeBorder(*bgr, padded_, margin, margin, margin, margin, cv::BORDER_CONSTANT,
                            cv::Scalar::all(128));
         LG_ASSIGN_OR_RETURN(std::vector<FaceAnalysis> retry, Detect(padded_, static_cast<float>(margin)));
-        if (!retry.empty()) faces = std::move(retry);
+        if (!retry.empty() && (faces.empty() || !LargestTiny(retry))) faces = std::move(retry);
       }
     }
     SortLargestFirst(faces);
@@ -158,6 +158,13 @@ class FaceAnalyzerImpl final : public FaceAnalyzer {
       faces.push_back(std::move(f));
     }
     return faces;
+  }
+
+  static bool LargestTiny(const std::vector<FaceAnalysis>& faces) {
+    const auto it = std::max_element(faces.begin(), faces.end(), [](const FaceAnalysis& a, const FaceAnalysis& b) {
+      return a.box.area() < b.box.area();
+    });
+    return it != faces.end() && it->tiny;
   }
 
   // True when every box reaches (within 1 px) or crosses an image edge.
