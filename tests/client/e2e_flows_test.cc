@@ -10,6 +10,7 @@
 // yet to accept a scripted action challenge from a test process (see
 // docs/CLI.md), and a recorded clip cannot follow a random one.
 #include <signal.h>
+#include <fcntl.h>
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -43,7 +44,7 @@ struct ProcResult {
 };
 
 // Runs argv with extra environment, capturing stdout/stderr to files.
-ProcResult Run(const std::vector<std::string>& argv, const std::vector<std::string>& env,
+ProcResult RunProcess(const std::vector<std::string>& argv, const std::vector<std::string>& env,
                const std::filesystem::path& dir) {
   static int n = 0;
   const auto out = dir / ("p" + std::to_string(++n) + ".out"), err = dir / ("p" + std::to_string(n) + ".err");
@@ -134,7 +135,7 @@ class Server {
   std::string url() const { return "https://127.0.0.1:" + std::to_string(port_); }
 
   ProcResult CreateAccount(const std::string& account, const std::string& password) {
-    return Run({LIVEGATE_ADMIN_BIN, "account", "create", "--server", url(), "--ca", cert().string(), "--account", account},
+    return RunProcess({LIVEGATE_ADMIN_BIN, "account", "create", "--server", url(), "--ca", cert().string(), "--account", account},
                {"LIVEGATE_ADMIN_TOKEN=" + admin_token_, "LIVEGATE_ACCOUNT_PASSWORD=" + password}, dir_);
   }
 
@@ -161,7 +162,7 @@ class E2eFlows : public ::testing::TestWithParam<std::string> {
   }
   CliOutcome Cli(Server& s, const std::string& cmd, const std::string& account, const std::string& video,
                  int start, int end, const std::string& state, const std::string& password = "") {
-    auto r = Run({LIVEGATE_CLI_BIN, cmd, "--server", s.url(), "--account", account, "--video",
+    auto r = RunProcess({LIVEGATE_CLI_BIN, cmd, "--server", s.url(), "--account", account, "--video",
                   (testing::TestDataDir() / video).string(), "--start-frame", std::to_string(start), "--end-frame",
                   std::to_string(end), "--state-dir", (dir_ / state).string(), "--pin", s.cert().string(),
                   "--models", testing::ModelDir().string(), "--json"},
