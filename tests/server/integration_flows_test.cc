@@ -158,7 +158,7 @@ class FlowsTest : public ::testing::TestWithParam<Backend> {
 
 TEST_P(FlowsTest, RegisterAuthenticateDeregister) {
   ASSERT_EQ(CreateAccount(*ha_, "aoc", "account password").status, 201);
-  const Segment enrol{0, 80, 2}, probe{100, 180, 2}, third{120, 200, 2};
+  const Segment enrol{0, 80, 2}, probe{160, 200, 1}, third{152, 192, 1};
   const auto cred = MakeDeviceCredential("phone-1", "per-device secret");
 
   // Registration (R-FLOW-REG-1..12).
@@ -235,7 +235,7 @@ TEST_P(FlowsTest, BatchImportThenImpostorIsNotVerified) {
   EXPECT_EQ(ref->source, "batch:hr-photo");  // marked with its source
   const AccountSnapshot snap = Snapshot(a_->store(), "imp");
   auto auth = RunFlow(FlowType::kAuthentication, "imp", "phone-i", "phone-i", "secret-i",
-                      Frames(kPersonVideo, {100, 180, 2}));
+                      Frames(kPersonVideo, {160, 200, 1}));
   ASSERT_TRUE(auth);
   EXPECT_EQ(auth->outcome, "refused");
   EXPECT_EQ(auth->reasons, (std::vector<std::string>{"biometric.not_verified"}));
