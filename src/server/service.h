@@ -98,6 +98,11 @@ class Service {
 
   // Flow plumbing (flows/flow_state.cc).
   Result<FlowContext> LoadFlow(const std::string& flow_id);
+  // Restores the flow's sealed channel and opens the step's sealed body
+  // (R-SEC-SRV-3, R-SEC-COM-4): a tampered, replayed or reordered message
+  // stops here and nothing is written.
+  struct OpenedStep;
+  Result<OpenedStep> OpenSealedStep(const nlohmann::json& channel_state, const std::string& body);
   Result<crypto::Bytes> SealFlowState(const std::string& flow_id, const nlohmann::json& state);
   Result<nlohmann::json> OpenFlowState(const std::string& flow_id, const crypto::Bytes& sealed);
   Status RecordFailure(const std::string& account_id, const std::string& device_id,

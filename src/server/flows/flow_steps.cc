@@ -64,6 +64,24 @@ static Result<protocol::Procedure> IssueChallenge(json& state, const judgement::
   return p;
 }
 
+struct Service::OpenedStep {
+  crypto::SealedChannel channel;
+  crypto::Bytes plain;
+};
+
+Result<Service::OpenedStep> Service::OpenSealedStep(const nlohmann::json& channel_state,
+                                                    const std::string& body) {
+  crypto::ChannelOptions co;
+  co.timestamp_window_ms = static_cast<std::int64_t>(deps_.limits.replay_window_seconds) * 1000;
+  co.lifetime_ms = static_cast<std::int64_t>(deps_.limits.flow_lifetime_seconds) * 1000;
+  co.max_body_bytes = deps_.limits.max_body_bytes;
+  StepTimer t(timings_.crypto_ns);
+  LG_ASSIGN_OR_RETURN(crypto::SealedChannel channel,
+                      crypto::SealedChannel::Restore(UnB64(channel_state), co, [this] { return NowMs(); }));
+  LG_ASSIGN_OR_RETURN(crypto::Bytes plain, protocol::OpenFromWire(channel, crypto::AsBytes(body)));
+  return OpenedStep{std::move(channel), std::move(plain)};
+}
+
 ApiResponse Service::RiskStep(const ApiRequest& r) {
   const std::string& flow_id = r.captures.at(0);
   std::string op = "flow.risk";
@@ -78,20 +96,10 @@ ApiResponse Service::RiskStep(const ApiRequest& r) {
                          "this flow is not waiting for risk data"),
                   op, r, account, flow_id);
   }
-  crypto::ChannelOptions co;
-  co.timestamp_window_ms = static_cast<std::int64_t>(deps_.limits.replay_window_seconds) * 1000;
-  co.lifetime_ms = static_cast<std::int64_t>(deps_.limits.flow_lifetime_seconds) * 1000;
-  co.max_body_bytes = deps_.limits.max_body_bytes;
-  Result<crypto::SealedChannel> channel = Status::Internal("seal.unset", "");
-  Result<crypto::Bytes> plain = Status::Internal("seal.unset", "");
-  {
-    StepTimer t(timings_.crypto_ns);
-    channel = crypto::SealedChannel::Restore(UnB64(ctx->state.at("channel")), co,
-                                             [this] { return NowMs(); });
-    if (!channel.ok()) return Refuse(channel.status(), op, r, account, flow_id);
-    plain = protocol::OpenFromWire(*channel, crypto::AsBytes(r.body));
-  }
-  if (!plain.ok()) return Refuse(plain.status(), op, r, account, flow_id);
+  auto opened = OpenSealedStep(ctx->state.at("channel"), r.body);
+  if (!opened.ok()) return Refuse(opened.status(), op, r, account, flow_id);
+  crypto::SealedChannel* channel = &opened->channel;
+  const crypto::Bytes* plain = &opened->plain;
   // R-FLOW-REG-3 / AUT-3 / DER-3: risk data from the client.
   auto report = protocol::ParseRiskReport(std::string_view(
       reinterpret_cast<const char*>(plain->data()), plain->size()));
@@ -204,22 +212,10 @@ ApiResponse Service::CaptureStep(const ApiRequest& r) {
                          "this flow is not waiting for a capture"),
                   op, r, account, flow_id);
   }
-  crypto::ChannelOptions co;
-  co.timestamp_window_ms = static_cast<std::int64_t>(deps_.limits.replay_window_seconds) * 1000;
-  co.lifetime_ms = static_cast<std::int64_t>(deps_.limits.flow_lifetime_seconds) * 1000;
-  co.max_body_bytes = deps_.limits.max_body_bytes;
-  Result<crypto::SealedChannel> channel = Status::Internal("seal.unset", "");
-  Result<crypto::Bytes> plain = Status::Internal("seal.unset", "");
-  {
-    StepTimer t(timings_.crypto_ns);
-    channel = crypto::SealedChannel::Restore(UnB64(ctx->state.at("channel")), co,
-                                             [this] { return NowMs(); });
-    if (!channel.ok()) return Refuse(channel.status(), op, r, account, flow_id);
-    // A tampered, replayed or reordered package stops here (R-SEC-SRV-3,
-    // R-SEC-COM-4); nothing is written.
-    plain = protocol::OpenFromWire(*channel, crypto::AsBytes(r.body));
-  }
-  if (!plain.ok()) return Refuse(plain.status(), op, r, account, flow_id);
+  auto opened = OpenSealedStep(ctx->state.at("channel"), r.body);
+  if (!opened.ok()) return Refuse(opened.status(), op, r, account, flow_id);
+  crypto::SealedChannel* channel = &opened->channel;
+  const crypto::Bytes* plain = &opened->plain;
   protocol::MessageLimits ml;
   ml.max_frames = static_cast<std::size_t>(deps_.limits.max_frames);
   ml.max_frame_bytes = deps_.limits.max_frame_bytes;
