@@ -23,6 +23,7 @@
 #include "server/decision_logic.h"
 #include "server/http_server.h"
 #include "server/json_log.h"
+#include "server/scripted_challenges.h"
 #include "server/service.h"
 #include "storage/reference_store.h"
 
@@ -53,15 +54,10 @@ int main(int argc, char** argv) {
   if (!config.ok()) return Fail(config.status(), "configuration");
   auto policy = server::LoadPolicy(config->policy_file);
   if (!policy.ok()) return Fail(policy.status(), "policy");
-  judgement::Policy jpolicy;
-  if (!config->judgement_policy_file.empty()) {
-    std::ifstream in(config->judgement_policy_file);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    auto jp = judgement::PolicyFromJson(ss.str());
-    if (!jp.ok()) return Fail(jp.status(), "judgement policy");
-    jpolicy = *jp;
-  }
+  // The judgement policy, and the rule that the scripted-challenge hook
+  // needs challenge.allow_scripted (config.scripted_not_allowed).
+  auto jpolicy = server::LoadJudgementPolicy(*config);
+  if (!jpolicy.ok()) return Fail(jpolicy.status(), "judgement policy");
   if (check_only) {
     std::cout << "configuration and policy are valid\n";
     return 0;
@@ -107,7 +103,12 @@ int main(int argc, char** argv) {
   deps.audit = &audit;
   deps.metrics = &metrics;
   deps.policy = *policy;
-  deps.judgement_policy = jpolicy;
+  deps.judgement_policy = *jpolicy;
+  deps.scripted_challenges_dir = config->testing.scripted_challenges_dir;
+  if (!deps.scripted_challenges_dir.empty()) {
+    std::cerr << "livegate-server: WARNING: scripted challenges are enabled from "
+              << deps.scripted_challenges_dir << " - tests and evaluation only, never production\n";
+  }
   deps.limits = config->limits;
   deps.srp = config->srp;
   deps.admin = config->admin;

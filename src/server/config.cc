@@ -212,6 +212,14 @@ Result<ServerConfig> ParseServerConfig(std::string_view json_text,
   }
   if (c.log.audit_file.empty()) c.log.audit_file = base_dir / "audit.log";
 
+  if (const auto* o = root.Child("testing", false)) {
+    StrictObject x(*o, "testing", "config");
+    s.clear();
+    x.String("scripted_challenges_dir", s);
+    c.testing.scripted_challenges_dir = Resolve(base_dir, s);
+    LG_RETURN_IF_ERROR(x.Finish());
+  }
+
   LG_RETURN_IF_ERROR(root.Finish());
   return c;
 }

@@ -87,6 +87,16 @@ struct LogOptions {
   std::filesystem::path audit_file;      // empty = <config dir>/audit.log
 };
 
+// Test and evaluation hooks. Production leaves this section out.
+struct TestingOptions {
+  // Scripted-challenge hook (docs/API.md "Scripted challenges"): at step 4
+  // the server reads DIR/<account>.<flow>.json, then DIR/<account>.json, and
+  // uses the challenge found there instead of drawing one. Allowed only when
+  // the judgement policy has challenge.allow_scripted (start-up refuses it
+  // otherwise: config.scripted_not_allowed). Empty = off.
+  std::filesystem::path scripted_challenges_dir;
+};
+
 struct ServerConfig {
   ListenOptions listen;
   TlsOptions tls;
@@ -100,6 +110,7 @@ struct ServerConfig {
   SrpOptions srp;
   AdminOptions admin;
   LogOptions log;
+  TestingOptions testing;
 };
 
 // Reasons: config.unreadable, config.bad_json, config.unknown_key,

@@ -9,6 +9,7 @@
 #include "crypto/srp6a.h"
 #include "protocol/codec.h"
 #include "server/json_log.h"
+#include "server/scripted_challenges.h"
 #include "vision/image_io.h"
 
 namespace livegate::server {
@@ -27,6 +28,14 @@ Result<std::unique_ptr<Service>> Service::Create(ServiceDeps deps) {
   if (deps.store == nullptr || deps.keys == nullptr || deps.audit == nullptr ||
       deps.metrics == nullptr) {
     return Status::InvalidArgument("service.bad_deps", "store, keys, audit and metrics are required");
+  }
+  // Defence in depth: the same rule as start-up (config.scripted_not_allowed).
+  LG_RETURN_IF_ERROR(CheckScriptedChallengesAllowed(deps.scripted_challenges_dir, deps.judgement_policy));
+  if (!deps.scripted_challenges_dir.empty()) {
+    LogEvent(LogLevel::kWarn, "testing.scripted_challenges_enabled",
+             {{"dir", deps.scripted_challenges_dir.string()},
+              {"message", "SCRIPTED CHALLENGES ARE ENABLED: this server is for tests and evaluation "
+                          "only, never for production"}});
   }
   std::unique_ptr<Service> s(new Service(std::move(deps)));
   s->protector_ = std::make_unique<storage::TemplateProtector>(s->deps_.keys);

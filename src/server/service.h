@@ -11,6 +11,7 @@
 #pragma once
 
 #include <atomic>
+#include <filesystem>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -50,6 +51,10 @@ struct ServiceDeps {
   SrpOptions srp;
   AdminOptions admin;
   ChallengeSource challenge_source;           // empty: random (DrawChallenge)
+  // Scripted-challenge hook for external test clients
+  // (server/scripted_challenges.h); empty in production. Create() refuses it
+  // unless judgement_policy.challenge.allow_scripted.
+  std::filesystem::path scripted_challenges_dir;
   std::function<std::int64_t()> now_ms;       // empty: system clock
   // Test-only fault injection (crash test): called at named points of the
   // final transaction. Empty in production.

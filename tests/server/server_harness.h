@@ -73,6 +73,8 @@ class TestServer {
     judgement::Policy judgement_policy;
     LimitOptions limits;
     ChallengeSource challenge_source;
+    std::filesystem::path scripted_challenges_dir;  // the external-client hook
+    std::string expect_create_failure;  // a test of a refused start names the reason
     AnalyzerPool* analyzers = nullptr;
   };
 
@@ -97,10 +99,14 @@ class TestServer {
     deps.srp.default_group = "modp/srp/2048";  // the fastest allowed group keeps tests quick
     deps.admin.token_sha256_hex = crypto::HexEncode(crypto::Sha256(crypto::AsBytes(kAdminToken)));
     deps.challenge_source = o.challenge_source;
+    deps.scripted_challenges_dir = o.scripted_challenges_dir;
     deps.now_ms = clock.Ms();
     auto service = Service::Create(deps);
     if (!service.ok()) {
-      ADD_FAILURE() << service.status().ToString();
+      create_status_ = service.status();
+      if (o.expect_create_failure.empty() || service.status().reason() != o.expect_create_failure) {
+        ADD_FAILURE() << service.status().ToString();
+      }
       return;
     }
     service_ = std::move(service).value();
@@ -138,6 +144,7 @@ class TestServer {
   LogAuditTrail& audit() { return audit_; }
   Metrics& metrics() { return metrics_; }
   Service& service() { return *service_; }
+  const Status& create_status() const { return create_status_; }
 
  private:
   std::unique_ptr<storage::ReferenceStore> store_;
@@ -146,6 +153,7 @@ class TestServer {
   std::unique_ptr<Service> service_;
   std::unique_ptr<HttpServer> http_;
   std::string cert_pem_;
+  Status create_status_;
 };
 
 struct HttpResult {

@@ -11,6 +11,7 @@
 #include "protocol/envelope.h"
 #include "protocol/messages.h"
 #include "server/json_log.h"
+#include "server/scripted_challenges.h"
 #include "server/flows/flow_util.h"
 #include "server/service.h"
 #include "vision/image_io.h"
@@ -26,21 +27,42 @@ using namespace flows;  // NOLINT: internal helpers of this folder
 
 // Issues a fresh challenge bound to a fresh session nonce (R-FLOW-X2) and
 // stores both in the flow state. Returns the procedure for the client.
+// With the scripted-challenge hook on (tests only), a file named for the
+// account and flow replaces the drawn challenge; its path goes to
+// *scripted_file so the caller audits the use.
 static Result<protocol::Procedure> IssueChallenge(json& state, const judgement::Policy& base,
                                                   const ChallengeSource& source,
-                                                  const LimitOptions& limits, std::int64_t now_ms) {
+                                                  const std::filesystem::path& scripted_dir,
+                                                  const LimitOptions& limits, std::int64_t now_ms,
+                                                  std::string* scripted_file) {
   const TierSettings settings = SettingsFromJson(state.at("settings"));
   const judgement::Policy jp = TierJudgementPolicy(base, settings);
   const crypto::Bytes nonce = crypto::RandomBytes(16);
+  const judgement::AsdType type = ToJudgementAsd(settings.asd_type);
   Result<judgement::Challenge> challenge = Status::Internal("challenge.unset", "");
-  if (source) {
-    challenge = source(jp, ToJudgementAsd(settings.asd_type));
+  LG_ASSIGN_OR_RETURN(auto scripted,
+                      FindScriptedChallenge(scripted_dir, state.value("account_id", ""),
+                                            state.value("flow", "")));
+  if (scripted) {
+    // The decision logic chose the tier; a file cannot override it, so a
+    // test controls the ASD type through the policy it configures.
+    if (scripted->challenge.type != type) {
+      return Status(StatusCode::kFailedPrecondition, "challenge.scripted_type_mismatch",
+                    "scripted challenge " + scripted->file.filename().string() + " is of type " +
+                        std::string(judgement::AsdTypeName(scripted->challenge.type)) +
+                        " but the decision logic chose " + std::string(judgement::AsdTypeName(type)));
+    }
+    scripted->challenge.id = crypto::HexEncode(crypto::RandomBytes(16));  // fresh per session
+    LG_RETURN_IF_ERROR(judgement::ValidateChallenge(scripted->challenge, jp));
+    challenge = std::move(scripted->challenge);
+    if (scripted_file) *scripted_file = scripted->file.string();
+  } else if (source) {
+    challenge = source(jp, type);
   } else {
-    challenge = judgement::DrawChallenge(jp, ToJudgementAsd(settings.asd_type),
-                                         [](std::span<std::uint8_t> out) {
-                                           auto b = crypto::RandomBytes(out.size());
-                                           std::copy(b.begin(), b.end(), out.begin());
-                                         });
+    challenge = judgement::DrawChallenge(jp, type, [](std::span<std::uint8_t> out) {
+      auto b = crypto::RandomBytes(out.size());
+      std::copy(b.begin(), b.end(), out.begin());
+    });
   }
   if (!challenge.ok()) return challenge.status();
   challenge->bound_nonce = crypto::HexEncode(nonce);  // R-FLOW-X2
@@ -166,8 +188,9 @@ ApiResponse Service::RiskStep(const ApiRequest& r) {
   ctx->state["biometric_type"] = d.biometric_type;
   ctx->state["settings"] = SettingsJson(d.settings);
   ctx->state["recaptures_left"] = d.settings.max_recaptures;
+  std::string scripted_file;
   auto proc = IssueChallenge(ctx->state, deps_.judgement_policy, deps_.challenge_source,
-                             deps_.limits, NowMs());
+                             deps_.scripted_challenges_dir, deps_.limits, NowMs(), &scripted_file);
   if (!proc.ok()) return Refuse(proc.status(), op, r, account, flow_id);
   Result<crypto::Bytes> wire = Status::Internal("seal.unset", "");
   {
@@ -191,6 +214,10 @@ ApiResponse Service::RiskStep(const ApiRequest& r) {
   AuditEvent e{"server", op, account, device_id, flow_id, "ok", d.reasons, r.remote_addr};
   e.reasons.push_back("asd." + std::string(AsdTypeName(d.settings.asd_type)));
   Audit(e);
+  if (!scripted_file.empty()) {
+    Audit({"server", op + ".scripted_challenge", account, device_id, flow_id, "ok",
+           {"challenge.scripted", "file:" + scripted_file}, r.remote_addr});
+  }
   deps_.metrics->Increment("livegate_decisions_total", "tier=\"" + std::string(RiskTierName(d.tier)) + "\"");
   return SealedResponse(*wire);
 }
@@ -316,9 +343,14 @@ ApiResponse Service::CaptureStep(const ApiRequest& r) {
     const int left = ctx->state.value("recaptures_left", 0);
     if (left > 0) {
       ctx->state["recaptures_left"] = left - 1;
+      std::string scripted_file;
       auto proc = IssueChallenge(ctx->state, deps_.judgement_policy, deps_.challenge_source,
-                                 deps_.limits, NowMs());
+                                 deps_.scripted_challenges_dir, deps_.limits, NowMs(), &scripted_file);
       if (!proc.ok()) return Refuse(proc.status(), op, r, account, flow_id);
+      if (!scripted_file.empty()) {
+        Audit({"server", op + ".scripted_challenge", account, device_id, flow_id, "ok",
+               {"challenge.scripted", "file:" + scripted_file}, r.remote_addr});
+      }
       next = std::move(proc).value();
       outcome = "recapture";
       message = "The picture quality was not good enough; please follow the new instructions.";
