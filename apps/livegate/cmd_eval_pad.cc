@@ -129,9 +129,17 @@ int Run(const Args& a) {
   livegate::vision::AnalyzerOptions ao;
   if (!a.models.empty()) ao.model_dir = a.models;
   ao.compute_passive_pad = true;  // weak signals, reported by the mask_cg check
+  // The server path: tracking without descriptors, descriptors only on the
+  // frames the identity check and the comparison use.
+  ao.compute_descriptor = false;
   auto analyzer = livegate::vision::FaceAnalyzer::Create(ao);
   if (!analyzer.ok()) {
     std::cerr << "eval pad: " << analyzer.status().ToString() << "\n";
+    return livegate::cli::kExitUnavailable;
+  }
+  auto describer = lj::FrameDescriber::Create(ao.model_dir);
+  if (!describer.ok()) {
+    std::cerr << "eval pad: " << describer.status().ToString() << "\n";
     return livegate::cli::kExitUnavailable;
   }
 
@@ -148,7 +156,7 @@ int Run(const Args& a) {
     } else {
       r.loaded = true;
       r.frames = int(cap->frames.size());
-      auto j = lj::JudgeCapture(s.challenge, *cap, **analyzer, policy);
+      auto j = lj::JudgeCapture(s.challenge, *cap, **analyzer, policy, describer->get());
       if (!j.ok()) {
         r.error = j.status().ToString();
       } else {

@@ -2,14 +2,18 @@
 // 7.3.3 quality judgement, Appendix III server-side face ASD).
 //
 // Pure: no HTTP, no SQL, no files, no clock, no global randomness. The
-// caller passes the policy, the random source and the face analyzer.
+// caller passes the policy, the random source, the face analyzer and
+// (optionally) a FrameDescriber; both load their weights once, up front.
 //
 //   auto challenge = DrawChallenge(policy, AsdType::kActions, csprng);   // step 4
 //   ... client captures ...
-//   auto j = JudgeCapture(*challenge, capture, analyzer, policy);        // step 9
+//   auto j = JudgeCapture(*challenge, capture, analyzer, policy, &describer);  // step 9
 //   j->liveness.live, j->liveness.reason, j->quality.accepted, j->quality.best_frames
 #pragma once
 
+#include <array>
+#include <filesystem>
+#include <memory>
 #include <span>
 #include <string>
 #include <string_view>
@@ -40,13 +44,46 @@ std::string ChallengeToJson(const Challenge& challenge);
 Result<Challenge> ChallengeFromJson(std::string_view json);
 
 // ---------------------------------------------------------- observation
-// Runs the analyzer and the image measures on every frame. Frames are not
-// kept. Structural problems of the capture (too many frames, bad
+// Runs the analyzer on the frames as one video (FaceAnalyzer::
+// AnalyzeVideoFrame: the detector on the first frame, when the face is lost
+// and every track_redetect_every frames; FaceMesh placed from the previous
+// frame's mesh) and the image measures on every frame. Tracking is reset
+// before and after. Frames are not kept. Descriptors are whatever the
+// analyzer computes (none with compute_descriptor=false: see
+// FrameDescriber). Structural problems of the capture (too many frames, bad
 // timestamps) are NOT errors here: JudgeLiveness reports them as the
 // `capture` check. Errors: only analyzer failures (vision reasons).
 Result<std::vector<FrameObservation>> ObserveCapture(const Capture& capture,
                                                      vision::FaceAnalyzer& analyzer,
                                                      const Policy& policy);
+
+// 128-D descriptors for the few frames that need one (the identity check of
+// `continuity` and the best frames for comparison), computed from the dlib
+// points the tracked mesh gave (FrameObservation::align_points): the same
+// aligned chip and network as FaceAnalyzer with compute_descriptor. A
+// descriptor costs about as much as three tracked FaceMesh frames, so a
+// 30-frame capture is judged with ~6 of them instead of 30. Not thread-safe:
+// one per thread, like the analyzer.
+class FrameDescriber {
+ public:
+  // Reasons: vision's model.* (missing or unreadable weights).
+  static Result<std::unique_ptr<FrameDescriber>> Create(
+      const std::filesystem::path& model_dir = vision::DefaultModelDir());
+  ~FrameDescriber();
+  Result<vision::Descriptor> Describe(const cv::Mat& bgr, const std::array<cv::Point2f, 5>& align_points);
+
+ private:
+  FrameDescriber();
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// The frames that get a descriptor: policy.continuity.identity_samples
+// near-frontal mesh frames evenly spread over the capture, plus the
+// quality's best frames (so the frames sent to comparison are also the
+// ones proven to be the same person). Sorted, unique.
+std::vector<int> FramesToDescribe(std::span<const FrameObservation> observations,
+                                  const QualityReport& quality, const Policy& policy);
 
 // -------------------------------------------------------------- judging
 // Anti-spoofing judgement over observations (R-SRV-ASJ-1/2/4, R-ASD-1..6).
@@ -65,11 +102,17 @@ struct Judgement {
   LivenessVerdict liveness;
   QualityReport quality;
 };
-// ValidateChallenge + capture-size guard + ObserveCapture + both judgements.
-// A capture with more than policy.capture.max_frames frames is judged
-// without analysing any frame (verdict reason capture.too_many_frames).
+// ValidateChallenge + capture-size guard + ObserveCapture + quality +
+// descriptors on FramesToDescribe (by `describer` when given, else kept from
+// an analyzer that computes them; other frames' descriptors are dropped so
+// both ways judge the same frames) + liveness.
+// Fast server path (decision in docs/ANTISPOOFING.md): an analyzer with
+// compute_descriptor=false plus a describer. A capture with more than
+// policy.capture.max_frames frames is judged without analysing any frame
+// (verdict reason capture.too_many_frames).
 Result<Judgement> JudgeCapture(const Challenge& challenge, const Capture& capture,
-                               vision::FaceAnalyzer& analyzer, const Policy& policy);
+                               vision::FaceAnalyzer& analyzer, const Policy& policy,
+                               FrameDescriber* describer = nullptr);
 
 // Structural check of the capture timing (also the first check of
 // JudgeLiveness): capture.ok, capture.no_frames, capture.too_few_frames,

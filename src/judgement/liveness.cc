@@ -339,15 +339,20 @@ CheckResult CheckContinuity(Obs obs, const Policy& policy) {
     return Make("continuity", false, 0.2f, "continuity.face_lost",
                 Fmt("%.0f frames without a face (at most %.0f)", missing, cp.max_missing_face_frames));
   }
-  // Identity: evenly sampled frames with a descriptor, each against the first.
-  // Descriptors are only comparable on near-frontal frames.
+  // Identity: every pair of near-frontal frames with a descriptor (JudgeCapture
+  // describes only FramesToDescribe: spread samples + the best frames).
+  // Observations described on every frame are thinned to identity_samples
+  // evenly spread ones. Descriptors are only comparable near frontal.
   std::vector<const FrameObservation*> with_desc;
   for (const auto& o : obs) {
     if (o.descriptor && (!o.has_mesh || std::abs(o.pose.yaw_deg) <= cp.identity_max_yaw_deg)) with_desc.push_back(&o);
   }
   float max_dist = 0;
   if (with_desc.size() >= 2) {
-    const int samples = std::max(2, std::min<int>(cp.identity_samples, int(with_desc.size())));
+    constexpr std::size_t kCompareAllUpTo = 16;
+    const int samples = with_desc.size() <= kCompareAllUpTo
+                            ? int(with_desc.size())
+                            : std::max(2, std::min<int>(cp.identity_samples, int(with_desc.size())));
     std::vector<const FrameObservation*> pick;
     for (int k = 0; k < samples; ++k) pick.push_back(with_desc[std::size_t(k) * (with_desc.size() - 1) / (samples - 1)]);
     for (std::size_t a = 0; a < pick.size(); ++a) {
@@ -444,17 +449,19 @@ CheckResult CheckReplay(Obs obs, const Challenge& ch, const Policy& policy) {
     score = std::min(score, s);
   }
   // Passive cues: fraction of face frames flagged by each.
-  int faces = 0, moire = 0, border = 0, glare = 0;
+  int faces = 0, moire = 0, border = 0, glare = 0, border_measured = 0;
   for (const auto& o : obs) {
     if (!o.has_face) continue;
     ++faces;
     moire += o.moire >= rp.moire_threshold;
+    if (o.border >= 0) ++border_measured;  // -1: not measured on this frame
     border += o.border >= rp.border_threshold;
     glare += o.glare >= rp.glare_threshold;
   }
   if (faces > 0) {
     const float need = rp.min_flagged_frames_pct / 100.0f;
-    const float fm = float(moire) / faces, fb = float(border) / faces, fg = float(glare) / faces;
+    const float fm = float(moire) / faces, fg = float(glare) / faces;
+    const float fb = border_measured > 0 ? float(border) / border_measured : 0.0f;
     detail += Fmt("frames with moire %.0f%%, screen/paper border %.0f%%, ", 100 * fm, 100 * fb) + Fmt("glare %.0f%%", 100 * fg);
     // Score: 1 at no flagged frame, 0.5 at the policy fraction.
     auto cue = [&](float f) { return std::clamp(1.0f - 0.5f * f / std::max(need, 1e-3f), 0.0f, 1.0f); };
@@ -571,7 +578,7 @@ LivenessVerdict JudgeLiveness(const Challenge& challenge, Obs obs, const Policy&
 }
 
 Result<Judgement> JudgeCapture(const Challenge& challenge, const Capture& capture, vision::FaceAnalyzer& analyzer,
-                               const Policy& policy) {
+                               const Policy& policy, FrameDescriber* describer) {
   LG_RETURN_IF_ERROR(ValidateChallenge(challenge, policy));
   Judgement j;
   if (int(capture.frames.size()) > policy.capture.max_frames) {
@@ -584,8 +591,21 @@ Result<Judgement> JudgeCapture(const Challenge& challenge, const Capture& captur
     return j;
   }
   LG_ASSIGN_OR_RETURN(j.observations, ObserveCapture(capture, analyzer, policy));
-  j.liveness = JudgeLiveness(challenge, j.observations, policy);
+  // Quality first (it needs no descriptor): its best frames go to
+  // comparison, so they get descriptors too and join the identity check.
   j.quality = JudgeQuality(j.observations, policy);
+  const std::vector<int> need = FramesToDescribe(j.observations, j.quality, policy);
+  std::vector<bool> wanted(j.observations.size(), false);
+  for (int i : need) wanted[std::size_t(i)] = true;
+  for (std::size_t i = 0; i < j.observations.size(); ++i) {
+    FrameObservation& o = j.observations[i];
+    if (!wanted[i]) {
+      o.descriptor.reset();  // same frames judged whichever way descriptors come
+    } else if (!o.descriptor && describer) {
+      LG_ASSIGN_OR_RETURN(o.descriptor, describer->Describe(capture.frames[i].bgr, o.align_points));
+    }
+  }
+  j.liveness = JudgeLiveness(challenge, j.observations, policy);
   return j;
 }
 

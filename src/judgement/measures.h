@@ -16,7 +16,7 @@ const std::vector<int>& RigidMeshIndices();
 // Fills the image measures of `o` (sharpness, exposure, uniformity,
 // blockiness, colours, moiré, border, glare) for the face `box`.
 void MeasureFaceImage(const cv::Mat& bgr, const cv::Mat& grey, const cv::Rect2f& box,
-                      FrameObservation& o);
+                      FrameObservation& o, bool with_border = true);
 
 // Builds an observation from the analyzer's faces (largest first).
 FrameObservation ObserveFrame(int index, std::int64_t timestamp_ms, const cv::Mat& bgr,

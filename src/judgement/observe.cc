@@ -8,6 +8,7 @@
 
 #include "judgement/judgement.h"
 #include "judgement/measures.h"
+#include "vision/face_measures.h"
 
 namespace livegate::judgement {
 
@@ -40,7 +41,7 @@ float OutsideFraction(const cv::Rect2f& box, const cv::Size& size) {
 }  // namespace
 
 void MeasureFaceImage(const cv::Mat& bgr, const cv::Mat& grey, const cv::Rect2f& box,
-                      FrameObservation& o) {
+                      FrameObservation& o, bool with_border) {
   const cv::Rect face = ClampRect(box, bgr.size());
   if (face.width < 8 || face.height < 8) return;
   const cv::Mat face_grey = grey(face);
@@ -152,7 +153,10 @@ void MeasureFaceImage(const cv::Mat& bgr, const cv::Mat& grey, const cv::Rect2f&
 
   // Border: long straight edges around (not inside) the face, as the frame
   // of a phone, a screen or a sheet of paper makes. 0..1 = sides found / 4.
-  {
+  // The costliest measure (Canny + Hough, ~1.5 ms): callers may skip it on
+  // some frames (-1 = not measured).
+  o.border = with_border ? 0.0f : -1.0f;
+  if (with_border) {
     cv::Rect2f around(box.x - box.width * 0.9f, box.y - box.height * 0.9f, box.width * 2.8f, box.height * 2.8f);
     const cv::Rect ai = ClampRect(around, bgr.size());
     if (ai.area() > face.area()) {
@@ -213,6 +217,7 @@ FrameObservation ObserveFrame(int index, std::int64_t timestamp_ms, const cv::Ma
     o.right_eye_openness = f.right_eye_openness;
     o.mouth_openness = f.mouth_openness;
     o.inter_eye_distance = f.inter_eye_distance;
+    o.align_points = vision::DlibFivePoints(f.mesh);
     o.landmarks.reserve(RigidMeshIndices().size());
     for (int i : RigidMeshIndices()) o.landmarks.emplace_back(f.mesh[i].x, f.mesh[i].y);
   }
@@ -227,6 +232,9 @@ Result<std::vector<FrameObservation>> ObserveCapture(const Capture& capture,
                                                      const Policy& policy) {
   std::vector<FrameObservation> out;
   out.reserve(capture.frames.size());
+  // One capture = one video: the mesh follows the face from frame to frame
+  // and the detector runs only now and then (issue 4 speed target).
+  analyzer.ResetTracking();
   cv::Mat prev_thumb;
   for (std::size_t i = 0; i < capture.frames.size(); ++i) {
     const CaptureFrame& cf = capture.frames[i];
@@ -239,11 +247,19 @@ Result<std::vector<FrameObservation>> ObserveCapture(const Capture& capture,
       prev_thumb.release();
       continue;
     }
-    LG_ASSIGN_OR_RETURN(auto faces, analyzer.Analyze(cf.bgr));
+    auto analysed = analyzer.AnalyzeVideoFrame(cf.bgr);
+    if (!analysed.ok()) {
+      analyzer.ResetTracking();
+      return analysed.status();
+    }
+    const std::vector<vision::FaceAnalysis>& faces = *analysed;
     o = ObserveFrame(int(i), cf.timestamp_ms, cf.bgr, faces);
     cv::Mat grey;
     cv::cvtColor(cf.bgr, grey, cv::COLOR_BGR2GRAY);
-    if (o.has_face) MeasureFaceImage(cf.bgr, grey, o.box, o);
+    if (o.has_face) {
+      const int every = std::max(1, policy.replay.border_every_n_frames);
+      MeasureFaceImage(cf.bgr, grey, o.box, o, int(i) % every == 0);
+    }
     // Whole-frame change (slideshow / frozen detection), on a 64x64 thumbnail.
     cv::Mat thumb;
     cv::resize(grey, thumb, cv::Size(64, 64), 0, 0, cv::INTER_AREA);
@@ -255,7 +271,7 @@ Result<std::vector<FrameObservation>> ObserveCapture(const Capture& capture,
     prev_thumb = thumb;
     out.push_back(std::move(o));
   }
-  (void)policy;
+  analyzer.ResetTracking();  // the analyzer goes back to a pool
   return out;
 }
 

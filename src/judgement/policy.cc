@@ -65,6 +65,7 @@ void Visit(ReplayPolicy& p, F&& f) {
   f("min_colour_correlation", p.min_colour_correlation);
   f("moire_threshold", p.moire_threshold);
   f("border_threshold", p.border_threshold);
+  f("border_every_n_frames", p.border_every_n_frames);
   f("glare_threshold", p.glare_threshold);
   f("min_flagged_frames_pct", p.min_flagged_frames_pct);
 }
@@ -187,6 +188,8 @@ Status Validate(const Policy& p) {
     return bad("capture.min_frames must be >= 1 and <= max_frames");
   if (p.action.neutral_frames < 1) return bad("action.neutral_frames must be >= 1");
   if (p.quality.best_frames < 1) return bad("quality.best_frames must be >= 1");
+  if (p.replay.border_every_n_frames < 1) return bad("replay.border_every_n_frames must be >= 1");
+  if (p.continuity.identity_samples < 0) return bad("continuity.identity_samples must be >= 0");
   static const std::set<std::string> kChecks = {"capture", "actions", "face_angle", "geometry",
                                                 "continuity", "replay", "photo", "mask_cg"};
   for (const auto& r : p.combine.required) {

@@ -69,7 +69,7 @@ struct GeometryPolicy {
 
 struct ContinuityPolicy {
   float max_identity_distance = 0.6f;  // descriptor distance between sampled frames
-  int identity_samples = 6;            // frames with a descriptor to compare
+  int identity_samples = 2;            // near-frontal frames spread over the capture (2: the first and the last) described and compared with the quality best frames (a descriptor costs ~13 ms)
   float identity_max_yaw_deg = 25.0f;  // only frames this near frontal are compared
   float max_speed_ied_per_s = 12.0f;   // landmark speed bound, inter-eye distances / s
   int max_missing_face_frames = 2;     // frames without a face tolerated (blinks of the detector)
@@ -90,6 +90,7 @@ struct ReplayPolicy {
   // Passive cues, each mapped to a 0..1 spoof evidence; combined max.
   float moire_threshold = 3.2f;        // spectral peak ratio above which moiré is flagged (does not separate on the shared data: set above every bona fide clip)
   float border_threshold = 0.55f;      // straight-frame evidence above which a screen/paper border is flagged
+  int border_every_n_frames = 3;       // the border (Canny + Hough, the costliest image measure) is measured on every Nth frame; its flagged fraction is over those
   float glare_threshold = 0.04f;       // specular blob fraction above which glare is flagged
   int min_flagged_frames_pct = 30;     // a cue counts when this % of frames show it
 };

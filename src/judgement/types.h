@@ -10,6 +10,7 @@
 // Status reason) that clients, logs and tests match on.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <optional>
@@ -109,6 +110,11 @@ struct FrameObservation {
   // A fixed subset of mesh points (2D, image px) used for geometry and
   // motion checks; empty when !has_mesh.
   std::vector<cv::Point2f> landmarks;
+  // dlib's 5 alignment points from the mesh (valid when has_mesh): a
+  // descriptor can be computed later for the few frames that need one.
+  std::array<cv::Point2f, 5> align_points{};
+  // Present only on the frames the identity check and the comparison use
+  // (JudgeCapture describes those alone; see FramesToDescribe).
   std::optional<vision::Descriptor> descriptor;
   std::optional<float> antispoof_score;  // weak (models.md)
   std::optional<float> liveness_score;   // weak
@@ -123,7 +129,7 @@ struct FrameObservation {
   float face_r = 0, face_g = 0, face_b = 0;  // mean colour of the face centre
   float bg_r = 0, bg_g = 0, bg_b = 0;        // mean colour around the face
   float moire = 0;              // high-frequency spectral peak ratio on the face
-  float border = 0;             // straight long edges framing the face, 0..1
+  float border = 0;             // straight long edges framing the face, 0..1; -1 = not measured on this frame
   float glare = 0;              // fraction of saturated specular blobs on the face
   // Mean absolute grey difference to the previous frame (face region),
   // 0..255; -1 for the first frame.

@@ -67,6 +67,47 @@ TEST_F(RealCaptureTest, BonaFideClipOpeningItsMouthIsLiveAndOfGoodQuality) {
   EXPECT_EQ(t.liveness.reason, "actions.missing:turn_right");
 }
 
+TEST_F(RealCaptureTest, ServerPathDescribesOnlyTheFramesItNeedsAndAgreesWithTheFullAnalyzer) {
+  // Issue 4 speed: tracking + an analyzer without descriptors + a
+  // FrameDescriber on FramesToDescribe must judge like the analyzer that
+  // describes every frame, and leave descriptors on the best frames the
+  // server averages for comparison.
+  LG_REQUIRE_TEST_DATA(kClip);
+  LG_REQUIRE_MODELS();
+  ASSERT_TRUE(analyzer_);
+  vision::AnalyzerOptions no_desc;
+  no_desc.compute_descriptor = false;
+  auto fast = vision::FaceAnalyzer::Create(no_desc);
+  auto describer = FrameDescriber::Create();
+  ASSERT_TRUE(fast.ok() && describer.ok());
+  const Capture cap = ClipFrames(45);
+  auto j = JudgeCapture(Script(Action::kOpenMouth), cap, **fast, policy_, describer->get());
+  ASSERT_TRUE(j.ok()) << j.status().ToString();
+  const Judgement full = Judge(Script(Action::kOpenMouth), cap);
+  EXPECT_TRUE(j->liveness.live) << j->liveness.reason;
+  EXPECT_EQ(j->liveness.reason, full.liveness.reason);
+  EXPECT_EQ(j->quality.best_frames, full.quality.best_frames);
+  const std::vector<int> need = FramesToDescribe(j->observations, j->quality, policy_);
+  ASSERT_GE(need.size(), 3u);
+  EXPECT_LE(need.size(), 5u);  // 2 identity samples + 3 best frames at most
+  int described = 0;
+  for (const auto& o : j->observations) described += o.descriptor ? 1 : 0;
+  EXPECT_EQ(described, int(need.size()));
+  for (int b : j->quality.best_frames) {
+    ASSERT_TRUE(j->observations[std::size_t(b)].descriptor) << "best frame " << b;
+    ASSERT_TRUE(full.observations[std::size_t(b)].descriptor);
+    // Same chip and network: the same person within a hair.
+    EXPECT_LT(vision::DescriptorDistance(*j->observations[std::size_t(b)].descriptor,
+                                         *full.observations[std::size_t(b)].descriptor),
+              0.05f);
+  }
+  // Without a describer, an analyzer without descriptors leaves the
+  // identity unchecked and no descriptor for comparison.
+  auto none = JudgeCapture(Script(Action::kOpenMouth), cap, **fast, policy_);
+  ASSERT_TRUE(none.ok());
+  for (const auto& o : none->observations) EXPECT_FALSE(o.descriptor);
+}
+
 TEST_F(RealCaptureTest, PhotoTurnedInFrontOfTheCameraCannotPerformATurn) {
   LG_REQUIRE_TEST_DATA(kPhoto);
   LG_REQUIRE_MODELS();

@@ -234,6 +234,47 @@ TEST(LivenessTest, PassiveScreenCuesFlagAReplay) {
   EXPECT_EQ(v.reason, "replay.moire");
 }
 
+TEST(LivenessTest, ScreenBorderMeasuredOnEveryThirdFrameCountsOverMeasuredFramesOnly) {
+  // ObserveCapture measures the border on every 3rd frame (-1 elsewhere):
+  // a phone frame seen on each measured frame is still 100 %, not 33 %.
+  auto obs = MakeSequence(8500, 15, false, BonaFide);
+  for (std::size_t i = 0; i < obs.size(); ++i) obs[i].border = i % 3 == 0 ? 0.75f : -1.0f;
+  auto v = JudgeLiveness(ThreeSteps(), obs, Policy());
+  EXPECT_EQ(v.reason, "replay.screen_border");
+  // Unmeasured frames alone never flag.
+  for (auto& o : obs) o.border = -1.0f;
+  v = JudgeLiveness(ThreeSteps(), obs, Policy());
+  EXPECT_EQ(Check(v, "replay").reason, "replay.ok");
+}
+
+TEST(LivenessTest, FramesToDescribeAreFirstAndLastFrontalPlusTheBestFrames) {
+  auto obs = MakeSequence(2000, 15, false, [](std::int64_t) { return SynthFrame{}; });
+  ASSERT_EQ(obs.size(), 31u);
+  obs[0].pose.yaw_deg = 40;   // turned: not comparable, skipped
+  obs[30].has_mesh = false;   // no mesh: skipped
+  QualityReport q;
+  q.best_frames = {12, 5, 12};
+  const auto f = FramesToDescribe(obs, q, Policy());
+  EXPECT_EQ(f, (std::vector<int>{1, 5, 12, 29}));
+  Policy p;
+  p.continuity.identity_samples = 3;  // first, middle, last frontal
+  EXPECT_EQ(FramesToDescribe(obs, QualityReport{}, p), (std::vector<int>{1, 15, 29}));
+}
+
+TEST(LivenessTest, IdentityIsComparedOnDescribedFramesOnly) {
+  // As JudgeCapture leaves it: descriptors on 4 frames; the best frame (in
+  // the middle) shows another person.
+  auto obs = MakeSequence(8500, 15, false, BonaFide);
+  for (std::size_t i = 0; i < obs.size(); ++i) {
+    if (i != 0 && i != 40 && i != 41 && i != obs.size() - 1) obs[i].descriptor.reset();
+  }
+  auto v = JudgeLiveness(ThreeSteps(), obs, Policy());
+  EXPECT_EQ(Check(v, "continuity").reason, "continuity.ok");
+  (*obs[41].descriptor)[1] = 0.9f;
+  v = JudgeLiveness(ThreeSteps(), obs, Policy());
+  EXPECT_EQ(v.reason, "continuity.identity_changed");
+}
+
 TEST(LivenessTest, ModelScoresAreAWeakSignalOnlyWhenRequired) {
   auto obs = MakeSequence(8500, 15, false, BonaFide);
   for (auto& o : obs) o.antispoof_score = 0.01f;

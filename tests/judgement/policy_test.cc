@@ -33,11 +33,13 @@ TEST(PolicyTest, ShippedDefaultsArePinned) {
   EXPECT_FLOAT_EQ(p.geometry.min_yaw_span_deg, 20.0f);
   EXPECT_FLOAT_EQ(p.geometry.min_parallax, 0.2f);
   EXPECT_FLOAT_EQ(p.continuity.max_identity_distance, 0.6f);
+  EXPECT_EQ(p.continuity.identity_samples, 2);
   EXPECT_FLOAT_EQ(p.continuity.max_speed_ied_per_s, 12.0f);
   EXPECT_FLOAT_EQ(p.continuity.second_face_ratio, 0.5f);
   EXPECT_FLOAT_EQ(p.replay.min_colour_correlation, 0.5f);
   EXPECT_FLOAT_EQ(p.replay.moire_threshold, 3.2f);
   EXPECT_FLOAT_EQ(p.replay.border_threshold, 0.55f);
+  EXPECT_EQ(p.replay.border_every_n_frames, 3);
   EXPECT_FLOAT_EQ(p.combine.threshold, 0.5f);
   EXPECT_EQ(p.combine.required.size(), 7u);
   EXPECT_FLOAT_EQ(p.quality.min_inter_eye_distance, 30.0f);
