@@ -39,34 +39,41 @@ class Translator {
     for (size_t i = 0; i < g.nodes.size(); ++i) index_[g.nodes[i].name] = i;
   }
 
-  Result<Value> Resolve(const std::string& tensor_name, int depth = 0) {
-    std::string node_name = tensor_name;
-    if (auto colon = node_name.rfind(':'); colon != std::string::npos) {
-      if (node_name.substr(colon + 1) != "0") {
-        return Status::Unsupported("model.unsupported_op", "multi-output tensor " + tensor_name);
+  // Resolves a graph tensor to its cv::dnn value, translating every node it
+  // depends on first. Depth-first with an explicit stack on the heap: a
+  // recursive walk needed a stack frame per graph level (several KiB each
+  // under ASan: BlazeFace overflowed a 512 KiB thread stack, a 1,000-deep
+  // chain the 8 MiB main stack).
+  Result<Value> Resolve(const std::string& tensor_name) {
+    LG_ASSIGN_OR_RETURN(std::string root, NodeName(tensor_name));
+    if (auto it = values_.find(root); it != values_.end()) return it->second;
+    struct Pending {
+      size_t node;
+      size_t next_input = 0;
+    };
+    std::vector<Pending> stack;
+    LG_ASSIGN_OR_RETURN(size_t root_index, Enter(root));
+    stack.push_back({root_index});
+    while (!stack.empty()) {
+      Pending& top = stack.back();
+      const TfjsNode& n = graph_.nodes[top.node];
+      if (top.next_input < n.inputs.size()) {
+        LG_ASSIGN_OR_RETURN(std::string name, NodeName(n.inputs[top.next_input++]));
+        if (values_.count(name) != 0) continue;
+        LG_ASSIGN_OR_RETURN(size_t index, Enter(name));
+        stack.push_back({index});  // `top` is not used after this
+        continue;
       }
-      node_name.resize(colon);
+      std::vector<Value> in;
+      in.reserve(n.inputs.size());
+      for (const auto& input : n.inputs) in.push_back(values_.at(NodeName(input).value()));
+      visiting_.erase(n.name);
+      Result<Value> v = Translate(n, in);
+      if (!v.ok()) return v.status();
+      values_[n.name] = *std::move(v);
+      stack.pop_back();
     }
-    if (auto it = values_.find(node_name); it != values_.end()) return it->second;
-    auto it = index_.find(node_name);
-    if (it == index_.end()) {
-      return Status::BadInput("model.corrupt", "graph refers to unknown node " + node_name);
-    }
-    if (depth > kMaxDepth) return Status::BadInput("model.corrupt", "graph deeper than supported");
-    if (!visiting_.insert(node_name).second) {
-      return Status::BadInput("model.corrupt", "graph has a cycle through " + node_name);
-    }
-    const TfjsNode& n = graph_.nodes[it->second];
-    std::vector<Value> in;
-    for (const auto& name : n.inputs) {
-      LG_ASSIGN_OR_RETURN(Value v, Resolve(name, depth + 1));
-      in.push_back(std::move(v));
-    }
-    visiting_.erase(node_name);
-    Result<Value> v = Translate(n, in);
-    if (!v.ok()) return v.status();
-    values_[node_name] = *v;
-    return v;
+    return values_.at(root);
   }
 
   DnnNetBuilder& builder() { return builder_; }
@@ -377,8 +384,31 @@ class Translator {
     return Value{nullptr, builder_.Reshape(t, {t.shape[0], t.shape[1]}), 2};
   }
 
-  // Recursion bound: the human graphs are < 250 nodes deep.
-  static constexpr int kMaxDepth = 1000;
+  // "name" or "name:0" -> node name; other outputs of multi-output ops are
+  // not used by the supported models.
+  static Result<std::string> NodeName(const std::string& tensor_name) {
+    std::string node_name = tensor_name;
+    if (auto colon = node_name.rfind(':'); colon != std::string::npos) {
+      if (node_name.substr(colon + 1) != "0") {
+        return Status::Unsupported("model.unsupported_op", "multi-output tensor " + tensor_name);
+      }
+      node_name.resize(colon);
+    }
+    return node_name;
+  }
+
+  // Marks a node as being resolved: its index, or the error when it does not
+  // exist or is already on the path (a cycle).
+  Result<size_t> Enter(const std::string& node_name) {
+    auto it = index_.find(node_name);
+    if (it == index_.end()) {
+      return Status::BadInput("model.corrupt", "graph refers to unknown node " + node_name);
+    }
+    if (!visiting_.insert(node_name).second) {
+      return Status::BadInput("model.corrupt", "graph has a cycle through " + node_name);
+    }
+    return it->second;
+  }
 
   const TfjsGraph& graph_;
   DnnNetBuilder builder_;

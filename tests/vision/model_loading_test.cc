@@ -2,7 +2,10 @@
 // quantisation) and one test per bad-model case, each asserting the specific
 // Status reason: missing file, truncated or oversized .bin, corrupt JSON,
 // unsupported op.
+#include <pthread.h>
+
 #include <fstream>
+#include <functional>
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -206,6 +209,36 @@ TEST_F(ModelLoadingTest, CyclicGraphIsCorruptNotAStackOverflow) {
   EXPECT_NE(m.status().message().find("cycle"), std::string::npos) << m.status().message();
 }
 
+// A valid graph far deeper than the human models (5,000 Identity nodes in a
+// chain) loads: graph resolution is iterative, its memory grows on the heap,
+// not the thread's stack (and no arbitrary depth cap refuses it).
+TEST_F(ModelLoadingTest, VeryDeepGraphLoads) {
+  LG_REQUIRE_MODELS();
+  CopyModel({"liveness.bin"});
+  json j = json::parse(ReadFile(testing::ModelDir() / "liveness.json"));
+  json& nodes = j["modelTopology"]["node"];
+  json* pool = nullptr;
+  for (auto& node : nodes) {
+    if (node["op"] == "MaxPool") {
+      pool = &node;
+      break;
+    }
+  }
+  ASSERT_NE(pool, nullptr);
+  std::string previous = (*pool)["input"][0];
+  json chain = json::array();
+  for (int i = 0; i < 5000; ++i) {
+    const std::string name = "deep_chain_" + std::to_string(i);
+    chain.push_back({{"name", name}, {"op", "Identity"}, {"input", {previous}}});
+    previous = name;
+  }
+  (*pool)["input"][0] = previous;
+  for (auto& c : chain) nodes.push_back(c);
+  WriteFile(dir_ / "liveness.json", j.dump());
+  auto m = LivenessModel::Load(dir_);
+  ASSERT_TRUE(m.ok()) << m.status().ToString();
+}
+
 TEST_F(ModelLoadingTest, ShardPathOutsideTheModelFolderIsCorrupt) {
   json manifest = json::array({{{"paths", {"../../etc/passwd"}}, {"weights", json::array()}}});
   WriteFile(dir_ / "m.json", manifest.dump());
@@ -223,6 +256,35 @@ TEST(ModelLoadingRealTest, AllSixModelsLoad) {
   EXPECT_TRUE(DescriptorModel::Load(d).ok());
   EXPECT_TRUE(AntispoofModel::Load(d).ok());
   EXPECT_TRUE(LivenessModel::Load(d).ok());
+}
+
+// Runs `f` on a new thread with a `stack_bytes` stack and waits for it.
+void RunOnSmallStack(size_t stack_bytes, std::function<void()> f) {
+  pthread_attr_t attr;
+  ASSERT_EQ(pthread_attr_init(&attr), 0);
+  ASSERT_EQ(pthread_attr_setstacksize(&attr, stack_bytes), 0);
+  pthread_t thread;
+  auto trampoline = [](void* p) -> void* {
+    (*static_cast<std::function<void()>*>(p))();
+    return nullptr;
+  };
+  ASSERT_EQ(pthread_create(&thread, &attr, trampoline, &f), 0);
+  pthread_join(thread, nullptr);
+  pthread_attr_destroy(&attr);
+}
+
+// Loading must not need a big stack: a server or client may load models on
+// a pool thread. The recursive graph resolution it replaces used > 512 KiB
+// under ASan for BlazeFace and crashed (stack overflow in BuildDnnFromTfjs).
+TEST(ModelLoadingRealTest, AllSixModelsLoadOnA256KiBThreadStack) {
+  LG_REQUIRE_MODELS();
+  const fs::path d = testing::ModelDir();
+  bool all_ok = false;
+  RunOnSmallStack(256 * 1024, [&] {
+    all_ok = BlazeFaceModel::Load(d).ok() && FaceMeshModel::Load(d).ok() && IrisModel::Load(d).ok() &&
+             DescriptorModel::Load(d).ok() && AntispoofModel::Load(d).ok() && LivenessModel::Load(d).ok();
+  });
+  EXPECT_TRUE(all_ok);
 }
 
 }  // namespace
