@@ -139,7 +139,22 @@ int main(int argc, char** argv) {
                     {"tls_generated", tls->generated}});
   std::cout << "livegate-server listening on https://" << ho.address << ":" << (*http)->port()
             << std::endl;
-  while (!g_stop) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  // Housekeeping once a minute: expired flows and nonces, and the failure
+  // events of unknown account ids once the lockout no longer needs them
+  // (bounded tables under an account-id spraying attack).
+  auto next_purge = std::chrono::steady_clock::now();
+  while (!g_stop) {
+    if (std::chrono::steady_clock::now() >= next_purge) {
+      auto purged = (*service)->PurgeExpired();
+      if (!purged.ok()) {
+        server::LogEvent(server::LogLevel::kWarn, "purge.failed", {{"reason", purged.status().reason()}});
+      } else if (*purged > 0) {
+        server::LogEvent(server::LogLevel::kInfo, "purge.done", {{"rows", *purged}});
+      }
+      next_purge = std::chrono::steady_clock::now() + std::chrono::minutes(1);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
   (*http)->Stop();
   (void)(*audit_log)->Checkpoint();
   server::LogEvent(server::LogLevel::kInfo, "server.stopped", {});

@@ -197,7 +197,9 @@ ApiResponse Service::AdminGetAccount(const ApiRequest& r) {
     jr.push_back({{"device_type", ref.device_type}, {"source", ref.source},
                   {"transform_version", ref.transform_version}});
   }
-  const bool locked = a->locked_until && *a->locked_until > Now();
+  auto locked_until = LockedUntil(id);  // decision 11.9, from the failure events
+  if (!locked_until.ok()) return Refuse(locked_until.status(), op, r, id);
+  const bool locked = locked_until->has_value();
   Audit({"admin", op, id, "", "", "ok", {}, r.remote_addr});
   return JsonResponse(200, json{{"account_id", id},
                                 {"state", storage::AccountStateName(a->state)},

@@ -90,6 +90,11 @@ class Service {
 
   ServiceTimings& timings() { return timings_; }
 
+  // Housekeeping (livegate-server runs it every minute): expired flows and
+  // nonces, and failure events of unknown account ids the lockout no longer
+  // needs. Returns the number of rows deleted.
+  Result<int> PurgeExpired();
+
  private:
   struct FlowContext;
   explicit Service(ServiceDeps deps);
@@ -113,7 +118,10 @@ class Service {
   Status RecordFailure(const std::string& account_id, const std::string& device_id,
                        const std::string& flow_type, const std::vector<std::string>& reasons,
                        const std::string& remote);
-  Result<bool> IsLockedOut(const std::string& account_id, const std::string& device_id);
+  Result<bool> IsLockedOut(const std::string& account_id);
+  // Decision 11.9: the end of the lockout of `account_id` (known or not),
+  // derived from the failure events in the database; nullopt = not locked.
+  Result<std::optional<storage::Timestamp>> LockedUntil(const std::string& account_id);
 
   ServiceDeps deps_;
   std::unique_ptr<storage::TemplateProtector> protector_;

@@ -224,6 +224,10 @@ class ReferenceStore : public StoreOps {
 
   // Deletes expired flows and nonces; returns how many rows went.
   virtual Result<int> PurgeExpired() = 0;
+  // Deletes risk events older than `before` whose account id names no
+  // account (failures against unknown account ids, kept only as long as the
+  // lockout needs them: bounded table). Returns how many rows went.
+  virtual Result<int> PurgeOrphanRiskEvents(Timestamp before) = 0;
 
   // Schema version now in the database (after migrations at open).
   virtual Result<int> SchemaVersion() = 0;

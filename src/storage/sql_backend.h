@@ -47,6 +47,7 @@ class SqlReferenceStore : public ReferenceStore {
     });
   }
   Result<int> PurgeExpired() override;
+  Result<int> PurgeOrphanRiskEvents(Timestamp before) override;
   Result<int> SchemaVersion() override;
 
   Status CreateAccount(const Account& a) override { return W([&](StoreOps& o) { return o.CreateAccount(a); }); }

@@ -476,6 +476,21 @@ Result<int> SqlReferenceStore::PurgeExpired() {
   return n;
 }
 
+Result<int> SqlReferenceStore::PurgeOrphanRiskEvents(Timestamp before) {
+  int n = 0;
+  Status s = RunTx(true, [&](SqlConn& c) {
+    LG_ASSIGN_OR_RETURN(
+        auto rows, c.Exec("DELETE FROM risk_events WHERE at_ms < ? AND NOT EXISTS "
+                          "(SELECT 1 FROM accounts a WHERE a.account_id = risk_events.account_id) "
+                          "RETURNING 1",
+                          {ToMillis(before)}));
+    n = static_cast<int>(rows.size());
+    return Status::Ok();
+  });
+  if (!s.ok()) return s;
+  return n;
+}
+
 Result<int> SqlReferenceStore::SchemaVersion() {
   int v = 0;
   Status s = RunTx(false, [&](SqlConn& c) {

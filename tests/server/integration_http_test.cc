@@ -153,9 +153,10 @@ TEST_P(HttpTest, SrpFailuresAreIndistinguishable) {
     EXPECT_EQ(a.reason, "auth.failed");
     EXPECT_EQ(a.body, answers.front().body);
   }
-  // Nothing was written for the account (only the failure count, 11.9).
+  // Nothing was written for the account (only the failure count, 11.9):
+  // the wrong password and the unknown device both count against "carol".
   EXPECT_EQ(Snapshot(server_->store(), "carol"), before);
-  EXPECT_EQ(server_->store().GetAccount("carol")->failure_count, 1);
+  EXPECT_EQ(server_->store().GetAccount("carol")->failure_count, 2);
 }
 
 TEST_P(HttpTest, FlowStepsInOrderAndFlowIdsSingleUse) {

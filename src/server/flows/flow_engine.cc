@@ -82,29 +82,54 @@ Result<Service::FlowContext> Service::LoadFlow(const std::string& flow_id) {
   return ctx;
 }
 
-Result<bool> Service::IsLockedOut(const std::string& account_id, const std::string& device_id) {
+// Decision 11.9 / R-SEC-SRV-1: the lockout of an account id, known or not,
+// derived from the failure events in the database. Every server process on
+// the database sees the same answer, and an unknown account id accumulates
+// failures and locks exactly like a known one, so a lockout does not reveal
+// that an account exists. Locked when the last `max_failures` flow events
+// (newest first, since the last success) are failures that fit in
+// `window_seconds`, until `lockout_seconds` after the newest of them.
+Result<std::optional<storage::Timestamp>> Service::LockedUntil(const std::string& account_id) {
   StepTimer t(timings_.database_ns);
-  auto a = deps_.store->GetAccount(account_id);
-  if (!a.ok()) return false;  // unknown accounts have no lockout (nothing to protect)
-  if (a->locked_until && *a->locked_until > Now()) return true;
-  if (!device_id.empty()) {
-    const auto since = Now() - std::chrono::seconds(deps_.policy.lockout.window_seconds);
-    LG_ASSIGN_OR_RETURN(int n, deps_.store->CountFailures(account_id, device_id, since));
-    if (n >= deps_.policy.lockout.max_failures) return true;
+  const auto& lo = deps_.policy.lockout;
+  const auto now = Now();
+  const auto since = now - std::chrono::seconds(lo.window_seconds + lo.lockout_seconds);
+  LG_ASSIGN_OR_RETURN(auto events, deps_.store->ListRiskEvents(account_id, since, lo.max_failures + 32));
+  std::vector<storage::Timestamp> failures;
+  for (const auto& e : events) {
+    if (!protocol::ParseFlowType(e.event_type)) continue;  // admin events do not count
+    if (e.success) break;  // a success ends the run of failures
+    failures.push_back(e.at);
+    if (static_cast<int>(failures.size()) == lo.max_failures) break;
   }
-  return false;
+  if (lo.max_failures <= 0 || static_cast<int>(failures.size()) < lo.max_failures) {
+    return std::optional<storage::Timestamp>();
+  }
+  if (failures.front() - failures.back() > std::chrono::seconds(lo.window_seconds)) {
+    return std::optional<storage::Timestamp>();
+  }
+  const auto until = failures.front() + std::chrono::seconds(lo.lockout_seconds);
+  if (until <= now) return std::optional<storage::Timestamp>();
+  return std::optional<storage::Timestamp>(until);
+}
+
+Result<bool> Service::IsLockedOut(const std::string& account_id) {
+  LG_ASSIGN_OR_RETURN(auto until, LockedUntil(account_id));
+  return until.has_value();
 }
 
 Status Service::RecordFailure(const std::string& account_id, const std::string& device_id,
                               const std::string& flow_type, const std::vector<std::string>& reasons,
                               const std::string& remote) {
-  // Decision 11.9: failures per account and device within the window lead
-  // to a lockout. Unknown accounts have no row to count against.
+  // Decision 11.9: every failed attempt counts against the account id it
+  // named, whether or not the account exists (no early return for unknown
+  // ids: the same statements run either way, so the answer's timing does
+  // not tell them apart either). Events of unknown ids are purged once the
+  // lockout no longer needs them (PurgeOrphanRiskEvents).
   StepTimer t(timings_.database_ns);
-  if (!deps_.store->GetAccount(account_id).ok()) return Status::Ok();
   std::string codes;
   for (const auto& r : reasons) codes += (codes.empty() ? "" : ",") + r;
-  return deps_.store->Transact([&](storage::StoreOps& ops) {
+  Status st = deps_.store->Transact([&](storage::StoreOps& ops) {
     storage::RiskEvent ev;
     ev.account_id = account_id;
     ev.device_id = device_id;
@@ -114,16 +139,28 @@ Status Service::RecordFailure(const std::string& account_id, const std::string& 
     ev.reason_codes = codes;
     ev.at = Now();
     LG_RETURN_IF_ERROR(ops.AppendRiskEvent(ev));
-    LG_RETURN_IF_ERROR(ops.RecordAccountFailure(account_id).status());
-    const auto since = Now() - std::chrono::seconds(deps_.policy.lockout.window_seconds);
-    LG_ASSIGN_OR_RETURN(int n, ops.CountFailures(account_id, "", since));
-    if (n >= deps_.policy.lockout.max_failures) {
-      LG_RETURN_IF_ERROR(ops.SetLockedUntil(
-          account_id, Now() + std::chrono::seconds(deps_.policy.lockout.lockout_seconds)));
-      LogEvent(LogLevel::kWarn, "account.locked", {{"account_id", account_id}, {"failures", n}});
-    }
+    // The consecutive-failure counter of a known account (admin view).
+    auto n = ops.RecordAccountFailure(account_id);
+    if (!n.ok() && n.status().reason() != "storage.account_not_found") return n.status();
     return Status::Ok();
   });
+  if (st.ok()) {
+    auto until = LockedUntil(account_id);
+    if (until.ok() && *until) {
+      LogEvent(LogLevel::kWarn, "account.locked", {{"account_id", account_id}});
+    }
+  }
+  return st;
+}
+
+Result<int> Service::PurgeExpired() {
+  StepTimer t(timings_.database_ns);
+  LG_ASSIGN_OR_RETURN(int a, deps_.store->PurgeExpired());
+  const auto& lo = deps_.policy.lockout;
+  LG_ASSIGN_OR_RETURN(
+      int b, deps_.store->PurgeOrphanRiskEvents(
+                 Now() - std::chrono::seconds(lo.window_seconds + lo.lockout_seconds)));
+  return a + b;
 }
 
 // ------------------------------------------------------ 1. start (SRP B)
@@ -145,7 +182,7 @@ ApiResponse Service::StartFlow(const ApiRequest& r) {
     }
   }
   // Lockout (decision 11.9) before any credential is tried.
-  auto locked = IsLockedOut(req->account_id, req->flow == FlowType::kAuthentication ? req->device_id : "");
+  auto locked = IsLockedOut(req->account_id);
   if (!locked.ok()) return Refuse(locked.status(), fop, r, req->account_id);
   if (*locked) {
     return Refuse(Status(StatusCode::kResourceExhausted, "auth.locked_out",
@@ -276,12 +313,11 @@ ApiResponse Service::VerifyFlow(const ApiRequest& r) {
       StepTimer t(timings_.database_ns);
       (void)deps_.store->DeleteFlow(flow_id);
     }
-    if (!ctx->state.value("unknown", true)) {
-      if (auto st = RecordFailure(account, ctx->type == FlowType::kAuthentication ? device : "",
-                                  ctx->row.flow_type, {"srp.failed"}, r.remote_addr);
-          !st.ok()) {
-        LogEvent(LogLevel::kError, "risk.record_failed", {{"reason", st.reason()}});
-      }
+    // Known or unknown credential alike (the same lockout for both).
+    if (auto st = RecordFailure(account, ctx->type == FlowType::kAuthentication ? device : "",
+                                ctx->row.flow_type, {"srp.failed"}, r.remote_addr);
+        !st.ok()) {
+      LogEvent(LogLevel::kError, "risk.record_failed", {{"reason", st.reason()}});
     }
     AuditEvent e{"client", op, account, device, flow_id, "refused",
                  {m2.ok() ? std::string("srp.unknown_credential") : m2.status().reason()},

@@ -436,13 +436,9 @@ ApiResponse Service::CaptureStep(const ApiRequest& r) {
       if (!terminal) return Status::Ok();  // a re-capture is neither success nor failure
       LG_RETURN_IF_ERROR(ops.AppendRiskEvent(ev));
       if (!success) {
+        // The failure event above is what the lockout counts (11.9,
+        // Service::LockedUntil); the counter is the admin view's.
         LG_RETURN_IF_ERROR(ops.RecordAccountFailure(account).status());
-        const auto since = at - std::chrono::seconds(deps_.policy.lockout.window_seconds);
-        LG_ASSIGN_OR_RETURN(int n, ops.CountFailures(account, "", since));
-        if (n >= deps_.policy.lockout.max_failures) {
-          LG_RETURN_IF_ERROR(ops.SetLockedUntil(
-              account, at + std::chrono::seconds(deps_.policy.lockout.lockout_seconds)));
-        }
         return Status::Ok();
       }
       switch (ctx->type) {
