@@ -35,6 +35,7 @@ namespace crypto = livegate::crypto;
 struct KeysOptions {
   std::string key_file;           // current KEK file ("" = LIVEGATE_MASTER_KEY)
   std::string previous_key_file;  // old KEK during rotation
+  std::string previous_env;       // env variable of the old KEK ("" = LIVEGATE_MASTER_KEY_PREVIOUS)
   std::string key_env;            // env variable of the current KEK ("" = LIVEGATE_MASTER_KEY)
   std::string key_dir = "var/keys";
   std::string database;           // reference database URI (rotate)
@@ -64,6 +65,7 @@ livegate::Result<crypto::KeyManager> LoadKeys(const KeysOptions& o) {
   crypto::KeyManagerOptions km;
   km.key_file = o.key_file;
   km.previous_key_file = o.previous_key_file;
+  if (!o.previous_env.empty()) km.previous_env_var = o.previous_env;
   if (!o.key_env.empty()) km.env_var = o.key_env;
   return crypto::KeyManager::Load(km);
 }
@@ -104,13 +106,18 @@ int RunRotate(const KeysOptions& given) {
       o.key_file = cfg->master_key.file.string();
       if (o.key_file.empty()) o.key_env = cfg->master_key.env;
     }
+    // ... and its master_key.previous_* the OLD one, unless given here.
+    if (o.previous_key_file.empty()) {
+      o.previous_key_file = cfg->master_key.previous_file.string();
+      o.previous_env = cfg->master_key.previous_env;
+    }
   }
   auto keys = LoadKeys(o);
   if (!keys.ok()) return Report(keys.status());
   if (!keys->has_previous()) {
     return Report(Status(livegate::StatusCode::kFailedPrecondition, "keys.no_previous_kek",
-                         "rotation needs the old master key: --previous-key-file or "
-                         "LIVEGATE_MASTER_KEY_PREVIOUS"));
+                         "rotation needs the old master key: --previous-key-file, the config's "
+                         "master_key.previous_file / previous_env, or LIVEGATE_MASTER_KEY_PREVIOUS"));
   }
   auto dir = crypto::KeyDirHolder(o.key_dir);
   std::vector<crypto::WrappedKeyHolder*> holders = {dir.get()};

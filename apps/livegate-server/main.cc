@@ -23,6 +23,7 @@
 #include "server/decision_logic.h"
 #include "server/http_server.h"
 #include "server/json_log.h"
+#include "server/master_key.h"
 #include "server/scripted_challenges.h"
 #include "server/service.h"
 #include "storage/reference_store.h"
@@ -66,11 +67,13 @@ int main(int argc, char** argv) {
     return Fail(st, "logging");
   }
 
-  crypto::KeyManagerOptions ko;
-  ko.key_file = config->master_key.file.string();
-  if (!config->master_key.env.empty()) ko.env_var = config->master_key.env;
-  auto keys = crypto::KeyManager::Load(ko);
+  // Current KEK and, during rotation, the previous one (master_key.previous_*).
+  auto keys = server::LoadMasterKeys(config->master_key);
   if (!keys.ok()) return Fail(keys.status(), "master key");
+  if (keys->has_previous()) {
+    server::LogEvent(server::LogLevel::kInfo, "keys.rotation",
+                     {{"current_kek", keys->current_kek_id()}, {"previous_kek", keys->previous_kek_id()}});
+  }
 
   auto store = storage::OpenStore(config->database.uri);
   if (!store.ok()) return Fail(store.status(), "database");

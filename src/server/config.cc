@@ -108,10 +108,18 @@ Result<ServerConfig> ParseServerConfig(std::string_view json_text,
     x.String("file", s);
     c.master_key.file = Resolve(base_dir, s);
     x.String("env", c.master_key.env);
+    s.clear();
+    x.String("previous_file", s);
+    c.master_key.previous_file = Resolve(base_dir, s);
+    x.String("previous_env", c.master_key.previous_env);
     LG_RETURN_IF_ERROR(x.Finish());
     if (c.master_key.file.empty() == c.master_key.env.empty()) {
       return Status(StatusCode::kInvalidArgument, "config.bad_value",
                     "master_key: give exactly one of \"file\" or \"env\"");
+    }
+    if (!c.master_key.previous_file.empty() && !c.master_key.previous_env.empty()) {
+      return Status(StatusCode::kInvalidArgument, "config.bad_value",
+                    "master_key: give at most one of \"previous_file\" or \"previous_env\"");
     }
   }
   LG_RETURN_IF_ERROR(root.status());

@@ -49,6 +49,12 @@ struct MasterKeyOptions {
   // Loaded by crypto::KeyManager (crypto/key_manager.h).
   std::filesystem::path file;
   std::string env;
+  // During master-key rotation only (docs/SECURITY.md): the PREVIOUS key,
+  // at most one of a file (mode 0600, like `file`) or an environment
+  // variable name. A named variable must be set at start-up. Neither given:
+  // LIVEGATE_MASTER_KEY_PREVIOUS is still read when set (compatibility).
+  std::filesystem::path previous_file;
+  std::string previous_env;
 };
 
 struct LimitOptions {
