@@ -138,6 +138,34 @@ void BM_Descriptor(benchmark::State& state) {
   const cv::Mat& in = Inputs().chip150;
   for (auto _ : state) benchmark::DoNotOptimize(m->Run(in));
 }
+// The int8 experiment (MODELS.md): the descriptor quantised by
+// cv::dnn::Net::quantize, calibrated on the chips of the dlib example faces
+// (the timed chip is the 640x480 frame's, not one of them).
+std::vector<cv::Mat> DlibChipsRgb() {
+  std::vector<cv::Mat> chips;
+  auto a = Must(lv::FaceAnalyzer::Create(lv::AnalyzerOptions{}), "analyzer");
+  for (const auto& p : DlibImages()) {
+    for (const auto& f : Must(a->Analyze(Must(lv::ReadImageFile(p), p.string())), p.string())) {
+      if (f.chip.empty()) continue;
+      cv::Mat rgb;
+      cv::cvtColor(f.chip, rgb, cv::COLOR_BGR2RGB);
+      chips.push_back(rgb);
+    }
+  }
+  return chips;
+}
+void BM_DescriptorInt8(benchmark::State& state) {
+  SetThreads(state);
+  static const std::vector<cv::Mat> calibration = DlibChipsRgb();
+  if (calibration.empty()) {
+    state.SkipWithError("dlib example images missing (calibration)");
+    return;
+  }
+  auto m = Must(lv::DescriptorModel::LoadQuantized(ModelDir(), calibration), "descriptor int8");
+  const cv::Mat& in = Inputs().chip150;
+  for (auto _ : state) benchmark::DoNotOptimize(m->Run(in));
+  state.counters["calibration_chips"] = static_cast<double>(calibration.size());
+}
 void BM_Antispoof(benchmark::State& state) {
   SetThreads(state);
   auto m = Must(lv::AntispoofModel::Load(ModelDir()), "antispoof");
@@ -276,6 +304,7 @@ void RegisterPerImage() {
 LG_THREADS(BM_BlazeFace);
 LG_THREADS(BM_FaceMesh);
 LG_THREADS(BM_Descriptor);
+LG_THREADS(BM_DescriptorInt8);
 LG_THREADS(BM_Antispoof);
 LG_THREADS(BM_Liveness);
 BENCHMARK(BM_BlazeFaceDecode)->Unit(benchmark::kMicrosecond);

@@ -10,6 +10,8 @@
 // conv, + input, ReLU. A down block: conv 3x3/2 VALID + ReLU, conv; shortcut =
 // 2x2/2 average pool of the input, zero-padded in channels (and the main path
 // zero-padded at the bottom/right when the pool is one pixel larger).
+#include <utility>
+
 #include "vision/dnn_builder.h"
 #include "vision/models.h"
 #include "vision/tfjs_model.h"
@@ -144,25 +146,65 @@ class DescriptorDnn final : public DescriptorModel {
   std::string output_;
 };
 
-}  // namespace
-
-Result<std::unique_ptr<DescriptorModel>> DescriptorModel::Load(const std::filesystem::path& model_dir) {
+// The float network, ready to run, and the name of its output layer.
+Result<std::pair<cv::dnn::Net, std::string>> BuildFloatNet(const std::filesystem::path& model_dir) {
   LG_ASSIGN_OR_RETURN(TfjsWeights weights,
                       LoadTfjsWeights(model_dir / "face_recognition_model-weights_manifest.json"));
   try {
     Network network(weights);
     LG_ASSIGN_OR_RETURN(DnnTensor out, network.Build());
     LG_RETURN_IF_ERROR(network.builder().status());
-    const std::string name = network.builder().NameOf(out);
+    std::string name = network.builder().NameOf(out);
     cv::dnn::Net net = network.builder().Release();
     net.setPreferableBackend(cv::dnn::DNN_BACKEND_OPENCV);
     net.setPreferableTarget(cv::dnn::DNN_TARGET_CPU);
-    auto model = std::make_unique<DescriptorDnn>(std::move(net), name);
-    auto warm = model->Forward(MakeBlob({1, 3, kInputSize, kInputSize}));
-    if (!warm.ok()) return Status::BadInput("model.corrupt", "descriptor network does not run: " + warm.status().message());
-    return std::unique_ptr<DescriptorModel>(std::move(model));
+    return std::make_pair(std::move(net), std::move(name));
   } catch (const cv::Exception& e) {
     return Status::BadInput("model.corrupt", std::string("cv::dnn rejected the descriptor network: ") + e.what());
+  }
+}
+
+Result<std::unique_ptr<DescriptorModel>> WarmedUp(cv::dnn::Net net, std::string output) {
+  auto model = std::make_unique<DescriptorDnn>(std::move(net), std::move(output));
+  auto warm = model->Forward(MakeBlob({1, 3, DescriptorModel::kInputSize, DescriptorModel::kInputSize}));
+  if (!warm.ok()) return Status::BadInput("model.corrupt", "descriptor network does not run: " + warm.status().message());
+  return std::unique_ptr<DescriptorModel>(std::move(model));
+}
+
+}  // namespace
+
+Result<std::unique_ptr<DescriptorModel>> DescriptorModel::Load(const std::filesystem::path& model_dir) {
+  LG_ASSIGN_OR_RETURN(auto built, BuildFloatNet(model_dir));
+  return WarmedUp(std::move(built.first), std::move(built.second));
+}
+
+Result<std::unique_ptr<DescriptorModel>> DescriptorModel::LoadQuantized(
+    const std::filesystem::path& model_dir, const std::vector<cv::Mat>& calibration_rgb150) {
+  if (calibration_rgb150.empty()) {
+    return Status::InvalidArgument("model.bad_input", "int8 calibration needs at least one face chip");
+  }
+  LG_ASSIGN_OR_RETURN(auto built, BuildFloatNet(model_dir));
+  // cv::dnn takes calibration data as one blob per network input: N chips in
+  // one N x 3 x 150 x 150 batch, normalised exactly as Run() does.
+  const int n = static_cast<int>(calibration_rgb150.size());
+  cv::Mat batch = MakeBlob({n, 3, kInputSize, kInputSize});
+  const size_t per = size_t{3} * kInputSize * kInputSize;
+  for (int i = 0; i < n; ++i) {
+    LG_ASSIGN_OR_RETURN(cv::Mat blob, RgbToBlob(calibration_rgb150[static_cast<size_t>(i)], kInputSize,
+                                                cv::Scalar(122.782, 117.001, 104.298), 255.0));
+    std::copy(blob.ptr<float>(), blob.ptr<float>() + per, batch.ptr<float>() + i * per);
+  }
+  try {
+    cv::dnn::Net quantized = built.first.quantize(std::vector<cv::Mat>{batch}, CV_32F, CV_32F);
+    quantized.setPreferableBackend(cv::dnn::DNN_BACKEND_OPENCV);
+    quantized.setPreferableTarget(cv::dnn::DNN_TARGET_CPU);
+    // The quantised net renames nothing, but its last layer dequantises the
+    // output: read whatever it reports as its output.
+    const std::vector<std::string> outs = quantized.getUnconnectedOutLayersNames();
+    if (outs.size() != 1) return Status::Internal("model.quantize_failed", "quantised descriptor has no single output");
+    return WarmedUp(std::move(quantized), outs[0]);
+  } catch (const cv::Exception& e) {
+    return Status::Internal("model.quantize_failed", std::string("cv::dnn::Net::quantize failed: ") + e.what());
   }
 }
 

@@ -72,6 +72,15 @@ class DescriptorModel {
   virtual ~DescriptorModel() = default;
   virtual Result<Descriptor> Run(const cv::Mat& rgb150) = 0;
   static constexpr int kInputSize = 150;
+
+  // Speed experiment, not used by the analyzer (see MODELS.md, "int8"): the
+  // same network quantised to int8 by OpenCV 4.6's cv::dnn::Net::quantize,
+  // calibrated on `calibration_rgb150` (150x150 RGB aligned chips of real
+  // faces, at least one). ~17 % faster, descriptors move by up to ~0.08.
+  // Errors: model.* as Load, model.bad_input (a chip of the wrong size),
+  // model.quantize_failed.
+  static Result<std::unique_ptr<DescriptorModel>> LoadQuantized(const std::filesystem::path& model_dir,
+                                                                const std::vector<cv::Mat>& calibration_rgb150);
 };
 
 // human `antispoof` (128x128, one sigmoid; upstream: flags CG faces) and
