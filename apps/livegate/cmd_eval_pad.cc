@@ -6,6 +6,7 @@
 #include <fstream>
 #include <iomanip>
 #include <iostream>
+#include <map>
 #include <sstream>
 #include <string>
 
@@ -18,6 +19,7 @@
 #include "eval/report.h"
 #include "judgement/eval_session.h"
 #include "judgement/judgement.h"
+#include "judgement/measures.h"
 
 namespace {
 
@@ -63,14 +65,15 @@ void WriteInspection(const std::string& dir, const lj::EvalSession& s, const lj:
   (void)le::WriteTextFile(dir + "/.keep", "");
   cv::imwrite(dir + "/" + s.id + ".png", sheet);
   std::ostringstream tsv;
-  tsv << "t_ms\tfaces\tyaw\tpitch\troll\teye_l\teye_r\tmouth\tied\tsharp\tluma\tmoire\tborder\tglare\tdiff\tantispoof\n";
+  tsv << "t_ms\tfaces\tyaw\tpitch\troll\teye_l\teye_r\tmouth\tied\tsharp\tluma\tmoire\tborder\tglare\tdiff\tantispoof\tmain_w\tother_ratio\tnear_ratio\n";
   for (const auto& o : obs) {
     tsv << o.timestamp_ms << "\t" << o.face_count << "\t" << Fixed(o.pose.yaw_deg, 1) << "\t" << Fixed(o.pose.pitch_deg, 1)
         << "\t" << Fixed(o.pose.roll_deg, 1) << "\t" << Fixed(o.left_eye_openness, 3) << "\t"
         << Fixed(o.right_eye_openness, 3) << "\t" << Fixed(o.mouth_openness, 3) << "\t" << Fixed(o.inter_eye_distance, 1)
         << "\t" << Fixed(o.sharpness, 0) << "\t" << Fixed(o.mean_luma, 0) << "\t" << Fixed(o.moire, 2) << "\t"
         << Fixed(o.border, 2) << "\t" << Fixed(o.glare, 3) << "\t" << Fixed(o.frame_difference, 2) << "\t"
-        << Fixed(o.antispoof_score.value_or(-1), 3) << "\n";
+        << Fixed(o.antispoof_score.value_or(-1), 3) << "\t" << Fixed(o.box.width, 0) << "\t"
+        << Fixed(o.second_face_ratio, 2) << "\t" << Fixed(lj::NearFaceRatio(o, lj::Policy().continuity.bystander_gap), 2) << "\n";
   }
   (void)le::WriteTextFile(dir + "/" + s.id + ".tsv", tsv.str());
 }
@@ -83,6 +86,10 @@ struct SessionResult {
   double seconds = 0;
   lj::LivenessVerdict verdict;
   lj::QualityReport quality;
+  // ISO/IEC 30107-3 non-response: no frame reaches the capture floor
+  // (lj::FailedToAcquire); no PAD decision, reported per type, not in
+  // APCER/BPCER.
+  bool fta = false;
 };
 
 std::string ReadFile(const std::string& path, bool* ok) {
@@ -162,6 +169,7 @@ int Run(const Args& a) {
       } else {
         r.verdict = j->liveness;
         r.quality = j->quality;
+        r.fta = lj::FailedToAcquire(j->observations, policy);
         if (!a.inspect.empty()) WriteInspection(a.inspect, s, *cap, j->observations);
       }
     }
@@ -169,7 +177,8 @@ int Run(const Args& a) {
     if (!a.quiet) {
       std::cerr << std::left << std::setw(34) << s.id << " " << std::setw(10) << s.label << " frames " << std::setw(4)
                 << r.frames << " score " << Fixed(r.verdict.score) << " " << (r.verdict.live ? "LIVE " : "spoof")
-                << " " << (r.error.empty() ? r.verdict.reason : r.error) << "\n";
+                << " " << (r.error.empty() ? r.verdict.reason : r.error)
+                << (r.fta ? "  [FTA: no frame reaches the capture floor, no PAD decision]" : "") << "\n";
       if (a.verbose) {
         for (const auto& c : r.verdict.checks) {
           std::cerr << "    " << std::setw(11) << c.name << (c.applicable ? "" : " (n/a)") << " " << Fixed(c.score, 2)
@@ -186,7 +195,13 @@ int Run(const Args& a) {
 
   le::PadScores scores;
   scores.polarity = le::Polarity::kHigherIsPositive;
+  std::map<std::string, int> fta, presented;  // per type ("bona_fide" or the attack type)
   for (const auto& r : results) {
+    ++presented[r.session.label];
+    if (r.fta) {
+      ++fta[r.session.label];
+      continue;
+    }
     const double score = r.error.empty() ? r.verdict.score : 0.0;
     if (r.session.bona_fide()) scores.bona_fide.push_back(score);
     else scores.attacks[r.session.label].push_back(score);
@@ -203,18 +218,30 @@ int Run(const Args& a) {
   sessions_table.header = {"session", "label", "frames", "score", "decision", "reason", "quality", "seconds"};
   for (const auto& r : results) {
     sessions_table.rows.push_back({r.session.id, r.session.label, std::to_string(r.frames), Fixed(r.verdict.score),
-                                   r.error.empty() && r.verdict.live ? "bona_fide" : "attack",
+                                   r.fta ? "FTA" : r.error.empty() && r.verdict.live ? "bona_fide" : "attack",
                                    r.error.empty() ? r.verdict.reason : r.error, r.quality.reason, Fixed(r.seconds, 2)});
   }
   le::Table summary;
-  summary.header = {"type", "presentations", "errors", "rate"};
-  summary.rows.push_back({"bona_fide (BPCER)", std::to_string(pad->bona_fide), std::to_string(pad->bona_fide_rejected),
+  // presentations = all sessions of the type; FTA = no PAD decision (below
+  // the capture floor); the rate is over the decided ones (30107-3).
+  summary.header = {"type", "presentations", "FTA", "decided", "errors", "rate"};
+  auto count = [](const std::map<std::string, int>& m, const std::string& k) {
+    const auto it = m.find(k);
+    return std::to_string(it == m.end() ? 0 : it->second);
+  };
+  summary.rows.push_back({"bona_fide (BPCER)", count(presented, "bona_fide"), count(fta, "bona_fide"),
+                          std::to_string(pad->bona_fide), std::to_string(pad->bona_fide_rejected),
                           le::FormatPercent(pad->bpcer)});
   for (const auto& [type, n] : pad->attacks) {
-    summary.rows.push_back({type + " (APCER)", std::to_string(n), std::to_string(pad->attacks_accepted.at(type)),
-                            le::FormatPercent(pad->apcer.at(type))});
+    summary.rows.push_back({type + " (APCER)", count(presented, type), count(fta, type), std::to_string(n),
+                            std::to_string(pad->attacks_accepted.at(type)), le::FormatPercent(pad->apcer.at(type))});
   }
-  summary.rows.push_back({"ACER = (APCER_max + BPCER)/2", "", "", le::FormatPercent(pad->acer)});
+  for (const auto& [type, n] : presented) {  // a type whose every presentation failed to acquire
+    if (type != "bona_fide" && !pad->attacks.count(type)) {
+      summary.rows.push_back({type + " (APCER)", std::to_string(n), count(fta, type), "0", "0", "n/a"});
+    }
+  }
+  summary.rows.push_back({"ACER = (APCER_max + BPCER)/2", "", "", "", "", le::FormatPercent(pad->acer)});
 
   std::vector<le::DetCurve> curves;
   for (const auto& [type, n] : pad->attacks) {
@@ -231,11 +258,14 @@ int Run(const Args& a) {
   j["threshold"] = threshold;
   j["seconds"] = seconds;
   j["pad"] = le::ToJson(*pad);
+  j["fta"] = fta;              // per type: sessions with no PAD decision (capture floor)
+  j["presentations"] = presented;
   j["sessions"] = nlohmann::json::array();
   for (const auto& r : results) {
     nlohmann::json s = {{"id", r.session.id}, {"label", r.session.label}, {"frames", r.frames},
                         {"score", r.verdict.score}, {"live", r.error.empty() && r.verdict.live},
-                        {"reason", r.error.empty() ? r.verdict.reason : r.error}, {"quality", r.quality.reason}};
+                        {"reason", r.error.empty() ? r.verdict.reason : r.error}, {"quality", r.quality.reason},
+                        {"fta", r.fta}};
     s["checks"] = nlohmann::json::array();
     for (const auto& c : r.verdict.checks) {
       s["checks"].push_back({{"name", c.name}, {"applicable", c.applicable}, {"passed", c.passed}, {"score", c.score},

@@ -97,6 +97,13 @@ LivenessVerdict JudgeLiveness(const Challenge& challenge,
 QualityReport JudgeQuality(std::span<const FrameObservation> observations,
                            const Policy& policy);
 
+// Failure to acquire (ISO/IEC 30107-3 non-response): no frame has a face
+// mesh with an inter-eye distance of at least policy.quality.
+// min_inter_eye_distance, so no check can be judged on the face. The
+// server refuses such a capture on quality (R-SRV-QJ-2, the client captures
+// again); the evaluation reports it per type apart from APCER/BPCER.
+bool FailedToAcquire(std::span<const FrameObservation> observations, const Policy& policy);
+
 struct Judgement {
   std::vector<FrameObservation> observations;
   LivenessVerdict liveness;

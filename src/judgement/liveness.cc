@@ -59,6 +59,8 @@ CheckResult NotApplicable(std::string name, std::string reason) {
 
 using Obs = std::span<const FrameObservation>;
 
+constexpr float kReliableYawDeg = 45.0f;
+
 // Yaw with single-frame glitches removed: the median of each mesh frame
 // and its mesh neighbours (pose estimates flip near profile).
 std::vector<float> SmoothedYaw(Obs obs) {
@@ -255,6 +257,9 @@ CheckResult CheckFaceAngle(Obs obs, const Challenge& ch, const Neutral& n, const
     if (!o.has_mesh) { prev = -1; continue; }
     min_yaw = std::min(min_yaw, yaw[i] - n.yaw);
     max_yaw = std::max(max_yaw, yaw[i] - n.yaw);
+    // Near profile the mesh pose flips sign between frames (measured on
+    // real turns): speeds are judged only within +-45 degrees.
+    if (std::abs(yaw[i]) > kReliableYawDeg) { prev = -1; continue; }
     if (prev >= 0) {
       const float dt = std::max<float>(1.0f, float(o.timestamp_ms - obs[prev].timestamp_ms)) / 1000.0f;
       max_speed = std::max(max_speed, std::abs(yaw[i] - yaw[prev]) / dt);
@@ -296,6 +301,7 @@ CheckResult CheckGeometry(Obs obs, const Neutral& n, const Policy& policy, float
   const std::vector<float> yaw = SmoothedYaw(obs);
   for (std::size_t i = 0; i < obs.size(); ++i) {
     if (!obs[i].has_mesh || obs[i].landmarks.size() != obs[ref].landmarks.size()) continue;
+    if (std::abs(obs[i].pose.yaw_deg) > kReliableYawDeg || std::abs(yaw[i]) > kReliableYawDeg) continue;
     // Both the smoothed and the frame's own yaw must agree (no glitch frame).
     const float d = std::min(std::abs(yaw[i] - obs[ref].pose.yaw_deg), std::abs(obs[i].pose.yaw_deg - obs[ref].pose.yaw_deg));
     by_yaw.push_back({d, int(i)});
@@ -329,7 +335,7 @@ CheckResult CheckContinuity(Obs obs, const Policy& policy) {
   int missing = 0, with_face = 0, multi = 0;
   for (const auto& o : obs) {
     if (!o.has_face) ++missing; else ++with_face;
-    if (o.has_face && o.face_count > 1 && o.second_face_ratio >= cp.second_face_ratio) ++multi;
+    if (o.has_face && o.face_count > 1 && NearFaceRatio(o, cp.bystander_gap) >= cp.second_face_ratio) ++multi;
   }
   if (with_face == 0) return Make("continuity", false, 0, "continuity.no_face", "no frame shows a face");
   if (multi > 0) {
@@ -376,12 +382,19 @@ CheckResult CheckContinuity(Obs obs, const Policy& policy) {
       if (o.frame_difference < cp.frozen_difference) ++frozen, ++run;
     }
     if (o.has_mesh && prev && prev->landmarks.size() == o.landmarks.size() && !o.landmarks.empty()) {
-      const float ied = std::max(1.0f, 0.5f * (o.inter_eye_distance + prev->inter_eye_distance));
+      // Scale: inter-eye distance, floored by the face width (the eyes
+      // close up in profile and would inflate the speed).
+      const float ied = std::max({1.0f, 0.5f * (o.inter_eye_distance + prev->inter_eye_distance),
+                                  0.35f * 0.5f * (o.box.width + prev->box.width)});
       float d = 0;
       for (std::size_t k = 0; k < o.landmarks.size(); ++k) d += float(cv::norm(o.landmarks[k] - prev->landmarks[k]));
       d /= float(o.landmarks.size()) * ied;
       const float dt = std::max<float>(1.0f, float(o.timestamp_ms - prev->timestamp_ms)) / 1000.0f;
-      max_speed = std::max(max_speed, d / dt);
+      // Near profile the mesh snaps between mirrored fits (yaw flips sign,
+      // the box jumps): landmark speed is judged within +-45 degrees only.
+      if (std::abs(o.pose.yaw_deg) <= kReliableYawDeg && std::abs(prev->pose.yaw_deg) <= kReliableYawDeg) {
+        max_speed = std::max(max_speed, d / dt);
+      }
       if (run >= cp.frozen_run_frames && o.frame_difference >= cp.frozen_difference && d >= cp.jump_ied) slideshow = true;
     }
     if (o.frame_difference >= cp.frozen_difference) run = 0;

@@ -18,9 +18,15 @@ const std::vector<int>& RigidMeshIndices();
 void MeasureFaceImage(const cv::Mat& bgr, const cv::Mat& grey, const cv::Rect2f& box,
                       FrameObservation& o, bool with_border = true);
 
-// Builds an observation from the analyzer's faces (largest first).
+// Builds an observation from the analyzer's faces (largest first); `main`
+// is the index of the face being authenticated.
 FrameObservation ObserveFrame(int index, std::int64_t timestamp_ms, const cv::Mat& bgr,
-                              const std::vector<vision::FaceAnalysis>& faces);
+                              const std::vector<vision::FaceAnalysis>& faces, int main = 0);
+
+// The largest width ratio (other / main) among the other faces that are
+// near the main face: overlapping it or closer than `bystander_gap` main-face
+// widths (box to box). Farther faces are bystanders. 0 when none.
+float NearFaceRatio(const FrameObservation& o, float bystander_gap);
 
 // Residual RMS of the best homography mapping `a` to `b`, in units of
 // `scale` (inter-eye distance). < 0 when it cannot be computed.

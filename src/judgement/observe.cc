@@ -38,6 +38,33 @@ float OutsideFraction(const cv::Rect2f& box, const cv::Size& size) {
   return std::clamp(1.0f - inside.area() / area, 0.0f, 1.0f);
 }
 
+// True when spectral bin `f` (cycles per `side` pixels, side a multiple of
+// 8) lies within one bin of a multiple of side/8: a JPEG block frequency.
+bool OnJpegGrid(int f, int side) {
+  const int g = side / 8;
+  const int r = ((f % g) + g) % g;
+  if (g < 6) return r == 0;  // small patches: the exact bins only
+  return r <= 1 || r >= g - 1;
+}
+
+// The main face follows the person authenticating: the face overlapping the
+// previous main face most (IoU >= 0.3), else the largest. A bystander who
+// comes closer does not take over the measures; a real change of person is
+// the identity and motion checks' job.
+int MainFace(const std::vector<vision::FaceAnalysis>& faces, const cv::Rect2f& prev) {
+  int best = -1;
+  float best_iou = 0.3f;
+  if (prev.area() > 0) {
+    for (std::size_t k = 0; k < faces.size(); ++k) {
+      if (faces[k].tiny) continue;
+      const float inter = (faces[k].box & prev).area();
+      const float iou = inter / std::max(1e-3f, faces[k].box.area() + prev.area() - inter);
+      if (iou >= best_iou) best_iou = iou, best = int(k);
+    }
+  }
+  return best >= 0 ? best : 0;
+}
+
 }  // namespace
 
 void MeasureFaceImage(const cv::Mat& bgr, const cv::Mat& grey, const cv::Rect2f& box,
@@ -115,8 +142,12 @@ void MeasureFaceImage(const cv::Mat& bgr, const cv::Mat& grey, const cv::Rect2f&
 
   // Moiré: the strongest isolated peak of the high-frequency spectrum of
   // a native-resolution patch (cheek/nose), relative to the band's median.
+  // JPEG's 8x8 blocks (the client sends JPEG frames, decision 11.4) put
+  // peaks at multiples of 1/8 cycle/pixel whatever the content: with a
+  // patch side that is a multiple of 8 those fall on known bins, which are
+  // left out (with their neighbours, for the window's leakage).
   {
-    const int side = std::min({64, face.width / 2 * 2, face.height / 2 * 2});
+    const int side = std::min({64, face.width / 8 * 8, face.height / 8 * 8});
     if (side >= 32) {
       const cv::Rect patch(face.x + (face.width - side) / 2, face.y + (face.height - side) / 2, side, side);
       cv::Mat f;
@@ -129,25 +160,44 @@ void MeasureFaceImage(const cv::Mat& bgr, const cv::Mat& grey, const cv::Rect2f&
       f = f.mul(win);
       cv::Mat spec;
       cv::dft(f, spec, cv::DFT_COMPLEX_OUTPUT);
-      std::vector<float> band;
-      float peak = 0;
+      // Magnitude spectrum, then for each band bin its height over the
+      // median of its 7x7 spectral neighbourhood (centre 3x3 left out: the
+      // window spreads a line over +-1 bin). A screen's pixel grid beating
+      // with the camera's gives a narrow line; faces, blur, resampling and
+      // up-scaled (soft) video give smooth spectra, whose level is judged
+      // locally rather than against the whole band (a soft frame has an
+      // empty top band, against which any mid-frequency texture stood out).
+      cv::Mat mag(side, side, CV_32F);
+      for (int y = 0; y < side; ++y) {
+        for (int x = 0; x < side; ++x) {
+          const cv::Vec2f c = spec.at<cv::Vec2f>(y, x);
+          mag.at<float>(y, x) = std::sqrt(c[0] * c[0] + c[1] * c[1]);
+        }
+      }
+      float best = 0;
       const int h = side / 2;
+      std::vector<float> around;
+      around.reserve(40);
       for (int y = 0; y < side; ++y) {
         for (int x = 0; x < side; ++x) {
           const int fy = y < h ? y : y - side, fx = x < h ? x : x - side;
           const float rad = std::sqrt(float(fx * fx + fy * fy)) / h;
           if (rad < 0.35f || rad > 1.0f) continue;
-          const cv::Vec2f c = spec.at<cv::Vec2f>(y, x);
-          const float mag = std::sqrt(c[0] * c[0] + c[1] * c[1]);
-          band.push_back(mag);
-          peak = std::max(peak, mag);
+          if (OnJpegGrid(fx, side) && OnJpegGrid(fy, side)) continue;
+          around.clear();
+          for (int dy = -3; dy <= 3; ++dy) {
+            for (int dx = -3; dx <= 3; ++dx) {
+              if (std::abs(dx) <= 1 && std::abs(dy) <= 1) continue;
+              around.push_back(mag.at<float>((y + dy + side) % side, (x + dx + side) % side));
+            }
+          }
+          std::nth_element(around.begin(), around.begin() + around.size() / 2, around.end());
+          const float med = around[around.size() / 2];
+          const float ratio = mag.at<float>(y, x) / std::max(med, 1e-3f);
+          best = std::max(best, ratio);
         }
       }
-      if (!band.empty()) {
-        std::nth_element(band.begin(), band.begin() + band.size() / 2, band.end());
-        const float med = band[band.size() / 2];
-        o.moire = med > 1e-3f ? std::log1p(peak / med) : 0.0f;
-      }
+      o.moire = std::log1p(best);
     }
   }
 
@@ -193,7 +243,7 @@ void MeasureFaceImage(const cv::Mat& bgr, const cv::Mat& grey, const cv::Rect2f&
 }
 
 FrameObservation ObserveFrame(int index, std::int64_t timestamp_ms, const cv::Mat& bgr,
-                              const std::vector<vision::FaceAnalysis>& faces) {
+                              const std::vector<vision::FaceAnalysis>& faces, int main) {
   FrameObservation o;
   o.index = index;
   o.timestamp_ms = timestamp_ms;
@@ -202,9 +252,13 @@ FrameObservation ObserveFrame(int index, std::int64_t timestamp_ms, const cv::Ma
   int counted = 0;
   for (const auto& f : faces) counted += f.tiny ? 0 : 1;
   o.face_count = counted;
-  if (faces.empty() || faces[0].tiny) return o;
-  const vision::FaceAnalysis& f = faces[0];
-  if (faces.size() > 1 && f.box.width > 0) o.second_face_ratio = faces[1].box.width / f.box.width;
+  if (main < 0 || main >= int(faces.size()) || faces[std::size_t(main)].tiny) return o;
+  const vision::FaceAnalysis& f = faces[std::size_t(main)];
+  for (std::size_t k = 0; k < faces.size(); ++k) {
+    if (int(k) == main || faces[k].tiny) continue;
+    o.other_faces.push_back(faces[k].box);
+    if (f.box.width > 0) o.second_face_ratio = std::max(o.second_face_ratio, faces[k].box.width / f.box.width);
+  }
   o.has_face = true;
   o.box = f.box;
   o.detector_score = f.detector_score;
@@ -227,6 +281,19 @@ FrameObservation ObserveFrame(int index, std::int64_t timestamp_ms, const cv::Ma
   return o;
 }
 
+float NearFaceRatio(const FrameObservation& o, float bystander_gap) {
+  if (!o.has_face || o.box.width <= 0) return 0;
+  // No positions known (e.g. synthetic observations): every other face is near.
+  if (o.other_faces.empty()) return o.face_count > 1 ? o.second_face_ratio : 0.0f;
+  float ratio = 0;
+  for (const auto& b : o.other_faces) {
+    const float dx = std::max({0.0f, b.x - (o.box.x + o.box.width), o.box.x - (b.x + b.width)});
+    const float dy = std::max({0.0f, b.y - (o.box.y + o.box.height), o.box.y - (b.y + b.height)});
+    if (std::hypot(dx, dy) < bystander_gap * o.box.width) ratio = std::max(ratio, b.width / o.box.width);
+  }
+  return ratio;
+}
+
 Result<std::vector<FrameObservation>> ObserveCapture(const Capture& capture,
                                                      vision::FaceAnalyzer& analyzer,
                                                      const Policy& policy) {
@@ -236,6 +303,7 @@ Result<std::vector<FrameObservation>> ObserveCapture(const Capture& capture,
   // and the detector runs only now and then (issue 4 speed target).
   analyzer.ResetTracking();
   cv::Mat prev_thumb;
+  cv::Rect2f prev_main;  // the main face of the previous frame (empty: none yet)
   for (std::size_t i = 0; i < capture.frames.size(); ++i) {
     const CaptureFrame& cf = capture.frames[i];
     FrameObservation o;
@@ -253,7 +321,8 @@ Result<std::vector<FrameObservation>> ObserveCapture(const Capture& capture,
       return analysed.status();
     }
     const std::vector<vision::FaceAnalysis>& faces = *analysed;
-    o = ObserveFrame(int(i), cf.timestamp_ms, cf.bgr, faces);
+    o = ObserveFrame(int(i), cf.timestamp_ms, cf.bgr, faces, MainFace(faces, prev_main));
+    if (o.has_face) prev_main = o.box;
     cv::Mat grey;
     cv::cvtColor(cf.bgr, grey, cv::COLOR_BGR2GRAY);
     if (o.has_face) {

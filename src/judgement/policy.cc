@@ -59,6 +59,7 @@ void Visit(ContinuityPolicy& p, F&& f) {
   f("jump_ied", p.jump_ied);
   f("max_frozen_fraction", p.max_frozen_fraction);
   f("second_face_ratio", p.second_face_ratio);
+  f("bystander_gap", p.bystander_gap);
 }
 template <class F>
 void Visit(ReplayPolicy& p, F&& f) {

@@ -80,6 +80,11 @@ struct ContinuityPolicy {
   // A second face counts (continuity.multiple_faces) when at least this
   // fraction of the main face's width (smaller ones: background people).
   float second_face_ratio = 0.5f;
+  // ... and when it is near the main face: overlapping it or closer than
+  // this many main-face widths, box to box. Farther faces are bystanders
+  // (background people), tolerated at any size: every measure follows the
+  // main face and the identity check compares the main face only.
+  float bystander_gap = 0.5f;
 };
 
 
@@ -88,7 +93,12 @@ struct ReplayPolicy {
   // sequence and the face's colour change relative to the background.
   float min_colour_correlation = 0.5f;
   // Passive cues, each mapped to a 0..1 spoof evidence; combined max.
-  float moire_threshold = 3.2f;        // spectral peak ratio above which moiré is flagged (does not separate on the shared data: set above every bona fide clip)
+  // Moiré: log(1 + height of the strongest band bin over the median of its
+  // spectral neighbourhood). Measured per frame (docs/ANTISPOOFING.md):
+  // bona fide clips <= 1.86 (incl. client JPEG frames of the AOC clip,
+  // <= 1.7), a photographed screen (doubango_spoof) 2.1-2.7; the zubair
+  // phone and GIF replays do not separate (<= 1.83).
+  float moire_threshold = 2.0f;
   float border_threshold = 0.55f;      // straight-frame evidence above which a screen/paper border is flagged
   int border_every_n_frames = 3;       // the border (Canny + Hough, the costliest image measure) is measured on every Nth frame; its flagged fraction is over those
   float glare_threshold = 0.04f;       // specular blob fraction above which glare is flagged

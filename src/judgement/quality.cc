@@ -7,6 +7,7 @@
 #include <map>
 
 #include "judgement/judgement.h"
+#include "judgement/measures.h"
 
 namespace livegate::judgement {
 namespace {
@@ -28,7 +29,8 @@ FrameQuality MeasureFrame(const FrameObservation& o, const QualityPolicy& q, con
     f.measures.push_back({name, value, passed});
     sum += norm, ++n;
   };
-  const bool single = o.face_count <= 1 || o.second_face_ratio < cp.second_face_ratio;
+  // Bystanders far from the main face do not count (same rule as continuity).
+  const bool single = o.face_count <= 1 || NearFaceRatio(o, cp.bystander_gap) < cp.second_face_ratio;
   add("single_face_present", float(o.face_count), single, single ? 100.0f : 0.0f);
   add("face_inside_frame", 1.0f - o.box_outside_fraction, o.box_outside_fraction <= q.max_box_outside,
       Norm(1.0f - o.box_outside_fraction, 1.0f - q.max_box_outside, true));
@@ -110,6 +112,13 @@ QualityReport JudgeQuality(std::span<const FrameObservation> obs, const Policy& 
   }
   r.reason = "quality.failed";
   return r;
+}
+
+bool FailedToAcquire(std::span<const FrameObservation> observations, const Policy& policy) {
+  for (const auto& o : observations) {
+    if (o.has_mesh && o.inter_eye_distance >= policy.quality.min_inter_eye_distance) return false;
+  }
+  return true;
 }
 
 }  // namespace livegate::judgement

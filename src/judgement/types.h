@@ -95,8 +95,9 @@ struct FrameObservation {
   int image_width = 0, image_height = 0;
 
   int face_count = 0;            // faces the detector found (not tiny)
-  float second_face_ratio = 0;   // width of the 2nd largest face / the main face's (0: none)
-  bool has_face = false;         // the main (largest) face exists
+  float second_face_ratio = 0;   // width of the largest other face / the main face's (0: none)
+  std::vector<cv::Rect2f> other_faces;  // boxes of the other (not tiny) faces: bystanders or not (NearFaceRatio)
+  bool has_face = false;         // the main face exists (the one followed from frame to frame; at first the largest)
   bool has_mesh = false;         // mesh + pose + openness measured
   cv::Rect2f box;                // main face, image pixels
   float detector_score = 0;

@@ -151,6 +151,62 @@ TEST(LivenessTest, SecondFaceOrLostFaceFailContinuity) {
   EXPECT_EQ(Check(JudgeLiveness(ThreeSteps(), obs, Policy()), "continuity").reason, "continuity.face_lost");
 }
 
+TEST(LivenessTest, BystandersFarFromTheMainFaceAreToleratedAComparableNearFaceIsNot) {
+  // hp-bloom: background people as large as the user, well apart from him.
+  auto obs = MakeSequence(8500, 15, false, BonaFide);  // main face box (120,110) 160x190
+  for (int i = 10; i < 40; ++i) {
+    obs[i].face_count = 2;
+    obs[i].second_face_ratio = 0.9f;
+    obs[i].other_faces = {cv::Rect2f(320, 90, 145, 170)};  // 40 px right of the box: 0.25 widths
+  }
+  EXPECT_EQ(Check(JudgeLiveness(ThreeSteps(), obs, Policy()), "continuity").reason, "continuity.multiple_faces");
+  EXPECT_FALSE(JudgeQuality(obs, Policy()).frames[20].passed);
+  for (int i = 10; i < 40; ++i) obs[i].other_faces = {cv::Rect2f(400, 90, 145, 170)};  // 120 px: 0.75 widths
+  const auto v = JudgeLiveness(ThreeSteps(), obs, Policy());
+  EXPECT_TRUE(v.live) << v.reason;
+  EXPECT_NEAR(NearFaceRatio(obs[20], Policy().continuity.bystander_gap), 0.0f, 1e-6f);
+  // A face overlapping the main one (a photo held next to the cheek) counts
+  // from half the main face's width, a small one does not.
+  obs[20].other_faces = {cv::Rect2f(230, 150, 100, 120)};
+  EXPECT_NEAR(NearFaceRatio(obs[20], 0.5f), 100.0f / 160.0f, 1e-4f);
+  EXPECT_EQ(JudgeLiveness(ThreeSteps(), obs, Policy()).reason, "continuity.multiple_faces");
+  obs[20].other_faces = {cv::Rect2f(230, 150, 60, 70)};
+  EXPECT_TRUE(JudgeLiveness(ThreeSteps(), obs, Policy()).live);
+}
+
+TEST(LivenessTest, FailureToAcquireWhenNoFrameReachesTheInterEyeFloor) {
+  auto obs = MakeSequence(2000, 15, false, BonaFide);  // inter-eye distance 60 px
+  EXPECT_FALSE(FailedToAcquire(obs, Policy()));
+  for (auto& o : obs) o.inter_eye_distance = 18.0f;  // sf-gif-live: a 150x322 screen recording
+  EXPECT_TRUE(FailedToAcquire(obs, Policy()));
+  obs[5].inter_eye_distance = 30.0f;
+  EXPECT_FALSE(FailedToAcquire(obs, Policy()));
+  EXPECT_TRUE(FailedToAcquire({}, Policy()));
+}
+
+TEST(LivenessTest, YawSpeedAndLandmarkSpeedIgnoreTheMirroredFitsNearProfile) {
+  // zb-real: turned to +58 deg, the mesh snaps to a mirrored -54 deg fit and
+  // back; neither the yaw speed nor the landmark speed may call that motion.
+  Challenge passive;
+  passive.type = AsdType::kPassive;
+  auto obs = MakeSequence(3000, 15, false, [](std::int64_t t) {
+    SynthFrame s;
+    s.yaw = t < 1000 ? 0.06f * float(t) : 58.0f;
+    return s;
+  });
+  for (std::size_t i = 20; i < obs.size(); i += 3) {
+    obs[i].pose.yaw_deg = -54.0f;
+    for (auto& p : obs[i].landmarks) p.x += 50;  // the mirrored fit lands elsewhere
+  }
+  auto v = JudgeLiveness(passive, obs, Policy());
+  EXPECT_EQ(Check(v, "face_angle").reason, "face_angle.ok") << Check(v, "face_angle").detail;
+  EXPECT_EQ(Check(v, "continuity").reason, "continuity.ok") << Check(v, "continuity").detail;
+  // The same jumps between frontal frames are implausible.
+  for (auto& o : obs) o.pose.yaw_deg = std::clamp(o.pose.yaw_deg, -30.0f, 30.0f);
+  v = JudgeLiveness(passive, obs, Policy());
+  EXPECT_EQ(Check(v, "continuity").reason, "continuity.implausible_motion") << Check(v, "continuity").detail;
+}
+
 TEST(LivenessTest, TeleportingLandmarksAreImplausible) {
   Challenge passive;
   passive.type = AsdType::kPassive;

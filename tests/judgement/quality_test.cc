@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include <gtest/gtest.h>
+#include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
 #include "judgement/judgement.h"
@@ -124,6 +125,18 @@ TEST(ImageMeasuresTest, BlurDarknessBordersAndMoireMoveTheirMeasures) {
     for (int x = 0; x < grid.cols; ++x)
       if ((x % 3) == 0) grid.at<cv::Vec3b>(y, x) *= 0.6;
   EXPECT_GT(measure(grid).moire, soft.moire + 1.0f);
+  const Policy policy;
+  EXPECT_GE(measure(grid).moire, policy.replay.moire_threshold);
+  EXPECT_LT(soft.moire, policy.replay.moire_threshold);
+  EXPECT_LT(sharp.moire, policy.replay.moire_threshold);
+  // A soft, up-scaled frame (empty top band) with mid-frequency texture and
+  // JPEG blocks, as the client sends a talking-head clip: no screen peak.
+  cv::Mat small, upscaled;
+  cv::resize(img, small, cv::Size(), 0.4, 0.4, cv::INTER_AREA);
+  cv::resize(small, upscaled, img.size(), 0, 0, cv::INTER_CUBIC);
+  std::vector<std::uint8_t> jpeg;
+  cv::imencode(".jpg", upscaled, jpeg, {cv::IMWRITE_JPEG_QUALITY, 90});
+  EXPECT_LT(measure(cv::imdecode(jpeg, cv::IMREAD_COLOR)).moire, policy.replay.moire_threshold);
 }
 
 }  // namespace
