@@ -311,6 +311,29 @@ TEST_P(ScriptedChallengeTest, RegistrationWithARealVideoThroughTheHook) {
   ASSERT_TRUE(fr);
   EXPECT_EQ(fr->outcome, "registered") << ::testing::PrintToString(fr->reasons);
   EXPECT_EQ(Snapshot(server_->store(), "e2e"), (AccountSnapshot{1, 1, true}));
+
+  // Authentication with the device credential; the flow name picks the file.
+  WriteFile(scripts_ / "e2e.authentication.json", PassiveFile(4000));
+  FlowClient b(*http_, clock_);
+  ASSERT_EQ(b.Start(FlowType::kAuthentication, "e2e", "phone-e2e").status, 200);
+  ASSERT_EQ(b.Verify("phone-e2e", "secret").status, 200);
+  auto q = b.Risk(CleanRisk());
+  ASSERT_TRUE(q);
+  EXPECT_EQ(q->challenge["duration_ms"], 4000);
+  protocol::CaptureSubmission auth;
+  auth.challenge_id = q->challenge["id"];
+  auth.session_nonce = q->session_nonce;
+  auth.frames = FramesFromVideo(livegate::testing::TestDataDir() / kVideo, 160, 200, 1);
+  auth.client.live = true;
+  auth.client.quality = 0.8;
+  auto ar = b.Capture(auth);
+  ASSERT_TRUE(ar);
+  EXPECT_EQ(ar->outcome, "authenticated") << ::testing::PrintToString(ar->reasons);
+  int auth_scripted = 0;
+  for (const auto& e : server_->audit().Recent()) {
+    auth_scripted += e.operation == "flow.authentication.risk.scripted_challenge";
+  }
+  EXPECT_EQ(auth_scripted, 1);
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, ScriptedChallengeTest,
