@@ -98,9 +98,18 @@ Letterbox LetterboxRgb(const cv::Mat& bgr, int side, cv::Mat& rgb_out) {
   rgb_out.create(side, side, CV_8UC3);
   rgb_out.setTo(cv::Scalar::all(0));
   cv::Mat roi = rgb_out(cv::Rect(px, py, rw, rh));
-  cv::Mat resized;
-  // INTER_AREA when shrinking a lot (no aliasing), linear otherwise.
-  cv::resize(bgr, resized, {rw, rh}, 0, 0, lb.scale < 0.5f ? cv::INTER_AREA : cv::INTER_LINEAR);
+  // Shrinking a lot: halve while at least 2x too big, then one linear step.
+  // INTER_LINEAR at exactly 1/2 is OpenCV's fast 2x2 area average (at ~1/2,
+  // for odd sizes, nearly the same). INTER_AREA at a non-integer ratio cost
+  // 0.98 ms of CPU for 640x480 -> 256x192, this 0.15 ms. Each step maps the
+  // whole image onto the whole output: the letterbox geometry stays exact.
+  cv::Mat src = bgr, half, resized;
+  while (src.cols >= 2 * rw && src.rows >= 2 * rh) {
+    cv::resize(src, half, {(src.cols + 1) / 2, (src.rows + 1) / 2}, 0, 0, cv::INTER_LINEAR);
+    src = half;
+    half = cv::Mat();
+  }
+  cv::resize(src, resized, {rw, rh}, 0, 0, cv::INTER_LINEAR);
   cv::cvtColor(resized, roi, cv::COLOR_BGR2RGB);
   // Continuous coordinates (pixel i covers [i, i+1)), as the anchors are.
   lb.scale = static_cast<float>(rw) / bgr.cols;
