@@ -64,7 +64,8 @@ TEST_P(AppendixI, At1MobilePaymentWithNodAndOptOut) {
 
   // AT-1.2: paying in a cafe, asked to nod: "payment successful".
   // d9 frames 510-590 (17.0-19.7 s), no frame shared with the registration.
-  server.Script(alice, "authentication", ScriptJson({{"nod", 600, 2500}}, 2600));
+  const std::string nod_pay = ScriptJson({{"nod", 600, 2500}}, 2600);
+  server.Script(alice, "authentication", nod_pay);
   auto pay = Cli(server, "authenticate", alice, kD9, 510, 590, "phone");
   ASSERT_EQ(pay.exit_code, 0) << pay.json.dump() << "\n" << pay.err;
   EXPECT_EQ(pay.json["outcome"], "authenticated");
@@ -74,8 +75,9 @@ TEST_P(AppendixI, At1MobilePaymentWithNodAndOptOut) {
   std::filesystem::copy(dir_ / "phone", dir_ / "phone-copy", std::filesystem::copy_options::recursive);
 
   // AT-1.3: one action turns face payment off: the full deregistration flow.
-  server.Script(alice, "deregistration", nod_reg);
-  auto off = Cli(server, "deregister", alice, kD9, 255, 400, "phone", password);
+  // (Compared with the reference: the payment segment, not the registration's.)
+  server.Script(alice, "deregistration", nod_pay);
+  auto off = Cli(server, "deregister", alice, kD9, 510, 590, "phone", password);
   ASSERT_EQ(off.exit_code, 0) << off.json.dump() << "\n" << off.err;
   EXPECT_EQ(off.json["outcome"], "deregistered");
   EXPECT_NE(off.err.find("face login is disabled"), std::string::npos) << off.err;
@@ -114,8 +116,9 @@ TEST_P(AppendixI, At2ECommerceActionsInAChangedOrderAndOptOut) {
 
   // AT-2.2: the same actions in a different order (turn, blink, mouth;
   // d3 frames 120-353, 4.0-11.8 s): "logged in successfully".
-  server.Script(bob, "authentication",
-                ScriptJson({{"turn_left", 300, 2500}, {"blink", 2500, 4500}, {"open_mouth", 5000, 7700}}, 7700));
+  const std::string login_order =
+      ScriptJson({{"turn_left", 300, 2500}, {"blink", 2500, 4500}, {"open_mouth", 5000, 7700}}, 7700);
+  server.Script(bob, "authentication", login_order);
   auto login = Cli(server, "authenticate", bob, kD3, 120, 353, "phone");
   ASSERT_EQ(login.exit_code, 0) << login.json.dump() << "\n" << login.err;
   EXPECT_EQ(login.json["outcome"], "authenticated");
@@ -157,8 +160,8 @@ TEST_P(AppendixI, At2ECommerceActionsInAChangedOrderAndOptOut) {
   EXPECT_GE(sequences.size(), 2u);
 
   // AT-2.3: biometric login turned off (full deregistration flow).
-  server.Script(bob, "deregistration", reg_order);
-  auto off = Cli(server, "deregister", bob, kD3, 200, 353, "phone", password);
+  server.Script(bob, "deregistration", login_order);
+  auto off = Cli(server, "deregister", bob, kD3, 120, 353, "phone", password);
   ASSERT_EQ(off.exit_code, 0) << off.json.dump() << "\n" << off.err;
   EXPECT_EQ(off.json["outcome"], "deregistered");
   EXPECT_NE(off.err.find("face login is disabled"), std::string::npos) << off.err;

@@ -83,9 +83,10 @@ TEST_P(E2eFlows, RegisterAuthenticateRefuseOthersDeregister) {
   std::filesystem::copy(dir_ / "device", dir_ / "device-copy", std::filesystem::copy_options::recursive);
 
   // R-FLOW-DER-1..12 (opt-out, decision 11.11): deregistered after a fresh
-  // capture under its own challenge; the local credential is removed.
-  server.Script(account, "deregistration", ScriptJson(kD10First, 3900));
-  auto der = Cli(server, "deregister", account, kD10, 0, 120, "device", password);
+  // capture under its own challenge, compared with the reference (a segment
+  // other than the registration's); the local credential is removed.
+  server.Script(account, "deregistration", ScriptJson(kD10Later, 4900));
+  auto der = Cli(server, "deregister", account, kD10, 300, 450, "device", password);
   ASSERT_EQ(der.exit_code, 0) << der.json.dump() << "\n" << der.err;
   EXPECT_EQ(der.json["outcome"], "deregistered");
   EXPECT_EQ(der.json["asd_type"], "actions");
