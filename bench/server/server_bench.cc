@@ -156,7 +156,6 @@ int main(int argc, char** argv) {
   deps.policy = *policy;
   deps.policy.weights.new_device = 0;  // passive procedure (videos cannot follow random actions)
   deps.judgement_policy.challenge.allow_scripted = true;
-  std::erase(deps.judgement_policy.combine.required, std::string("replay"));
   deps.challenge_source = [](const judgement::Policy&, judgement::AsdType type) -> Result<judgement::Challenge> {
     judgement::Challenge c;
     c.id = crypto::HexEncode(crypto::RandomBytes(16));

@@ -28,7 +28,6 @@ constexpr const char* kVideo = "2_face_video/sadtalker/sadtalker_WDA_AlexandriaO
 judgement::Policy CrashJudgementPolicy() {
   judgement::Policy p;
   p.challenge.allow_scripted = true;
-  std::erase(p.combine.required, std::string("replay"));  // as in integration_flows_test
   return p;
 }
 

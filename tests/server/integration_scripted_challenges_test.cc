@@ -290,11 +290,7 @@ TEST_P(ScriptedChallengeTest, RegistrationWithARealVideoThroughTheHook) {
   LG_REQUIRE_MODELS();
   LG_REQUIRE_TEST_DATA(kVideo);
   AnalyzerPool pool(1, vision::AnalyzerOptions{});
-  judgement::Policy jp = AllowScripted();
-  // Same as integration_flows_test.cc: the moire cue flags this broadcast
-  // clip's client-side JPEG crops; the judgement's tests cover replay.
-  std::erase(jp.combine.required, std::string("replay"));
-  Start(/*passive=*/true, jp, &pool);
+  Start(/*passive=*/true, AllowScripted(), &pool);  // every required check, replay included
   ASSERT_EQ(CreateAccount(*http_, "e2e", "pw").status, 201);
   WriteFile(scripts_ / "e2e.registration.json", PassiveFile(8000));
   FlowClient a(*http_, clock_);
