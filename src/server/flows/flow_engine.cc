@@ -126,9 +126,9 @@ Status Service::RecordFailure(const std::string& account_id, const std::string& 
   // ids: the same statements run either way, so the answer's timing does
   // not tell them apart either). Events of unknown ids are purged once the
   // lockout no longer needs them (PurgeOrphanRiskEvents).
-  StepTimer t(timings_.database_ns);
   std::string codes;
   for (const auto& r : reasons) codes += (codes.empty() ? "" : ",") + r;
+  std::optional<StepTimer> t(std::in_place, timings_.database_ns);
   Status st = deps_.store->Transact([&](storage::StoreOps& ops) {
     storage::RiskEvent ev;
     ev.account_id = account_id;
@@ -144,6 +144,7 @@ Status Service::RecordFailure(const std::string& account_id, const std::string& 
     if (!n.ok() && n.status().reason() != "storage.account_not_found") return n.status();
     return Status::Ok();
   });
+  t.reset();  // LockedUntil times itself
   if (st.ok()) {
     auto until = LockedUntil(account_id);
     if (until.ok() && *until) {
