@@ -160,13 +160,13 @@ void MeasureFaceImage(const cv::Mat& bgr, const cv::Mat& grey, const cv::Rect2f&
       f = f.mul(win);
       cv::Mat spec;
       cv::dft(f, spec, cv::DFT_COMPLEX_OUTPUT);
-      // Magnitude spectrum, then for each band bin its height over the
-      // median of its 7x7 spectral neighbourhood (centre 3x3 left out: the
-      // window spreads a line over +-1 bin). A screen's pixel grid beating
-      // with the camera's gives a narrow line; faces, blur, resampling and
-      // up-scaled (soft) video give smooth spectra, whose level is judged
-      // locally rather than against the whole band (a soft frame has an
-      // empty top band, against which any mid-frequency texture stood out).
+      // Magnitude spectrum, then for each band bin its height over the mean
+      // of its 7x7 spectral neighbourhood (centre 3x3 left out: the window
+      // spreads a line over +-1 bin). A screen's pixel grid beating with the
+      // camera's gives a narrow line; faces, blur, resampling and up-scaled
+      // (soft) video give smooth spectra, whose level is judged locally
+      // rather than against the whole band (a soft frame has an empty top
+      // band, against which any mid-frequency texture stood out).
       cv::Mat mag(side, side, CV_32F);
       for (int y = 0; y < side; ++y) {
         for (int x = 0; x < side; ++x) {
@@ -174,27 +174,24 @@ void MeasureFaceImage(const cv::Mat& bgr, const cv::Mat& grey, const cv::Rect2f&
           mag.at<float>(y, x) = std::sqrt(c[0] * c[0] + c[1] * c[1]);
         }
       }
+      // Box sums on the periodic spectrum through an integral image.
+      cv::Mat wrapped, sums;
+      cv::copyMakeBorder(mag, wrapped, 3, 3, 3, 3, cv::BORDER_WRAP);
+      cv::integral(wrapped, sums, CV_64F);
+      auto box = [&](int y, int x, int r) {  // sum over [y-r, y+r] x [x-r, x+r] of mag
+        const int y0 = y + 3 - r, x0 = x + 3 - r, y1 = y + 3 + r + 1, x1 = x + 3 + r + 1;
+        return sums.at<double>(y1, x1) - sums.at<double>(y0, x1) - sums.at<double>(y1, x0) + sums.at<double>(y0, x0);
+      };
       float best = 0;
       const int h = side / 2;
-      std::vector<float> around;
-      around.reserve(40);
       for (int y = 0; y < side; ++y) {
         for (int x = 0; x < side; ++x) {
           const int fy = y < h ? y : y - side, fx = x < h ? x : x - side;
           const float rad = std::sqrt(float(fx * fx + fy * fy)) / h;
           if (rad < 0.35f || rad > 1.0f) continue;
           if (OnJpegGrid(fx, side) && OnJpegGrid(fy, side)) continue;
-          around.clear();
-          for (int dy = -3; dy <= 3; ++dy) {
-            for (int dx = -3; dx <= 3; ++dx) {
-              if (std::abs(dx) <= 1 && std::abs(dy) <= 1) continue;
-              around.push_back(mag.at<float>((y + dy + side) % side, (x + dx + side) % side));
-            }
-          }
-          std::nth_element(around.begin(), around.begin() + around.size() / 2, around.end());
-          const float med = around[around.size() / 2];
-          const float ratio = mag.at<float>(y, x) / std::max(med, 1e-3f);
-          best = std::max(best, ratio);
+          const double ring = (box(y, x, 3) - box(y, x, 1)) / 40.0;
+          best = std::max(best, float(mag.at<float>(y, x) / std::max(ring, 1e-3)));
         }
       }
       o.moire = std::log1p(best);
