@@ -303,6 +303,34 @@ TEST_P(StoreConformance, RiskHistory) {
   EXPECT_EQ((*list)[1].platform, "android 14 / app 1.2");
 }
 
+// Failures against unknown account ids (the server's lockout counts them
+// too) are purged once old; the history of existing accounts is kept.
+TEST_P(StoreConformance, PurgeOrphanRiskEventsKeepsKnownAccounts) {
+  ASSERT_TRUE(store_->CreateAccount(MakeAccount("alice")).ok());
+  const Timestamp t0 = clock_.Now();
+  auto ev = [&](const std::string& account, int sec) {
+    RiskEvent e;
+    e.account_id = account;
+    e.event_type = "registration";
+    e.success = false;
+    e.at = t0 + seconds(sec);
+    return e;
+  };
+  ASSERT_TRUE(store_->AppendRiskEvent(ev("alice", 1)).ok());
+  ASSERT_TRUE(store_->AppendRiskEvent(ev("ghost", 1)).ok());
+  ASSERT_TRUE(store_->AppendRiskEvent(ev("ghost", 10)).ok());
+  ASSERT_TRUE(store_->AppendRiskEvent(ev("ghost-2", 2)).ok());
+  auto n = store_->PurgeOrphanRiskEvents(t0 + seconds(5));
+  ASSERT_TRUE(n.ok()) << n.status().ToString();
+  EXPECT_EQ(*n, 2);  // ghost@1 and ghost-2@2
+  EXPECT_EQ(store_->ListRiskEvents("alice", Timestamp{}, 10)->size(), 1u);
+  auto ghost = store_->ListRiskEvents("ghost", Timestamp{}, 10);
+  ASSERT_EQ(ghost->size(), 1u);
+  EXPECT_EQ((*ghost)[0].at, t0 + seconds(10));  // newer than `before`: kept
+  EXPECT_TRUE(store_->ListRiskEvents("ghost-2", Timestamp{}, 10)->empty());
+  EXPECT_EQ(store_->PurgeOrphanRiskEvents(t0 + seconds(5)).value(), 0);  // idempotent
+}
+
 FlowState MakeFlow(const std::string& id, Timestamp expires) {
   FlowState f;
   f.flow_id = id;
