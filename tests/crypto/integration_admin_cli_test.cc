@@ -200,5 +200,60 @@ TEST_F(AdminCliTest, KeysRotateRewrapsUserKeysInTheDatabase) {
   EXPECT_NE(bad.out.find("storage.unavailable"), std::string::npos) << bad.out;
 }
 
+// The operator's path during rotation: `keys rotate --config server.json`
+// takes the NEW key from master_key.file, the OLD one from
+// master_key.previous_file (0600 rule as for the current key) and the
+// database from database.uri -- no key on the command line.
+TEST_F(AdminCliTest, KeysRotateFromServerConfigUsesPreviousFile) {
+  if (std::system("command -v sqlite3 >/dev/null 2>&1") != 0) GTEST_SKIP() << "no sqlite3 shell";
+  const auto old_kek = (dir_ / "old.kek").string(), new_kek = (dir_ / "new.kek").string();
+  const auto kd = (dir_ / "keys").string(), db = (dir_ / "ref.db").string();
+  ASSERT_EQ(Admin("keys generate-kek --out " + old_kek).exit_code, 0);
+  ASSERT_EQ(Admin("keys generate-kek --out " + new_kek).exit_code, 0);
+  const auto old_only = KeyManager::FromKeys(KeyManager::ReadKeyFile(old_kek).value()).value();
+  const auto new_only = KeyManager::FromKeys(KeyManager::ReadKeyFile(new_kek).value()).value();
+  ASSERT_EQ(Admin("keys rotate --key-file " + old_kek + " --previous-key-file " + new_kek +
+                  " --key-dir " + kd + " --database sqlite:" + db + " --json").exit_code, 0);
+  const Bytes dk = KeyManager::NewDataKey();
+  const Bytes wrapped = old_only.WrapKey(dk, "livegate/user-data-key/ann").value();
+  ASSERT_EQ(Sql(db, "INSERT INTO accounts (account_id, srp_verifier, srp_salt, srp_group, state, "
+                    "created_ms) VALUES ('ann', X'01', X'02', 'g', 0, 1); INSERT INTO user_keys "
+                    "VALUES ('ann', X'" + Hex(wrapped) + "', X'03', 1, 1);").exit_code, 0);
+  auto write_config = [&](const nlohmann::json& master_key) {
+    const auto cfg = dir_ / "server.json";
+    std::ofstream(cfg) << nlohmann::json{
+        {"tls", {{"generate", true}}},
+        {"database", {{"uri", "sqlite:" + db}}},
+        {"master_key", master_key},
+        {"policy_file", (livegate::testing::SourceDir() / "config/policy.default.json").string()}}
+                              .dump();
+    return cfg.string();
+  };
+  // Without a previous key anywhere, rotation refuses to start.
+  ::unsetenv("LIVEGATE_MASTER_KEY_PREVIOUS");
+  CliRun none = Admin("keys rotate --config " + write_config({{"file", new_kek}}) + " --key-dir " + kd);
+  EXPECT_NE(none.exit_code, 0);
+  EXPECT_NE(none.out.find("keys.no_previous_kek"), std::string::npos) << none.out;
+  // A group-readable previous key file is refused like a current one.
+  const std::string cfg = write_config({{"file", new_kek}, {"previous_file", old_kek}});
+  std::filesystem::permissions(old_kek, std::filesystem::perms::group_read,
+                               std::filesystem::perm_options::add);
+  CliRun perm = Admin("keys rotate --config " + cfg + " --key-dir " + kd);
+  EXPECT_NE(perm.exit_code, 0);
+  EXPECT_NE(perm.out.find("keys.kek_file_permissions"), std::string::npos) << perm.out;
+  std::filesystem::permissions(old_kek, std::filesystem::perms::group_read,
+                               std::filesystem::perm_options::remove);
+  CliRun rot = Admin("keys rotate --config " + cfg + " --key-dir " + kd + " --json");
+  ASSERT_EQ(rot.exit_code, 0) << rot.out;
+  const auto j = nlohmann::json::parse(rot.out);
+  EXPECT_EQ(j["examined"], 1);
+  EXPECT_EQ(j["rewrapped"], 1);
+  const CliRun sel = Sql(db, "SELECT hex(wrapped_data_key) FROM user_keys WHERE account_id = 'ann';");
+  const Bytes w = Unhex(sel.out.substr(0, sel.out.find('\n')));
+  auto unwrapped = new_only.UnwrapKey(w, "livegate/user-data-key/ann");
+  ASSERT_TRUE(unwrapped.ok()) << unwrapped.status().ToString();
+  EXPECT_EQ(*unwrapped, dk);
+}
+
 }  // namespace
 }  // namespace livegate::crypto
