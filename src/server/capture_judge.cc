@@ -5,39 +5,43 @@
 namespace livegate::server {
 
 AnalyzerPool::AnalyzerPool(int size, vision::AnalyzerOptions options)
-    : options_(std::move(options)), size_(size < 1 ? 1 : size) {}
+    : options_(std::move(options)), size_(size < 1 ? 1 : size) {
+  options_.compute_descriptor = false;  // the slot's describer does it on demand
+}
 
 AnalyzerPool::Lease::~Lease() {
-  if (pool_ && a_) pool_->Release(std::move(a_));
+  if (pool_ && slot_.analyzer) pool_->Release(std::move(slot_));
 }
 
 Result<AnalyzerPool::Lease> AnalyzerPool::Acquire() {
   std::unique_lock<std::mutex> lock(mu_);
   for (;;) {
     if (!free_.empty()) {
-      auto a = std::move(free_.back());
+      Slot slot = std::move(free_.back());
       free_.pop_back();
-      return Lease(this, std::move(a));
+      return Lease(this, std::move(slot));
     }
     if (created_ < size_) {
       ++created_;
       lock.unlock();
       auto a = vision::FaceAnalyzer::Create(options_);
-      if (!a.ok()) {
+      auto d = a.ok() ? judgement::FrameDescriber::Create(options_.model_dir)
+                      : Result<std::unique_ptr<judgement::FrameDescriber>>(a.status());
+      if (!d.ok()) {
         std::lock_guard<std::mutex> relock(mu_);
         --created_;
-        return a.status();
+        return d.status();
       }
-      return Lease(this, std::move(a).value());
+      return Lease(this, Slot{std::move(a).value(), std::move(d).value()});
     }
     cv_.wait(lock);
   }
 }
 
-void AnalyzerPool::Release(std::unique_ptr<vision::FaceAnalyzer> a) {
+void AnalyzerPool::Release(Slot slot) {
   {
     std::lock_guard<std::mutex> lock(mu_);
-    free_.push_back(std::move(a));
+    free_.push_back(std::move(slot));
   }
   cv_.notify_one();
 }
@@ -75,7 +79,8 @@ Result<JudgedCapture> JudgeCaptureWithPool(AnalyzerPool& pool, const judgement::
                                            double min_quality_score) {
   const auto t0 = std::chrono::steady_clock::now();
   LG_ASSIGN_OR_RETURN(auto lease, pool.Acquire());
-  LG_ASSIGN_OR_RETURN(auto j, judgement::JudgeCapture(challenge, capture, *lease, policy));
+  LG_ASSIGN_OR_RETURN(auto j, judgement::JudgeCapture(challenge, capture, *lease, policy,
+                                                             &lease.describer()));
   JudgedCapture out;
   out.liveness = std::move(j.liveness);
   out.quality = std::move(j.quality);
@@ -92,6 +97,12 @@ Result<JudgedCapture> JudgeImagesWithPool(AnalyzerPool& pool, const judgement::C
   LG_ASSIGN_OR_RETURN(auto obs, judgement::ObserveCapture(capture, *lease, policy));
   JudgedCapture out;
   out.quality = judgement::JudgeQuality(obs, policy);
+  // Descriptors of the best frames only: they are what FillDescriptor averages.
+  for (int idx : out.quality.best_frames) {
+    if (idx < 0 || idx >= static_cast<int>(obs.size()) || !obs[idx].has_mesh) continue;
+    LG_ASSIGN_OR_RETURN(obs[idx].descriptor,
+                        lease.describer().Describe(capture.frames[idx].bgr, obs[idx].align_points));
+  }
   FillDescriptor(out, obs, min_quality_score);
   out.vision_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return out;

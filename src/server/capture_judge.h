@@ -28,33 +28,45 @@ struct JudgedCapture {
   double vision_seconds = 0;      // time spent in analysis + judgement
 };
 
+// One slot = a FaceAnalyzer without descriptors plus a FrameDescriber:
+// the judgement's fast path (docs/ANTISPOOFING.md) computes the 128-D
+// descriptor only on the few frames the identity check and the comparison
+// need, instead of on every frame (~4 descriptors instead of 30 for a
+// 30-frame capture).
 class AnalyzerPool {
  public:
-  // Creates `size` analyzers lazily (model loading costs ~100 ms each).
+  // Creates `size` slots lazily (model loading costs ~100 ms each).
+  // options.compute_descriptor is ignored (always off; the slot's describer
+  // computes descriptors on demand).
   AnalyzerPool(int size, vision::AnalyzerOptions options);
+  struct Slot {
+    std::unique_ptr<vision::FaceAnalyzer> analyzer;
+    std::unique_ptr<judgement::FrameDescriber> describer;
+  };
   class Lease {
    public:
-    Lease(AnalyzerPool* pool, std::unique_ptr<vision::FaceAnalyzer> a) : pool_(pool), a_(std::move(a)) {}
+    Lease(AnalyzerPool* pool, Slot slot) : pool_(pool), slot_(std::move(slot)) {}
     Lease(Lease&&) = default;
     ~Lease();
-    vision::FaceAnalyzer& operator*() { return *a_; }
+    vision::FaceAnalyzer& operator*() { return *slot_.analyzer; }
+    judgement::FrameDescriber& describer() { return *slot_.describer; }
 
    private:
     AnalyzerPool* pool_;
-    std::unique_ptr<vision::FaceAnalyzer> a_;
+    Slot slot_;
   };
-  // Blocks until an analyzer is free. Errors: the analyzer's (model files).
+  // Blocks until a slot is free. Errors: the models' (model.* reasons).
   Result<Lease> Acquire();
 
  private:
   friend class Lease;
-  void Release(std::unique_ptr<vision::FaceAnalyzer> a);
+  void Release(Slot slot);
   vision::AnalyzerOptions options_;
   int size_;
   int created_ = 0;
   std::mutex mu_;
   std::condition_variable cv_;
-  std::vector<std::unique_ptr<vision::FaceAnalyzer>> free_;
+  std::vector<Slot> free_;
 };
 
 // Judges one capture. `min_quality_score` (0..100) is the tier's extra bar
