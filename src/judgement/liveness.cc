@@ -102,13 +102,23 @@ Neutral FindNeutral(Obs obs, const Challenge& ch, const Policy& policy) {
     }
   }
   // Eyes are open most of the time: the upper-middle of the whole capture.
+  // The mouth rests closed: its lowest sustained openness over the whole
+  // capture (10th percentile, so one mis-fitted frame does not count).
+  std::vector<float> all_mouth;
   for (const auto& o : obs) {
-    if (o.has_mesh) eye.push_back(EyeOpen(o));
+    if (o.has_mesh) eye.push_back(EyeOpen(o)), all_mouth.push_back(o.mouth_openness);
   }
   Neutral n;
   if (yaw.empty()) return n;
   n.valid = true;
-  n.yaw = Median(yaw), n.pitch = Median(pitch), n.mouth = Median(mouth);
+  n.yaw = Median(yaw), n.pitch = Median(pitch);
+  // A lead-in that is not at rest (the user still talking, or a clip cut
+  // mid-expression) would put "neutral" on an open mouth and ask for an
+  // opening beyond it; the rest state seen later in the capture is the
+  // user's own closed mouth. Never above the lead-in median: the
+  // requirement only returns to what the rest state needs (R-ASD-1). A
+  // still picture has one openness throughout, so its neutral is unchanged.
+  n.mouth = std::min(Median(mouth), Percentile(all_mouth, 0.1f));
   n.eye = Percentile(eye, 0.7f);
   return n;
 }

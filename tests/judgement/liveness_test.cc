@@ -109,6 +109,49 @@ TEST(LivenessTest, StillPhotoCannotBlinkAndIsFrozen) {
   EXPECT_EQ(pv.reason, "continuity.frozen");
 }
 
+// R-ASD-1, neutral mouth: the reference is the user's closed (rest) mouth.
+// A lead-in in which the user is still talking (or a clip cut
+// mid-expression, lp-d6-c in eval/manifests) must not raise the opening the
+// challenge asks for; parted lips that never close keep the delta.
+TEST(LivenessTest, MouthNeutralIsTheRestStateNotATalkingLeadIn) {
+  Challenge c;
+  c.type = AsdType::kActions;
+  c.steps = {{Action::kOpenMouth, 1000, 4000}};
+  // Lead-in (0-1 s) talking at 0.30, then at rest (0.05), a rounded opening
+  // of 0.42 at 2.0-2.4 s: +0.37 over rest, +0.12 over the lead-in.
+  auto talking_lead_in = [](std::int64_t t) {
+    SynthFrame s;
+    s.yaw = 2.0f * std::sin(t / 700.0f);
+    s.mouth = t < 1000 ? 0.30f : 0.05f;
+    if (t >= 2000 && t < 2400) s.mouth = 0.42f;
+    return s;
+  };
+  auto v = JudgeLiveness(c, MakeSequence(4000, 15, false, talking_lead_in), Policy());
+  EXPECT_EQ(Check(v, "actions").reason, "actions.ok");
+
+  // Lips parted all along (0.20, never at rest): 0.35 is only +0.15 over
+  // the user's own rest, not an opening.
+  auto parted = [](std::int64_t t) {
+    SynthFrame s;
+    s.yaw = 2.0f * std::sin(t / 700.0f);
+    s.mouth = (t >= 2000 && t < 2400) ? 0.35f : 0.20f;
+    return s;
+  };
+  v = JudgeLiveness(c, MakeSequence(4000, 15, false, parted), Policy());
+  EXPECT_EQ(Check(v, "actions").reason, "actions.missing:open_mouth");
+
+  // A still picture with an open mouth (0.35 throughout, +-0.02 of fit
+  // noise) keeps its own openness as neutral: no opening, no action.
+  auto still_open = [](std::int64_t t) {
+    SynthFrame s;
+    s.mouth = 0.35f + ((t / 67) % 3 - 1) * 0.02f;
+    return s;
+  };
+  v = JudgeLiveness(c, MakeSequence(4000, 15, true, still_open), Policy());
+  EXPECT_FALSE(v.live);
+  EXPECT_EQ(Check(v, "actions").reason, "actions.missing:open_mouth");
+}
+
 TEST(LivenessTest, SlideshowOfPicturesIsDetected) {
   // Runs of identical frames, then a jump to the next picture.
   Challenge passive;
