@@ -16,9 +16,11 @@
 // - SHAKE is taken as a head turn (decision 11.1 has turn_left /
 //   turn_right, no "shake"); BLINK, OPEN MOUTH and the turn appear in
 //   liveportrait_d3 (a woman): blink at 7.7 s, head turned to her left at
-//   4.6-6.2 s and 8.0-9.6 s, mouth open at 10.0-11.7 s. No clip of Bob
-//   shows all four actions, so AT-2 asks for three (blink, turn_left,
-//   open_mouth); the login segment (frames 120-353) contains the
+//   4.6-6.2 s and 8.0-9.6 s, head lowered while looking down (the nod
+//   criterion fires at ~8.6 s, same caveat as for AT-1), mouth open at
+//   10.0-11.7 s. So AT-2 asks for four actions (blink, turn_left, nod,
+//   open_mouth), in another order at login (turn_left, blink, nod,
+//   open_mouth). The login segment (frames 120-353) contains the
 //   registration segment (200-353): d3 is 11.8 s long and shows the mouth
 //   only once.
 // - "The server chooses the order" (AT-2.2): a recording cannot follow a
@@ -103,32 +105,33 @@ TEST_P(AppendixI, At2ECommerceActionsInAChangedOrderAndOptOut) {
   const std::string bob = "bob-" + Hex(4), password = "pw-" + Hex(8);
   ASSERT_EQ(server.CreateAccount(bob, password).exit_code, 0);
 
-  // AT-2.1: asked to blink, turn his head and open his mouth (d3 frames
-  // 200-353, 6.7-11.8 s): "registered successfully".
-  const std::string reg_order =
-      ScriptJson({{"blink", 800, 1500}, {"turn_left", 1500, 3000}, {"open_mouth", 3000, 5000}}, 5100);
+  // AT-2.1: asked to blink, turn his head, nod and open his mouth (d3
+  // frames 200-353, 6.7-11.8 s): "registered successfully".
+  const std::string reg_order = ScriptJson(
+      {{"blink", 800, 1500}, {"turn_left", 1500, 3000}, {"nod", 1500, 3000}, {"open_mouth", 3000, 5000}}, 5100);
   server.Script(bob, "registration", reg_order);
   auto reg = Cli(server, "register", bob, kD3, 200, 353, "phone", password);
   ASSERT_EQ(reg.exit_code, 0) << reg.json.dump() << "\n" << reg.err;
   EXPECT_EQ(reg.json["outcome"], "registered");
-  EXPECT_EQ(reg.json["challenge"], nlohmann::json::array({"blink", "turn_left", "open_mouth"}));
+  EXPECT_EQ(reg.json["challenge"], nlohmann::json::array({"blink", "turn_left", "nod", "open_mouth"}));
   EXPECT_NE(reg.err.find("registered successfully"), std::string::npos) << reg.err;
 
-  // AT-2.2: the same actions in a different order (turn, blink, mouth;
-  // d3 frames 120-353, 4.0-11.8 s): "logged in successfully".
-  const std::string login_order =
-      ScriptJson({{"turn_left", 300, 2500}, {"blink", 2500, 4500}, {"open_mouth", 5000, 7700}}, 7700);
+  // AT-2.2: the same actions in a different order (turn, blink, nod,
+  // mouth; d3 frames 120-353, 4.0-11.8 s): "logged in successfully".
+  const std::string login_order = ScriptJson(
+      {{"turn_left", 300, 2500}, {"blink", 2500, 4500}, {"nod", 4500, 6500}, {"open_mouth", 5000, 7700}}, 7700);
   server.Script(bob, "authentication", login_order);
   auto login = Cli(server, "authenticate", bob, kD3, 120, 353, "phone");
   ASSERT_EQ(login.exit_code, 0) << login.json.dump() << "\n" << login.err;
   EXPECT_EQ(login.json["outcome"], "authenticated");
-  EXPECT_EQ(login.json["challenge"], nlohmann::json::array({"turn_left", "blink", "open_mouth"}));
+  EXPECT_EQ(login.json["challenge"], nlohmann::json::array({"turn_left", "blink", "nod", "open_mouth"}));
   EXPECT_NE(login.err.find("authenticated successfully"), std::string::npos) << login.err;
 
   // The order matters: the same capture answered against another order of
   // the same actions (same windows) is refused.
   server.Script(bob, "authentication",
-                ScriptJson({{"open_mouth", 300, 2500}, {"blink", 2500, 4500}, {"turn_left", 5000, 7700}}, 7700));
+                ScriptJson({{"open_mouth", 300, 2500}, {"blink", 2500, 4500}, {"nod", 4500, 6500},
+                            {"turn_left", 5000, 7700}}, 7700));
   auto swapped = Cli(server, "authenticate", bob, kD3, 120, 353, "phone");
   EXPECT_EQ(swapped.exit_code, 1) << swapped.json.dump() << "\n" << swapped.err;
   EXPECT_EQ(swapped.json["reasons"], nlohmann::json::array({"asd.not_live"})) << swapped.json.dump();
