@@ -1,12 +1,16 @@
 // Internal helpers shared by the judgement's .cc files and its tests.
 #pragma once
 
+#include <array>
+#include <filesystem>
 #include <vector>
 
 #include <opencv2/core.hpp>
 
 #include "judgement/types.h"
+#include "livegate/status.h"
 #include "vision/face_analyzer.h"
+#include "vision/models.h"
 
 namespace livegate::judgement {
 
@@ -17,6 +21,20 @@ const std::vector<int>& RigidMeshIndices();
 // blockiness, colours, moiré, border, glare) for the face `box`.
 void MeasureFaceImage(const cv::Mat& bgr, const cv::Mat& grey, const cv::Rect2f& box,
                       FrameObservation& o, bool with_border = true);
+
+// Eye openness {right, left} (lid gap / eye width, as the FaceMesh
+// measure) from MediaPipe Iris's 71-point eye contour, run on a 64x64 crop
+// of each eye placed from the FaceMesh eye corners (2.3 eye widths, turned
+// with the eye line; the left eye mirrored, as MediaPipe feeds it). The
+// 468-point mesh alone does not close its eyelids: a fully closed eye reads
+// about 0.55 of the open one, both eyes alike even in a wink (lp-d6,
+// lp-d13 in eval/manifests); the iris contour reads 0.05-0.15 closed.
+Result<std::array<float, 2>> IrisEyeOpenness(const cv::Mat& bgr, const std::vector<cv::Point3f>& mesh,
+                                             vision::IrisModel& iris);
+
+// The Iris model of `model_dir`, loaded once per thread (the analyzers of a
+// pool each run on one thread at a time). Reasons: vision's model.*.
+Result<vision::IrisModel*> ThreadIrisModel(const std::filesystem::path& model_dir);
 
 // Builds an observation from the analyzer's faces (largest first); `main`
 // is the index of the face being authenticated.

@@ -41,6 +41,7 @@ void Visit(ActionPolicy& p, F&& f) {
   f("turn_yaw_deg", p.turn_yaw_deg);
   f("nod_pitch_deg", p.nod_pitch_deg);
   f("neutral_frames", p.neutral_frames);
+  f("eye_openness_from_iris", p.eye_openness_from_iris);
 }
 template <class F>
 void Visit(GeometryPolicy& p, F&& f) {

@@ -51,6 +51,10 @@ struct ActionPolicy {
   // only trusted relative to the user's own neutral, models.md).
   float nod_pitch_deg = 10.0f;
   int neutral_frames = 5;              // frames of the lead-in that define neutral
+  // Eye openness from MediaPipe Iris's eye contour (true) rather than the
+  // 468-point mesh's eyelids, which do not close (a closed eye reads ~0.55
+  // of open there). Costs two 64x64 network runs per frame with a mesh.
+  bool eye_openness_from_iris = true;
 };
 
 struct GeometryPolicy {

@@ -1,0 +1,101 @@
+// Eye openness for the blink action (R-ASD-1, R-ASD-5 "a still picture
+// cannot blink"), measured on real frames: the 468-point FaceMesh eyelids
+// do not close, MediaPipe Iris's eye contour does. Frames of LivePortrait d6
+// (eval/manifests/pad_shared_data.json, lp-d6): source frame 200 has both
+// eyes open, frame 208 (6.93 s) both eyes shut (contact sheet of
+// `livegate eval pad --inspect`).
+#include <cstdio>
+
+#include <gtest/gtest.h>
+
+#include "judgement/eval_session.h"
+#include "judgement/judgement.h"
+#include "judgement/measures.h"
+#include "support/test_data.h"
+
+namespace livegate::judgement {
+namespace {
+
+using livegate::testing::TestDataDir;
+
+constexpr const char* kClip = "2_face_video/liveportrait/liveportrait_d6.mp4";
+
+struct Eyes {
+  float mesh = 0, iris = 0;  // mean of both eyes
+};
+
+class IrisEyeTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto a = vision::FaceAnalyzer::Create({});
+    if (a.ok()) analyzer_ = std::move(*a);
+  }
+  // Eye openness of source frame `frame` by both measures.
+  Eyes Measure(int frame) {
+    EvalSession s;
+    s.id = "eyes";
+    s.media = kClip;
+    s.first_frame = frame;
+    s.last_frame = frame;
+    auto c = LoadEvalCapture(s, TestDataDir());
+    EXPECT_TRUE(c.ok()) << c.status().ToString();
+    if (!c.ok() || c->frames.empty()) return {};
+    const cv::Mat& bgr = c->frames.front().bgr;
+    auto faces = analyzer_->Analyze(bgr);
+    EXPECT_TRUE(faces.ok());
+    if (!faces.ok() || faces->empty() || faces->front().mesh.size() != 468) {
+      ADD_FAILURE() << "no face mesh on frame " << frame;
+      return {};
+    }
+    auto iris = ThreadIrisModel(analyzer_->options().model_dir);
+    EXPECT_TRUE(iris.ok()) << iris.status().ToString();
+    if (!iris.ok()) return {};
+    auto eyes = IrisEyeOpenness(bgr, faces->front().mesh, **iris);
+    EXPECT_TRUE(eyes.ok()) << eyes.status().ToString();
+    if (!eyes.ok()) return {};
+    const auto& f = faces->front();
+    return {0.5f * (f.left_eye_openness + f.right_eye_openness), 0.5f * ((*eyes)[0] + (*eyes)[1])};
+  }
+  std::unique_ptr<vision::FaceAnalyzer> analyzer_;
+};
+
+TEST_F(IrisEyeTest, ClosedEyesReadClosedOnTheIrisContourNotOnTheMesh) {
+  LG_REQUIRE_TEST_DATA(kClip);
+  LG_REQUIRE_MODELS();
+  ASSERT_TRUE(analyzer_);
+  const Eyes open = Measure(200), shut = Measure(208);
+  std::printf("open: mesh %.3f iris %.3f; shut: mesh %.3f iris %.3f\n", open.mesh, open.iris, shut.mesh,
+              shut.iris);
+  // Open eyes: both measures agree (~0.35-0.45).
+  EXPECT_GT(open.iris, 0.30f);
+  EXPECT_GT(open.mesh, 0.30f);
+  // Shut eyes: the iris contour closes (measured 0.08), the mesh keeps more
+  // than half of its open reading (measured 0.21 of 0.37).
+  EXPECT_LT(shut.iris, 0.15f);
+  EXPECT_LT(shut.iris, 0.4f * open.iris);
+  EXPECT_GT(shut.mesh, 0.45f * open.mesh);
+}
+
+TEST_F(IrisEyeTest, NoMeshIsAClearErrorNotACrash) {
+  LG_REQUIRE_MODELS();
+  ASSERT_TRUE(analyzer_);
+  auto iris = ThreadIrisModel(analyzer_->options().model_dir);
+  ASSERT_TRUE(iris.ok()) << iris.status().ToString();
+  const cv::Mat grey_frame(240, 320, CV_8UC3, cv::Scalar(128, 128, 128));
+  auto r = IrisEyeOpenness(grey_frame, {}, **iris);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().reason(), "judgement.no_mesh");
+  // All corners at one point: no eye to crop.
+  auto d = IrisEyeOpenness(grey_frame, std::vector<cv::Point3f>(468, cv::Point3f(10, 10, 0)), **iris);
+  ASSERT_FALSE(d.ok());
+  EXPECT_EQ(d.status().reason(), "judgement.no_mesh");
+}
+
+TEST_F(IrisEyeTest, MissingIrisWeightsAreAModelError) {
+  auto iris = ThreadIrisModel("/nonexistent-livegate-models");
+  ASSERT_FALSE(iris.ok());
+  EXPECT_EQ(iris.status().reason().rfind("model.", 0), 0u) << iris.status().reason();
+}
+
+}  // namespace
+}  // namespace livegate::judgement
