@@ -53,9 +53,14 @@ Result<Challenge> ChallengeFromJson(std::string_view json);
 // FrameDescriber). Structural problems of the capture (too many frames, bad
 // timestamps) are NOT errors here: JudgeLiveness reports them as the
 // `capture` check. Errors: only analyzer failures (vision reasons).
+// Eye openness comes from the Iris eye contour when
+// policy.action.eye_openness_from_iris (two 64x64 network runs per frame,
+// ~6 ms), except when `challenge` is given, asks for actions and none is a
+// blink: then nothing needs the closure depth and the mesh's lids are kept.
 Result<std::vector<FrameObservation>> ObserveCapture(const Capture& capture,
                                                      vision::FaceAnalyzer& analyzer,
-                                                     const Policy& policy);
+                                                     const Policy& policy,
+                                                     const Challenge* challenge = nullptr);
 
 // 128-D descriptors for the few frames that need one (the identity check of
 // `continuity` and the best frames for comparison), computed from the dlib

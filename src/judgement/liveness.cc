@@ -613,7 +613,7 @@ Result<Judgement> JudgeCapture(const Challenge& challenge, const Capture& captur
     j.quality.reason = "quality.not_judged";
     return j;
   }
-  LG_ASSIGN_OR_RETURN(j.observations, ObserveCapture(capture, analyzer, policy));
+  LG_ASSIGN_OR_RETURN(j.observations, ObserveCapture(capture, analyzer, policy, &challenge));
   // Quality first (it needs no descriptor): its best frames go to
   // comparison, so they get descriptors too and join the identity check.
   j.quality = JudgeQuality(j.observations, policy);

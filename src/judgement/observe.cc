@@ -340,7 +340,14 @@ float NearFaceRatio(const FrameObservation& o, float bystander_gap) {
 
 Result<std::vector<FrameObservation>> ObserveCapture(const Capture& capture,
                                                      vision::FaceAnalyzer& analyzer,
-                                                     const Policy& policy) {
+                                                     const Policy& policy,
+                                                     const Challenge* challenge) {
+  bool eyes_from_iris = policy.action.eye_openness_from_iris;
+  if (challenge != nullptr && challenge->type != AsdType::kPassive && !challenge->steps.empty()) {
+    eyes_from_iris = std::any_of(challenge->steps.begin(), challenge->steps.end(),
+                                 [](const ChallengeStep& s) { return s.action == Action::kBlink; }) &&
+                     eyes_from_iris;
+  }
   std::vector<FrameObservation> out;
   out.reserve(capture.frames.size());
   // One capture = one video: the mesh follows the face from frame to frame
@@ -369,7 +376,7 @@ Result<std::vector<FrameObservation>> ObserveCapture(const Capture& capture,
     const int main = MainFace(faces, prev_main);
     o = ObserveFrame(int(i), cf.timestamp_ms, cf.bgr, faces, main);
     if (o.has_face) prev_main = o.box;
-    if (o.has_mesh && policy.action.eye_openness_from_iris) {
+    if (o.has_mesh && eyes_from_iris) {
       if (iris == nullptr) {
         auto loaded = ThreadIrisModel(analyzer.options().model_dir);
         if (!loaded.ok()) {

@@ -76,6 +76,38 @@ TEST_F(IrisEyeTest, ClosedEyesReadClosedOnTheIrisContourNotOnTheMesh) {
   EXPECT_GT(shut.mesh, 0.45f * open.mesh);
 }
 
+// The Iris runs only when a blink may be judged: a challenge of actions
+// without a blink keeps the mesh's lids (the closure depth is unused, two
+// network runs per frame saved); a blink challenge and no challenge use it.
+TEST_F(IrisEyeTest, ObserveCaptureUsesTheIrisWhenABlinkIsJudged) {
+  LG_REQUIRE_TEST_DATA(kClip);
+  LG_REQUIRE_MODELS();
+  ASSERT_TRUE(analyzer_);
+  EvalSession s;
+  s.id = "eyes";
+  s.media = kClip;
+  s.first_frame = 200;
+  s.last_frame = 210;  // 15 fps: source frames 200, 202, ..., 210; 208 is shut
+  auto cap = LoadEvalCapture(s, TestDataDir());
+  ASSERT_TRUE(cap.ok()) << cap.status().ToString();
+  ASSERT_EQ(cap->frames.size(), 6u);
+  Policy policy;
+  Challenge blink, mouth;
+  blink.steps = {{Action::kBlink, 0, 60000}};
+  mouth.steps = {{Action::kOpenMouth, 0, 60000}};
+  auto shut = [&](const Challenge* c) {
+    auto obs = ObserveCapture(*cap, *analyzer_, policy, c);
+    EXPECT_TRUE(obs.ok()) << obs.status().ToString();
+    if (!obs.ok() || obs->size() != 6u || !(*obs)[4].has_mesh) return -1.0f;
+    return 0.5f * ((*obs)[4].left_eye_openness + (*obs)[4].right_eye_openness);
+  };
+  EXPECT_LT(shut(&blink), 0.15f);
+  EXPECT_LT(shut(nullptr), 0.15f);
+  EXPECT_GT(shut(&mouth), 0.15f);  // the mesh's lids
+  policy.action.eye_openness_from_iris = false;
+  EXPECT_GT(shut(&blink), 0.15f);
+}
+
 TEST_F(IrisEyeTest, NoMeshIsAClearErrorNotACrash) {
   LG_REQUIRE_MODELS();
   ASSERT_TRUE(analyzer_);
