@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <map>
+#include <optional>
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -144,14 +145,29 @@ CliRun Sql(const std::string& db, const std::string& sql) {
   return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
 }
 
+// Two KEK files made by the real binary (old = before rotation, new =
+// after) and a key manager holding only one of them each.
+struct KekPair {
+  std::string old_kek, new_kek;
+  std::optional<KeyManager> old_only, new_only;
+};
+KekPair MakeKekPair(const std::filesystem::path& dir) {
+  KekPair k{(dir / "old.kek").string(), (dir / "new.kek").string(), {}, {}};
+  EXPECT_EQ(Admin("keys generate-kek --out " + k.old_kek).exit_code, 0);
+  EXPECT_EQ(Admin("keys generate-kek --out " + k.new_kek).exit_code, 0);
+  k.old_only.emplace(KeyManager::FromKeys(KeyManager::ReadKeyFile(k.old_kek).value()).value());
+  k.new_only.emplace(KeyManager::FromKeys(KeyManager::ReadKeyFile(k.new_kek).value()).value());
+  return k;
+}
+
 TEST_F(AdminCliTest, KeysRotateRewrapsUserKeysInTheDatabase) {
   if (std::system("command -v sqlite3 >/dev/null 2>&1") != 0) GTEST_SKIP() << "no sqlite3 shell";
-  const auto old_kek = (dir_ / "old.kek").string(), new_kek = (dir_ / "new.kek").string();
+  const KekPair keks = MakeKekPair(dir_);
+  const std::string& old_kek = keks.old_kek;
+  const std::string& new_kek = keks.new_kek;
+  const KeyManager& old_only = *keks.old_only;
+  const KeyManager& new_only = *keks.new_only;
   const auto kd = (dir_ / "keys").string(), db = (dir_ / "ref.db").string();
-  ASSERT_EQ(Admin("keys generate-kek --out " + old_kek).exit_code, 0);
-  ASSERT_EQ(Admin("keys generate-kek --out " + new_kek).exit_code, 0);
-  const auto old_only = KeyManager::FromKeys(KeyManager::ReadKeyFile(old_kek).value()).value();
-  const auto new_only = KeyManager::FromKeys(KeyManager::ReadKeyFile(new_kek).value()).value();
   // A no-op "rotation" onto the old key creates the schema (the store migrates at open).
   CliRun schema = Admin("keys rotate --key-file " + old_kek + " --previous-key-file " + new_kek +
                         " --key-dir " + kd + " --database sqlite:" + db + " --json");
@@ -206,12 +222,12 @@ TEST_F(AdminCliTest, KeysRotateRewrapsUserKeysInTheDatabase) {
 // database from database.uri -- no key on the command line.
 TEST_F(AdminCliTest, KeysRotateFromServerConfigUsesPreviousFile) {
   if (std::system("command -v sqlite3 >/dev/null 2>&1") != 0) GTEST_SKIP() << "no sqlite3 shell";
-  const auto old_kek = (dir_ / "old.kek").string(), new_kek = (dir_ / "new.kek").string();
+  const KekPair keks = MakeKekPair(dir_);
+  const std::string& old_kek = keks.old_kek;
+  const std::string& new_kek = keks.new_kek;
+  const KeyManager& old_only = *keks.old_only;
+  const KeyManager& new_only = *keks.new_only;
   const auto kd = (dir_ / "keys").string(), db = (dir_ / "ref.db").string();
-  ASSERT_EQ(Admin("keys generate-kek --out " + old_kek).exit_code, 0);
-  ASSERT_EQ(Admin("keys generate-kek --out " + new_kek).exit_code, 0);
-  const auto old_only = KeyManager::FromKeys(KeyManager::ReadKeyFile(old_kek).value()).value();
-  const auto new_only = KeyManager::FromKeys(KeyManager::ReadKeyFile(new_kek).value()).value();
   ASSERT_EQ(Admin("keys rotate --key-file " + old_kek + " --previous-key-file " + new_kek +
                   " --key-dir " + kd + " --database sqlite:" + db + " --json").exit_code, 0);
   const Bytes dk = KeyManager::NewDataKey();

@@ -51,18 +51,13 @@ struct Segment {
   int first, last, step;
 };
 
-class FlowsTest : public ::testing::TestWithParam<Backend> {
+class FlowsTest : public TwoServerTest {
  protected:
   void SetUp() override {
     LG_REQUIRE_BACKEND(GetParam());
     LG_REQUIRE_MODELS();
     LG_REQUIRE_TEST_DATA(kPersonVideo);
     LG_REQUIRE_TEST_DATA(kOtherVideo);
-    dir_ = livegate::testing::MakeTempDir("lg_server_flows");
-    db_ = std::make_unique<TestDatabase>(GetParam());
-    auto keys = crypto::KeyManager::FromKeys(crypto::RandomBytes(32));
-    ASSERT_TRUE(keys.ok());
-    keys_.emplace(std::move(keys).value());
     pool_ = std::make_unique<AnalyzerPool>(2, vision::AnalyzerOptions{});
     TestServer::Options o;
     o.policy = PassivePolicy();
@@ -72,20 +67,7 @@ class FlowsTest : public ::testing::TestWithParam<Backend> {
     o.limits.max_frames = 40;
     o.limits.max_frame_bytes = 160 * 1024;
     o.limits.max_body_bytes = 8 << 20;
-    a_ = std::make_unique<TestServer>(*db_, *keys_, clock_, o, dir_ / "tls");
-    b_ = std::make_unique<TestServer>(*db_, *keys_, clock_, o, dir_ / "tls");
-    ASSERT_TRUE(a_->ok() && b_->ok());
-    ha_ = std::make_unique<TestHttp>(a_->port(), a_->cert_pem(), dir_);
-    hb_ = std::make_unique<TestHttp>(b_->port(), b_->cert_pem(), dir_);
-  }
-  void TearDown() override {
-    ha_.reset();
-    hb_.reset();
-    a_.reset();
-    b_.reset();
-    db_.reset();
-    std::error_code ec;
-    if (!dir_.empty()) std::filesystem::remove_all(dir_, ec);
+    StartServers("lg_server_flows", o);
   }
 
   std::vector<protocol::CaptureFrameMessage> Frames(const char* video, Segment s) {
@@ -147,13 +129,7 @@ class FlowsTest : public ::testing::TestWithParam<Backend> {
     return client.VerifyVia(other, identity, secret);
   }
 
-  std::filesystem::path dir_;
-  std::unique_ptr<TestDatabase> db_;
-  std::optional<crypto::KeyManager> keys_;
-  std::unique_ptr<AnalyzerPool> pool_;
-  TestClock clock_;
-  std::unique_ptr<TestServer> a_, b_;
-  std::unique_ptr<TestHttp> ha_, hb_;
+  std::unique_ptr<AnalyzerPool> pool_;  // outlives the servers (TearDown resets them first)
 };
 
 TEST_P(FlowsTest, RegisterAuthenticateDeregister) {

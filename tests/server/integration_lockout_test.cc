@@ -17,30 +17,11 @@ namespace {
 
 using protocol::FlowType;
 
-class LockoutTest : public ::testing::TestWithParam<Backend> {
+class LockoutTest : public TwoServerTest {
  protected:
   void SetUp() override {
     LG_REQUIRE_BACKEND(GetParam());
-    dir_ = livegate::testing::MakeTempDir("lg_server_lockout");
-    db_ = std::make_unique<TestDatabase>(GetParam());
-    auto keys = crypto::KeyManager::FromKeys(crypto::RandomBytes(32));
-    ASSERT_TRUE(keys.ok());
-    keys_.emplace(std::move(keys).value());
-    TestServer::Options o;
-    a_ = std::make_unique<TestServer>(*db_, *keys_, clock_, o, dir_ / "tls");
-    b_ = std::make_unique<TestServer>(*db_, *keys_, clock_, o, dir_ / "tls");
-    ASSERT_TRUE(a_->ok() && b_->ok());
-    ha_ = std::make_unique<TestHttp>(a_->port(), a_->cert_pem(), dir_);
-    hb_ = std::make_unique<TestHttp>(b_->port(), b_->cert_pem(), dir_);
-  }
-  void TearDown() override {
-    ha_.reset();
-    hb_.reset();
-    a_.reset();
-    b_.reset();
-    db_.reset();
-    std::error_code ec;
-    if (!dir_.empty()) std::filesystem::remove_all(dir_, ec);
+    StartServers("lg_server_lockout", TestServer::Options{});
   }
   // One failed SRP attempt (wrong password or unknown account) on `http`.
   void Fail(TestHttp& http, const std::string& account) {
@@ -68,12 +49,6 @@ class LockoutTest : public ::testing::TestWithParam<Backend> {
     return out;
   }
 
-  std::filesystem::path dir_;
-  std::unique_ptr<TestDatabase> db_;
-  std::optional<crypto::KeyManager> keys_;
-  TestClock clock_;
-  std::unique_ptr<TestServer> a_, b_;
-  std::unique_ptr<TestHttp> ha_, hb_;
 };
 
 TEST_P(LockoutTest, UnknownAccountLocksOutExactlyLikeAKnownOne) {

@@ -389,4 +389,40 @@ inline std::ostream& operator<<(std::ostream& os, const AccountSnapshot& s) {
             << ", user_key=" << s.user_key << "}";
 }
 
+// Two server processes' worth of Service (a_, b_) on one database, each
+// with its own HTTPS client (ha_, hb_): flow steps and failure counters
+// must work alternately across them (issue 5). Fixtures derive from it and
+// call StartServers from SetUp after their own skips.
+class TwoServerTest : public ::testing::TestWithParam<Backend> {
+ protected:
+  void StartServers(const std::string& dir_prefix, const TestServer::Options& o) {
+    dir_ = livegate::testing::MakeTempDir(dir_prefix);
+    db_ = std::make_unique<TestDatabase>(GetParam());
+    auto keys = crypto::KeyManager::FromKeys(crypto::RandomBytes(32));
+    ASSERT_TRUE(keys.ok());
+    keys_.emplace(std::move(keys).value());
+    a_ = std::make_unique<TestServer>(*db_, *keys_, clock_, o, dir_ / "tls");
+    b_ = std::make_unique<TestServer>(*db_, *keys_, clock_, o, dir_ / "tls");
+    ASSERT_TRUE(a_->ok() && b_->ok());
+    ha_ = std::make_unique<TestHttp>(a_->port(), a_->cert_pem(), dir_);
+    hb_ = std::make_unique<TestHttp>(b_->port(), b_->cert_pem(), dir_);
+  }
+  void TearDown() override {
+    ha_.reset();
+    hb_.reset();
+    a_.reset();
+    b_.reset();
+    db_.reset();
+    std::error_code ec;
+    if (!dir_.empty()) std::filesystem::remove_all(dir_, ec);
+  }
+
+  std::filesystem::path dir_;
+  std::unique_ptr<TestDatabase> db_;
+  std::optional<crypto::KeyManager> keys_;
+  TestClock clock_;
+  std::unique_ptr<TestServer> a_, b_;
+  std::unique_ptr<TestHttp> ha_, hb_;
+};
+
 }  // namespace livegate::server::testing
