@@ -28,8 +28,8 @@ using namespace flows;  // NOLINT: internal helpers of this folder
 // Issues a fresh challenge bound to a fresh session nonce (R-FLOW-X2) and
 // stores both in the flow state. Returns the procedure for the client.
 // With the scripted-challenge hook on (tests only), a file named for the
-// account and flow replaces the drawn challenge; its path goes to
-// *scripted_file so the caller audits the use.
+// account and flow replaces the drawn challenge; which file matched goes
+// to *scripted_file so the caller audits the use.
 static Result<protocol::Procedure> IssueChallenge(json& state, const judgement::Policy& base,
                                                   const ChallengeSource& source,
                                                   const std::filesystem::path& scripted_dir,
@@ -55,7 +55,15 @@ static Result<protocol::Procedure> IssueChallenge(json& state, const judgement::
     scripted->challenge.id = crypto::HexEncode(crypto::RandomBytes(16));  // fresh per session
     LG_RETURN_IF_ERROR(judgement::ValidateChallenge(scripted->challenge, jp));
     challenge = std::move(scripted->challenge);
-    if (scripted_file) *scripted_file = scripted->file.string();
+    // The audit names which of the two files matched (<account>.<flow>.json
+    // or <account>.json): the folder is in the configuration and the
+    // account is the entry's subject, and a full path would overflow the
+    // 64-character reason field.
+    if (scripted_file) {
+      const bool per_flow = scripted->file.filename().string() ==
+                            state.value("account_id", "") + "." + state.value("flow", "") + ".json";
+      *scripted_file = per_flow ? "scripted_file:account.flow" : "scripted_file:account";
+    }
   } else if (source) {
     challenge = source(jp, type);
   } else {
@@ -216,7 +224,7 @@ ApiResponse Service::RiskStep(const ApiRequest& r) {
   Audit(e);
   if (!scripted_file.empty()) {
     Audit({"server", op + ".scripted_challenge", account, device_id, flow_id, "ok",
-           {"challenge.scripted", "file:" + scripted_file}, r.remote_addr});
+           {"challenge.scripted", scripted_file}, r.remote_addr});
   }
   deps_.metrics->Increment("livegate_decisions_total", "tier=\"" + std::string(RiskTierName(d.tier)) + "\"");
   return SealedResponse(*wire);
@@ -349,7 +357,7 @@ ApiResponse Service::CaptureStep(const ApiRequest& r) {
       if (!proc.ok()) return Refuse(proc.status(), op, r, account, flow_id);
       if (!scripted_file.empty()) {
         Audit({"server", op + ".scripted_challenge", account, device_id, flow_id, "ok",
-               {"challenge.scripted", "file:" + scripted_file}, r.remote_addr});
+               {"challenge.scripted", scripted_file}, r.remote_addr});
       }
       next = std::move(proc).value();
       outcome = "recapture";
