@@ -42,6 +42,7 @@ void Visit(ActionPolicy& p, F&& f) {
   f("nod_pitch_deg", p.nod_pitch_deg);
   f("neutral_frames", p.neutral_frames);
   f("eye_openness_from_iris", p.eye_openness_from_iris);
+  f("iris_gate", p.iris_gate);
 }
 template <class F>
 void Visit(GeometryPolicy& p, F&& f) {

@@ -53,8 +53,13 @@ struct ActionPolicy {
   int neutral_frames = 5;              // frames of the lead-in that define neutral
   // Eye openness from MediaPipe Iris's eye contour (true) rather than the
   // 468-point mesh's eyelids, which do not close (a closed eye reads ~0.55
-  // of open there). Costs two 64x64 network runs per frame with a mesh.
+  // of open there). Costs two 64x64 network runs per frame it runs on.
   bool eye_openness_from_iris = true;
+  // ... run only on frames whose mesh eye openness is below iris_gate times
+  // the capture's open level (70th percentile), their neighbours and every
+  // 5th frame; the other frames' mesh values are rescaled to the Iris scale.
+  // >= 2 runs it on every frame (the reference the cascade is tested against).
+  float iris_gate = 0.9f;
 };
 
 struct GeometryPolicy {

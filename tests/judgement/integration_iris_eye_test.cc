@@ -4,6 +4,7 @@
 // (eval/manifests/pad_shared_data.json, lp-d6): source frame 200 has both
 // eyes open, frame 208 (6.93 s) both eyes shut (contact sheet of
 // `livegate eval pad --inspect`).
+#include <algorithm>
 #include <cstdio>
 
 #include <gtest/gtest.h>
@@ -106,6 +107,52 @@ TEST_F(IrisEyeTest, ObserveCaptureUsesTheIrisWhenABlinkIsJudged) {
   EXPECT_GT(shut(&mouth), 0.15f);  // the mesh's lids
   policy.action.eye_openness_from_iris = false;
   EXPECT_GT(shut(&blink), 0.15f);
+}
+
+// The Iris cascade (policy.action.iris_gate, issue 4 speed) against the
+// Iris on every frame (gate >= 2), over d6 source frames 150-330 (12 s at
+// 15 fps: winks, the shut eyes at 208, expressions): every frame the full
+// measure reads as closed (<= blink_closed_ratio of its neutral) carries
+// the very same Iris value in the cascade, the neutral (70th percentile)
+// moves by less than 10 %, and a blink challenge gets the same verdict.
+TEST_F(IrisEyeTest, CascadeKeepsEveryClosedFrameOfTheFullIrisMeasure) {
+  LG_REQUIRE_TEST_DATA(kClip);
+  LG_REQUIRE_MODELS();
+  ASSERT_TRUE(analyzer_);
+  EvalSession s;
+  s.id = "cascade";
+  s.media = kClip;
+  s.first_frame = 150;
+  s.last_frame = 330;
+  auto cap = LoadEvalCapture(s, TestDataDir());
+  ASSERT_TRUE(cap.ok()) << cap.status().ToString();
+  Policy full, cascade;
+  full.action.iris_gate = 100.0f;
+  Challenge blink;
+  blink.type = AsdType::kActions;
+  blink.steps = {{Action::kBlink, 0, 60000}};
+  auto a = ObserveCapture(*cap, *analyzer_, full, &blink);
+  auto b = ObserveCapture(*cap, *analyzer_, cascade, &blink);
+  ASSERT_TRUE(a.ok() && b.ok());
+  ASSERT_EQ(a->size(), b->size());
+  auto eye = [](const FrameObservation& o) { return 0.5f * (o.left_eye_openness + o.right_eye_openness); };
+  auto p70 = [&](const std::vector<FrameObservation>& obs) {
+    std::vector<float> v;
+    for (const auto& o : obs) if (o.has_mesh) v.push_back(eye(o));
+    std::sort(v.begin(), v.end());
+    return v.empty() ? 0.0f : v[std::size_t(0.7 * double(v.size() - 1) + 0.5)];
+  };
+  const float neutral_full = p70(*a), neutral_cascade = p70(*b);
+  EXPECT_NEAR(neutral_cascade, neutral_full, 0.1f * neutral_full);
+  int closed = 0;
+  for (std::size_t i = 0; i < a->size(); ++i) {
+    if (!(*a)[i].has_mesh || eye((*a)[i]) > full.action.blink_closed_ratio * neutral_full) continue;
+    ++closed;
+    EXPECT_FLOAT_EQ((*b)[i].left_eye_openness, (*a)[i].left_eye_openness) << "frame " << i;
+    EXPECT_FLOAT_EQ((*b)[i].right_eye_openness, (*a)[i].right_eye_openness) << "frame " << i;
+  }
+  EXPECT_GE(closed, 1) << "the segment shows shut eyes (source frame 208)";
+  EXPECT_EQ(JudgeLiveness(blink, *a, full).reason, JudgeLiveness(blink, *b, cascade).reason);
 }
 
 TEST_F(IrisEyeTest, NoMeshIsAClearErrorNotACrash) {

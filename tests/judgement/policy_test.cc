@@ -30,6 +30,8 @@ TEST(PolicyTest, ShippedDefaultsArePinned) {
   EXPECT_FLOAT_EQ(p.action.mouth_open_delta, 0.20f);
   EXPECT_FLOAT_EQ(p.action.turn_yaw_deg, 15.0f);
   EXPECT_FLOAT_EQ(p.action.nod_pitch_deg, 10.0f);
+  EXPECT_TRUE(p.action.eye_openness_from_iris);
+  EXPECT_FLOAT_EQ(p.action.iris_gate, 0.9f);
   EXPECT_FLOAT_EQ(p.geometry.min_yaw_span_deg, 20.0f);
   EXPECT_FLOAT_EQ(p.geometry.min_parallax, 0.2f);
   EXPECT_FLOAT_EQ(p.continuity.max_identity_distance, 0.6f);
