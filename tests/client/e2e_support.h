@@ -228,6 +228,17 @@ class E2eTest : public ::testing::TestWithParam<std::string> {
     }
     dir_ = testing::MakeTempDir("lg-e2e");
   }
+  // The folder (server logs, audit log, CLI outputs, device state) is kept
+  // only when the test failed, for the post-mortem.
+  void TearDown() override {
+    if (dir_.empty()) return;
+    if (HasFailure()) {
+      std::fprintf(stderr, "e2e: kept %s for inspection\n", dir_.c_str());
+      return;
+    }
+    std::error_code ec;
+    std::filesystem::remove_all(dir_, ec);
+  }
   std::string Database() const {
     if (GetParam() == "postgresql") return std::getenv("LIVEGATE_PG_URI");
     return "sqlite:" + (dir_ / "livegate.db").string();
