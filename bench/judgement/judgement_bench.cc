@@ -105,21 +105,29 @@ void BM_JudgeCapture30(benchmark::State& state, Mode mode) {
   state.SetLabel(reason);
 }
 
-// The image measures alone (sharpness, exposure, blockiness, colour, moiré
-// FFT, Hough border, glare) on the 30 frames, with the face boxes found once.
-void BM_ImageMeasures30(benchmark::State& state) {
+// One core, the 30 frames, and the server's analyzer (no descriptors: the
+// FrameDescriber computes them on demand); nullptr after SkipWithError.
+std::unique_ptr<lv::FaceAnalyzer> ServerAnalyzerOrSkip(benchmark::State& state, const lj::Capture& cap) {
   cv::setNumThreads(1);
-  const auto& cap = Capture30();
   lv::AnalyzerOptions ao;
   ao.compute_descriptor = false;
   auto analyzer = lv::FaceAnalyzer::Create(ao);
   if (cap.frames.size() != 30 || !analyzer.ok()) {
     state.SkipWithError("test data or models missing");
-    return;
+    return nullptr;
   }
+  return std::move(analyzer).value();
+}
+
+// The image measures alone (sharpness, exposure, blockiness, colour, moiré
+// FFT, Hough border, glare) on the 30 frames, with the face boxes found once.
+void BM_ImageMeasures30(benchmark::State& state) {
+  const auto& cap = Capture30();
+  auto analyzer = ServerAnalyzerOrSkip(state, cap);
+  if (!analyzer) return;
   std::vector<cv::Rect2f> boxes;
   for (const auto& f : cap.frames) {
-    auto faces = (*analyzer)->Analyze(f.bgr);
+    auto faces = analyzer->Analyze(f.bgr);
     boxes.push_back(faces.ok() && !faces->empty() ? faces->front().box : cv::Rect2f(100, 100, 200, 200));
   }
   for (auto _ : state) {
@@ -135,25 +143,19 @@ void BM_ImageMeasures30(benchmark::State& state) {
 
 // Observation alone: tracked face analysis (no descriptor) + image measures.
 void BM_Observe30(benchmark::State& state) {
-  cv::setNumThreads(1);
   const auto& cap = Capture30();
-  lv::AnalyzerOptions ao;
-  ao.compute_descriptor = false;
-  auto analyzer = lv::FaceAnalyzer::Create(ao);
-  if (cap.frames.size() != 30 || !analyzer.ok()) {
-    state.SkipWithError("test data or models missing");
-    return;
-  }
+  auto analyzer = ServerAnalyzerOrSkip(state, cap);
+  if (!analyzer) return;
   lj::Policy policy;
   for (auto _ : state) {
-    auto obs = lj::ObserveCapture(cap, **analyzer, policy);
+    auto obs = lj::ObserveCapture(cap, *analyzer, policy);
     benchmark::DoNotOptimize(obs);
   }
   // How many frames ran the detector (the rest were tracked).
   int detected = 0;
-  (*analyzer)->ResetTracking();
+  analyzer->ResetTracking();
   for (const auto& f : cap.frames) {
-    auto faces = (*analyzer)->AnalyzeVideoFrame(f.bgr);
+    auto faces = analyzer->AnalyzeVideoFrame(f.bgr);
     detected += faces.ok() && !faces->empty() && faces->front().tracked ? 0 : 1;
   }
   state.counters["detector_frames"] = detected;
@@ -161,18 +163,12 @@ void BM_Observe30(benchmark::State& state) {
 
 // The tracked face analysis alone (what ObserveCapture spends in vision).
 void BM_TrackOnly30(benchmark::State& state) {
-  cv::setNumThreads(1);
   const auto& cap = Capture30();
-  lv::AnalyzerOptions ao;
-  ao.compute_descriptor = false;
-  auto analyzer = lv::FaceAnalyzer::Create(ao);
-  if (cap.frames.size() != 30 || !analyzer.ok()) {
-    state.SkipWithError("test data or models missing");
-    return;
-  }
+  auto analyzer = ServerAnalyzerOrSkip(state, cap);
+  if (!analyzer) return;
   for (auto _ : state) {
-    (*analyzer)->ResetTracking();
-    for (const auto& f : cap.frames) benchmark::DoNotOptimize((*analyzer)->AnalyzeVideoFrame(f.bgr));
+    analyzer->ResetTracking();
+    for (const auto& f : cap.frames) benchmark::DoNotOptimize(analyzer->AnalyzeVideoFrame(f.bgr));
   }
 }
 

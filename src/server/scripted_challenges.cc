@@ -66,7 +66,7 @@ Result<std::optional<ScriptedChallenge>> FindScriptedChallenge(const std::filesy
                     "scripted challenge file " + file.string() + ": " + c.status().reason() +
                         ": " + c.status().message());
     }
-    ScriptedChallenge sc{std::move(c).value(), file};
+    ScriptedChallenge sc{std::move(c).value(), file, &file == &candidates[0]};
     sc.challenge.scripted = true;  // whatever the file says: it was written by a test
     return std::optional<ScriptedChallenge>(std::move(sc));
   }

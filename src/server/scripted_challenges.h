@@ -37,7 +37,8 @@ Result<judgement::Policy> LoadJudgementPolicy(const ServerConfig& config);
 
 struct ScriptedChallenge {
   judgement::Challenge challenge;  // scripted = true whatever the file says
-  std::filesystem::path file;      // where it came from (audit)
+  std::filesystem::path file;      // where it came from (error messages)
+  bool per_flow = false;           // true: <account>.<flow>.json matched (audit)
 };
 
 // Looks for DIR/<account_id>.<flow>.json, then DIR/<account_id>.json, read

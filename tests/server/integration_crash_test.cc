@@ -25,21 +25,6 @@ namespace {
 using protocol::FlowType;
 constexpr const char* kVideo = "2_face_video/sadtalker/sadtalker_WDA_AlexandriaOcasioCortez_000.mp4";
 
-judgement::Policy CrashJudgementPolicy() {
-  judgement::Policy p;
-  p.challenge.allow_scripted = true;
-  return p;
-}
-
-Result<judgement::Challenge> Scripted(const judgement::Policy&, judgement::AsdType type) {
-  judgement::Challenge c;
-  c.id = crypto::HexEncode(crypto::RandomBytes(16));
-  c.type = type;
-  c.duration_ms = 8000;
-  c.scripted = true;
-  return c;
-}
-
 // ---- child: a server until killed -------------------------------------------
 [[noreturn]] void RunChild() {
   const std::string db = std::getenv("LG_CRASH_DB");
@@ -61,13 +46,13 @@ Result<judgement::Challenge> Scripted(const judgement::Policy&, judgement::AsdTy
   Policy policy = *LoadPolicy(livegate::testing::SourceDir() / "config/policy.default.json");
   policy.weights.new_device = 0;
   deps.policy = policy;
-  deps.judgement_policy = CrashJudgementPolicy();
+  deps.judgement_policy = AllowScriptedJudgementPolicy();
   deps.limits.max_frames = 40;
   deps.limits.max_frame_bytes = 160 * 1024;
   deps.limits.max_body_bytes = 8 << 20;
   deps.srp.allowed_groups = {"modp/srp/2048"};
   deps.srp.default_group = "modp/srp/2048";
-  deps.challenge_source = Scripted;
+  deps.challenge_source = ScriptedChallengeOfDecidedType;
   deps.fault_hook = [fault](const char* point) {
     if (!fault.empty() && fault == point) raise(SIGKILL);
   };

@@ -28,23 +28,13 @@ Policy PassivePolicy() {
 }
 
 judgement::Policy ScriptedJudgementPolicy() {
-  judgement::Policy p;
-  p.challenge.allow_scripted = true;  // tests only
+  judgement::Policy p = AllowScriptedJudgementPolicy();
   // Every required check of the shipped judgement policy, replay included
   // (since 17773cc the moire cue no longer flags the client JPEG crops of
   // this bona fide clip).
   EXPECT_NE(std::find(p.combine.required.begin(), p.combine.required.end(), "replay"),
             p.combine.required.end());
   return p;
-}
-
-Result<judgement::Challenge> ScriptedPassive(const judgement::Policy&, judgement::AsdType type) {
-  judgement::Challenge c;
-  c.id = crypto::HexEncode(crypto::RandomBytes(16));
-  c.type = type;
-  c.duration_ms = 8000;
-  c.scripted = true;
-  return c;
 }
 
 struct Segment {
@@ -62,7 +52,7 @@ class FlowsTest : public TwoServerTest {
     TestServer::Options o;
     o.policy = PassivePolicy();
     o.judgement_policy = ScriptedJudgementPolicy();
-    o.challenge_source = ScriptedPassive;
+    o.challenge_source = ScriptedChallengeOfDecidedType;
     o.analyzers = pool_.get();
     o.limits.max_frames = 40;
     o.limits.max_frame_bytes = 160 * 1024;

@@ -36,12 +36,6 @@ std::string PassiveFile(std::int64_t duration_ms) {
   return judgement::ChallengeToJson(c);
 }
 
-judgement::Policy AllowScripted() {
-  judgement::Policy p;
-  p.challenge.allow_scripted = true;
-  return p;
-}
-
 // ------------------------------------------------ start-up (no database)
 
 TEST(ScriptedChallengeConfigTest, TestingSectionParsesAndResolvesRelativeDir) {
@@ -111,7 +105,7 @@ class ScriptedChallengeTest : public ::testing::TestWithParam<Backend> {
   }
   // passive = true: a clean new device stays in the low tier (passive);
   // otherwise the shipped policy puts it in medium (actions).
-  void Start(bool passive, judgement::Policy jp = AllowScripted(), AnalyzerPool* pool = nullptr) {
+  void Start(bool passive, judgement::Policy jp = AllowScriptedJudgementPolicy(), AnalyzerPool* pool = nullptr) {
     TestServer::Options o;
     if (passive) o.policy.weights.new_device = 0;
     o.judgement_policy = std::move(jp);
@@ -290,7 +284,7 @@ TEST_P(ScriptedChallengeTest, RegistrationWithARealVideoThroughTheHook) {
   LG_REQUIRE_MODELS();
   LG_REQUIRE_TEST_DATA(kVideo);
   AnalyzerPool pool(1, vision::AnalyzerOptions{});
-  Start(/*passive=*/true, AllowScripted(), &pool);  // every required check, replay included
+  Start(/*passive=*/true, AllowScriptedJudgementPolicy(), &pool);  // every required check, replay included
   ASSERT_EQ(CreateAccount(*http_, "e2e", "pw").status, 201);
   WriteFile(scripts_ / "e2e.registration.json", PassiveFile(8000));
   FlowClient a(*http_, clock_);

@@ -42,6 +42,27 @@ using storage::testing::TestDatabase;
 
 constexpr const char* kAdminToken = "test-admin-token-0123456789";
 
+// The judgement policy of tests that script challenges for recorded clips:
+// the shipped defaults with scripted challenges allowed (tests only).
+inline judgement::Policy AllowScriptedJudgementPolicy() {
+  judgement::Policy p;
+  p.challenge.allow_scripted = true;
+  return p;
+}
+
+// ChallengeSource for in-process tests: a scripted challenge of the type the
+// decision logic chose, 8 s, no actions (the test policies keep sessions in
+// the passive tier: a recorded clip cannot follow a random challenge).
+inline Result<judgement::Challenge> ScriptedChallengeOfDecidedType(const judgement::Policy&,
+                                                                   judgement::AsdType type) {
+  judgement::Challenge c;
+  c.id = crypto::HexEncode(crypto::RandomBytes(16));
+  c.type = type;
+  c.duration_ms = 8000;
+  c.scripted = true;
+  return c;
+}
+
 // One shared manual clock (milliseconds) for store, service and client.
 struct TestClock {
   std::shared_ptr<std::atomic<std::int64_t>> ms =

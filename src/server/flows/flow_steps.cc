@@ -59,11 +59,7 @@ static Result<protocol::Procedure> IssueChallenge(json& state, const judgement::
     // or <account>.json): the folder is in the configuration and the
     // account is the entry's subject, and a full path would overflow the
     // 64-character reason field.
-    if (scripted_file) {
-      const bool per_flow = scripted->file.filename().string() ==
-                            state.value("account_id", "") + "." + state.value("flow", "") + ".json";
-      *scripted_file = per_flow ? "scripted_file:account.flow" : "scripted_file:account";
-    }
+    if (scripted_file) *scripted_file = scripted->per_flow ? "scripted_file:account.flow" : "scripted_file:account";
   } else if (source) {
     challenge = source(jp, type);
   } else {
