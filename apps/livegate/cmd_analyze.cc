@@ -33,6 +33,7 @@ struct AnalyzeArgs {
   bool pad = false;
   bool no_track = false;
   std::string models;
+  std::string detector = "front_then_back";
 };
 
 int ExitFor(const Status& s) {
@@ -58,8 +59,9 @@ void PrintFacesText(const std::vector<vision::FaceAnalysis>& faces, const std::s
   if (faces.empty()) std::cout << indent << "no face\n";
   for (size_t i = 0; i < faces.size(); ++i) {
     const auto& f = faces[i];
-    std::printf("%sface %zu: box %.0f,%.0f %.0fx%.0f score %.3f", indent.c_str(), i + 1, f.box.x, f.box.y,
-                f.box.width, f.box.height, f.detector_score);
+    std::printf("%sface %zu: box %.0f,%.0f %.0fx%.0f score %.3f (%s)", indent.c_str(), i + 1, f.box.x, f.box.y,
+                f.box.width, f.box.height, f.detector_score,
+                f.detected_by == vision::FaceDetectorModel::kFront ? "front" : "back");
     if (f.tiny) {
       std::printf(" tiny (narrower than the minimum face size: not measured)\n");
       continue;
@@ -93,6 +95,7 @@ int RunAnalyze(const AnalyzeArgs& args) {
 
   vision::AnalyzerOptions options;
   if (!args.models.empty()) options.model_dir = args.models;
+  options.detector = vision::ParseDetectorChoice(args.detector).value_or(vision::DetectorChoice::kFrontThenBack);
   options.compute_descriptor = args.descriptor;
   options.compute_passive_pad = args.pad;
   auto analyzer = vision::FaceAnalyzer::Create(options);
@@ -192,6 +195,10 @@ cli::Registration reg([](CLI::App& app) {
   cmd->add_flag("--no-track", args->no_track,
                 "Video: run the detector on every analysed frame (default: track faces between frames when --every <= 2)");
   cmd->add_option("--models", args->models, "Model folder (default: LIVEGATE_MODELS or the build's models/)");
+  cmd->add_option("--detector", args->detector,
+                  "BlazeFace: front_then_back (front 128 model, back 256 model as fallback), back_only, front_only")
+      ->check(CLI::IsMember({"front_then_back", "back_only", "front_only"}))
+      ->capture_default_str();
   cmd->callback([args] { cli::SetExitCode(RunAnalyze(*args)); });
 });
 

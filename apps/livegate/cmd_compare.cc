@@ -25,6 +25,7 @@ struct CompareArgs {
   bool json = false;
   std::uint64_t max_pixels = vision::ImageLimits{}.max_pixels;
   std::string models;
+  std::string detector = "front_then_back";
 };
 
 struct Side {
@@ -35,6 +36,7 @@ struct Side {
 int RunCompare(const CompareArgs& args) {
   vision::AnalyzerOptions options;
   if (!args.models.empty()) options.model_dir = args.models;
+  options.detector = vision::ParseDetectorChoice(args.detector).value_or(vision::DetectorChoice::kFrontThenBack);
   options.compute_mesh = true;
   options.compute_descriptor = true;
   auto analyzer = vision::FaceAnalyzer::Create(options);
@@ -109,6 +111,10 @@ cli::Registration reg([](CLI::App& app) {
   cmd->add_option("--max-pixels", args->max_pixels, "Refuse images with more pixels than this")
       ->check(CLI::PositiveNumber);
   cmd->add_option("--models", args->models, "Model folder (default: LIVEGATE_MODELS or the build's models/)");
+  cmd->add_option("--detector", args->detector,
+                  "BlazeFace: front_then_back (front 128 model, back 256 model as fallback), back_only, front_only")
+      ->check(CLI::IsMember({"front_then_back", "back_only", "front_only"}))
+      ->capture_default_str();
   cmd->callback([args] { cli::SetExitCode(RunCompare(*args)); });
 });
 

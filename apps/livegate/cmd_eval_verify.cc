@@ -5,9 +5,12 @@
 #include <iostream>
 #include <string>
 
+#include <nlohmann/json.hpp>
+
 #include "command.h"
 #include "eval/eval_cli.h"
 #include "eval/verify_runner.h"
+#include "vision/face_analyzer.h"
 
 namespace {
 
@@ -31,6 +34,7 @@ struct Args {
   std::string out = "livegate-eval-verify";
   std::string manifest;
   std::string models;
+  std::string detector = "front_then_back";
   double threshold = livegate::vision::kDefaultCompareThreshold;
   bool aligned_chips = false;
   bool json = false;
@@ -46,6 +50,8 @@ int Run(const Args& a) {
   o.aligned_chips = a.aligned_chips;
   o.threads = a.threads;
   if (!a.models.empty()) o.analyzer.model_dir = a.models;
+  o.analyzer.detector =
+      livegate::vision::ParseDetectorChoice(a.detector).value_or(livegate::vision::DetectorChoice::kFrontThenBack);
   if (!a.quiet) {
     o.progress = [](std::size_t done, std::size_t total) {
       if (done % 25 == 0 || done == total) std::cerr << "\ranalysed " << done << "/" << total << std::flush;
@@ -65,9 +71,11 @@ int Run(const Args& a) {
     }
   }
   if (a.json) {
-    std::cout << livegate::eval::ToJson(*report).dump(2) << "\n";
+    nlohmann::json j = livegate::eval::ToJson(*report);
+    if (!a.aligned_chips) j["detector"] = a.detector;
+    std::cout << j.dump(2) << "\n";
   } else {
-    std::cout << "mode " << report->mode << ", threshold " << report->threshold << ", "
+    std::cout << "mode " << report->mode << (a.aligned_chips ? "" : ", detector " + a.detector) << ", threshold " << report->threshold << ", "
               << report->threads << " thread(s), " << report->seconds << " s\n"
               << livegate::eval::TableText(livegate::eval::VerifySummaryTable(*report));
     if (!a.out.empty()) std::cout << "reports: " << a.out << "/{summary.csv,summary.json,det.csv,pairs.csv,images.csv,report.html}\n";
@@ -94,6 +102,10 @@ livegate::cli::Registration reg([](CLI::App& app) {
       ->check(CLI::Range(1, 64));
   cmd->add_option("--manifest", args->manifest, "MANIFEST.tsv for same-photo groups (default: searched upward)");
   cmd->add_option("--models", args->models, "Model folder (default: LIVEGATE_MODELS or the build default)");
+  cmd->add_option("--detector", args->detector,
+                  "BlazeFace: front_then_back (front 128 model, back 256 model as fallback), back_only, front_only")
+      ->check(CLI::IsMember({"front_then_back", "back_only", "front_only"}))
+      ->capture_default_str();
   cmd->add_flag("--json", args->json, "Print the full summary as JSON");
   cmd->add_flag("--quiet", args->quiet, "No progress on stderr");
   cmd->callback([args] { livegate::cli::SetExitCode(Run(*args)); });

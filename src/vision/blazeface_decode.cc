@@ -9,25 +9,29 @@
 
 namespace livegate::vision {
 
-const std::vector<cv::Point2f>& BlazeFaceAnchors() {
-  static const std::vector<cv::Point2f> anchors = [] {
-    std::vector<cv::Point2f> a;
-    a.reserve(kBlazeFaceAnchors);
-    constexpr int kInput = 256;
-    const struct { int stride, per_cell; } layers[] = {{16, 2}, {32, 6}};
-    for (const auto& l : layers) {
-      const int cells = kInput / l.stride;
-      for (int y = 0; y < cells; ++y) {
-        for (int x = 0; x < cells; ++x) {
-          for (int k = 0; k < l.per_cell; ++k) {
-            a.emplace_back((x + 0.5f) * l.stride, (y + 0.5f) * l.stride);
-          }
-        }
+namespace {
+
+// Both detectors: 16x16 cells x 2 anchors, then 8x8 cells x 6 anchors.
+std::vector<cv::Point2f> MakeAnchors(int input_size) {
+  std::vector<cv::Point2f> a;
+  a.reserve(kBlazeFaceAnchors);
+  const struct { int cells, per_cell; } layers[] = {{16, 2}, {8, 6}};
+  for (const auto& l : layers) {
+    const float stride = static_cast<float>(input_size) / static_cast<float>(l.cells);
+    for (int y = 0; y < l.cells; ++y) {
+      for (int x = 0; x < l.cells; ++x) {
+        for (int k = 0; k < l.per_cell; ++k) a.emplace_back((x + 0.5f) * stride, (y + 0.5f) * stride);
       }
     }
-    return a;
-  }();
-  return anchors;
+  }
+  return a;
+}
+
+}  // namespace
+
+const std::vector<cv::Point2f>& BlazeFaceAnchors(int input_size) {
+  static const std::vector<cv::Point2f> back = MakeAnchors(256), front = MakeAnchors(128), none;
+  return input_size == 256 ? back : input_size == 128 ? front : none;
 }
 
 float IoU(const cv::Rect2f& a, const cv::Rect2f& b) {
@@ -37,10 +41,10 @@ float IoU(const cv::Rect2f& a, const cv::Rect2f& b) {
 }
 
 std::vector<BlazeFaceDetection> DecodeBlazeFace(const std::vector<float>& logits, const cv::Mat& regressors,
-                                                float min_score, float nms_iou) {
-  const auto& anchors = BlazeFaceAnchors();
+                                                float min_score, float nms_iou, int input_size) {
+  const auto& anchors = BlazeFaceAnchors(input_size);
   std::vector<BlazeFaceDetection> candidates;
-  if (logits.size() != anchors.size() || regressors.rows != static_cast<int>(anchors.size()) ||
+  if (anchors.empty() || logits.size() != anchors.size() || regressors.rows != static_cast<int>(anchors.size()) ||
       regressors.cols != 16 || regressors.type() != CV_32F) {
     return candidates;
   }

@@ -1,7 +1,9 @@
-// BlazeFace post-processing: the 896 SSD anchors of MediaPipe's "back" face
-// detector (strides 16 and 32), box/keypoint decoding, sigmoid scores and
-// weighted non-maximum suppression; plus the letterbox that maps an image of
-// any size into the square 256x256 input and back.
+// BlazeFace post-processing: the 896 SSD anchors of MediaPipe's face
+// detectors - "back" (256 input, strides 16 and 32) and "front"/short-range
+// (128 input, strides 8 and 16): the same 16x16x2 + 8x8x6 grid at half the
+// scale - box/keypoint decoding, sigmoid scores and weighted non-maximum
+// suppression; plus the letterbox that maps an image of any size into the
+// square input and back.
 #pragma once
 
 #include <array>
@@ -17,18 +19,21 @@ struct BlazeFaceDetection {
   std::array<cv::Point2f, 6> keypoints;  // r-eye, l-eye, nose, mouth, r-ear, l-ear
 };
 
-// Anchor centres in input pixels (256 input): 16x16 cells x 2 anchors, then
-// 8x8 cells x 6 anchors, cell-major, as MediaPipe's SsdAnchorsCalculator
-// (num_layers 4, strides 16/32/32/32, offset 0.5, fixed anchor size).
-const std::vector<cv::Point2f>& BlazeFaceAnchors();
+// Anchor centres in input pixels: 16x16 cells x 2 anchors, then 8x8 cells
+// x 6 anchors, cell-major, as MediaPipe's SsdAnchorsCalculator (num_layers 4,
+// offset 0.5, fixed anchor size; strides 16/32/32/32 for the back model's 256
+// input, 8/16/16/16 for the front model's 128). `input_size` is 256 or 128;
+// any other size has no anchors (empty: decoding then finds nothing).
+const std::vector<cv::Point2f>& BlazeFaceAnchors(int input_size = 256);
 constexpr int kBlazeFaceAnchors = 896;
 
 // Decodes raw logits (896) and regressors (896 x 16, input pixels relative to
 // the anchor centre) into detections above min_score, merged by weighted NMS
 // (MediaPipe's WeightedNonMaxSuppression: overlapping boxes above nms_iou are
-// averaged, weighted by score). Sorted by score, highest first.
+// averaged, weighted by score). Sorted by score, highest first. Boxes are in
+// pixels of the model input (`input_size`, as BlazeFaceAnchors).
 std::vector<BlazeFaceDetection> DecodeBlazeFace(const std::vector<float>& logits, const cv::Mat& regressors,
-                                                float min_score, float nms_iou);
+                                                float min_score, float nms_iou, int input_size = 256);
 
 float IoU(const cv::Rect2f& a, const cv::Rect2f& b);
 

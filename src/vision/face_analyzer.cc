@@ -1,5 +1,5 @@
-// The face analysis pipeline (issue 2): BlazeFace detection -> FaceMesh on an
-// upright crop -> head pose, eye/mouth openness -> dlib-aligned chip ->
+// The face analysis pipeline (issue 2): BlazeFace detection (front 128
+// model first, back 256 model as the fallback) -> FaceMesh on an upright crop -> head pose, eye/mouth openness -> dlib-aligned chip ->
 // 128-D descriptor; and the comparison decision (R-SRV-CMP-1). Every network
 // runs once per face; crops are cut straight from the source image with one
 // warpAffine each (no intermediate copies of the whole frame).
@@ -35,7 +35,14 @@ class FaceAnalyzerImpl final : public FaceAnalyzer {
 
   Status Load() {
     const auto& dir = options_.model_dir;
-    LG_ASSIGN_OR_RETURN(detector_, BlazeFaceModel::Load(dir));
+    // A security product: a missing front model is a clear error at
+    // Create (scripts/setup extracts it), not a silent back-only engine.
+    if (options_.detector != DetectorChoice::kBackOnly) {
+      LG_ASSIGN_OR_RETURN(front_, BlazeFaceFrontModel::Load(dir));
+    }
+    if (options_.detector != DetectorChoice::kFrontOnly) {
+      LG_ASSIGN_OR_RETURN(detector_, BlazeFaceModel::Load(dir));
+    }
     if (options_.compute_mesh) {
       LG_ASSIGN_OR_RETURN(mesh_, FaceMeshModel::Load(dir));
     }
@@ -74,6 +81,7 @@ class FaceAnalyzerImpl final : public FaceAnalyzer {
         f.box = t.box;
         f.keypoints = t.keypoints;
         f.detector_score = t.detector_score;
+        f.detected_by = t.detected_by;
         f.tracked = true;
         f.tiny = f.box.width < static_cast<float>(options_.min_face_pixels);
         if (f.tiny) {
@@ -137,13 +145,52 @@ class FaceAnalyzerImpl final : public FaceAnalyzer {
   }
 
  private:
-  // One detector pass on `bgr`; boxes and keypoints are shifted by -`shift`
-  // (the border added around the caller's image) into its coordinates.
+  // The detector(s) the options choose, on `bgr`; boxes and keypoints are
+  // shifted by -`shift` (the border added around the caller's image) into
+  // its coordinates.
   Result<std::vector<FaceAnalysis>> Detect(const cv::Mat& bgr, float shift) {
-    const Letterbox lb = LetterboxRgb(bgr, BlazeFaceModel::kInputSize, det_input_);
-    LG_ASSIGN_OR_RETURN(BlazeFaceOutput raw, detector_->Run(det_input_));
+    switch (options_.detector) {
+      case DetectorChoice::kBackOnly:
+        return DetectWith(FaceDetectorModel::kBack, bgr, shift);
+      case DetectorChoice::kFrontOnly:
+        return DetectWith(FaceDetectorModel::kFront, bgr, shift);
+      case DetectorChoice::kFrontThenBack:
+        break;
+    }
+    LG_ASSIGN_OR_RETURN(std::vector<FaceAnalysis> faces, DetectWith(FaceDetectorModel::kFront, bgr, shift));
+    float widest = 0;
+    for (const auto& f : faces) widest = std::max(widest, f.box.width);
+    if (!faces.empty() &&
+        widest >= options_.front_min_face_fraction * static_cast<float>(std::max(bgr.cols, bgr.rows))) {
+      return faces;
+    }
+    // No face, or a main face small enough that a face half its width may
+    // be below the front model's reach: the back model's answer, plus any
+    // front face it does not overlap (nothing found is dropped).
+    LG_ASSIGN_OR_RETURN(std::vector<FaceAnalysis> back, DetectWith(FaceDetectorModel::kBack, bgr, shift));
+    for (auto& f : faces) {
+      const bool seen = std::any_of(back.begin(), back.end(),
+                                    [&](const FaceAnalysis& b) { return IoU(b.box, f.box) > options_.nms_iou; });
+      if (!seen) back.push_back(std::move(f));
+    }
+    return back;
+  }
+
+  // One pass of one model.
+  Result<std::vector<FaceAnalysis>> DetectWith(FaceDetectorModel model, const cv::Mat& bgr, float shift) {
+    const bool front = model == FaceDetectorModel::kFront;
+    const int side = front ? BlazeFaceFrontModel::kInputSize : BlazeFaceModel::kInputSize;
+    cv::Mat& input = front ? det_front_input_ : det_input_;
+    const Letterbox lb = LetterboxRgb(bgr, side, input);
+    BlazeFaceOutput raw;
+    if (front) {
+      LG_ASSIGN_OR_RETURN(raw, front_->Run(input));
+    } else {
+      LG_ASSIGN_OR_RETURN(raw, detector_->Run(input));
+    }
     std::vector<BlazeFaceDetection> dets =
-        DecodeBlazeFace(raw.logits, raw.regressors, options_.min_detector_score, options_.nms_iou);
+        DecodeBlazeFace(raw.logits, raw.regressors,
+                        front ? options_.min_front_detector_score : options_.min_detector_score, options_.nms_iou, side);
     const cv::Point2f d0(shift, shift);
     std::vector<FaceAnalysis> faces;
     faces.reserve(dets.size());
@@ -153,6 +200,7 @@ class FaceAnalyzerImpl final : public FaceAnalyzer {
       f.box.x -= shift;
       f.box.y -= shift;
       f.detector_score = d.score;
+      f.detected_by = model;
       for (int k = 0; k < 6; ++k) f.keypoints[k] = lb.ToImage(d.keypoints[k]) - d0;
       f.tiny = f.box.width < static_cast<float>(options_.min_face_pixels);
       faces.push_back(std::move(f));
@@ -193,6 +241,7 @@ class FaceAnalyzerImpl final : public FaceAnalyzer {
       t.box = f.box;
       t.keypoints = f.keypoints;
       t.detector_score = f.detector_score;
+      t.detected_by = f.detected_by;
       tracks_.push_back(std::move(t));
     }
   }
@@ -288,13 +337,14 @@ class FaceAnalyzerImpl final : public FaceAnalyzer {
   }
 
   AnalyzerOptions options_;
-  std::unique_ptr<BlazeFaceModel> detector_;
+  std::unique_ptr<BlazeFaceFrontModel> front_;
+  std::unique_ptr<BlazeFaceModel> detector_;  // the back model
   std::unique_ptr<FaceMeshModel> mesh_;
   std::unique_ptr<DescriptorModel> descriptor_;
   std::unique_ptr<AntispoofModel> antispoof_;
   std::unique_ptr<LivenessModel> liveness_;
   // Scratch buffers reused between calls (one analyzer per thread).
-  cv::Mat det_input_, padded_, crop_, crop_rgb_;
+  cv::Mat det_input_, det_front_input_, padded_, crop_, crop_rgb_;
   // AnalyzeVideoFrame state.
   std::vector<FaceAnalysis> tracks_;
   int frames_since_detection_ = 0;
@@ -306,9 +356,31 @@ Result<std::unique_ptr<FaceAnalyzer>> FaceAnalyzer::Create(const AnalyzerOptions
   if (!(options.min_detector_score > 0 && options.min_detector_score < 1)) {
     return Status::InvalidArgument("analyzer.bad_option", "min_detector_score must be in (0, 1)");
   }
+  if (!(options.min_front_detector_score > 0 && options.min_front_detector_score < 1)) {
+    return Status::InvalidArgument("analyzer.bad_option", "min_front_detector_score must be in (0, 1)");
+  }
+  if (!(options.front_min_face_fraction >= 0 && options.front_min_face_fraction <= 1)) {
+    return Status::InvalidArgument("analyzer.bad_option", "front_min_face_fraction must be in [0, 1]");
+  }
   auto impl = std::make_unique<FaceAnalyzerImpl>(options);
   LG_RETURN_IF_ERROR(impl->Load());
   return std::unique_ptr<FaceAnalyzer>(std::move(impl));
+}
+
+const char* DetectorChoiceName(DetectorChoice choice) {
+  switch (choice) {
+    case DetectorChoice::kFrontThenBack: return "front_then_back";
+    case DetectorChoice::kBackOnly: return "back_only";
+    case DetectorChoice::kFrontOnly: return "front_only";
+  }
+  return "front_then_back";
+}
+
+std::optional<DetectorChoice> ParseDetectorChoice(std::string_view name) {
+  for (const DetectorChoice c : {DetectorChoice::kFrontThenBack, DetectorChoice::kBackOnly, DetectorChoice::kFrontOnly}) {
+    if (name == DetectorChoiceName(c)) return c;
+  }
+  return std::nullopt;
 }
 
 float DescriptorDistance(const Descriptor& a, const Descriptor& b) {

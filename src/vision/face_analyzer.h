@@ -6,6 +6,7 @@
 #include <array>
 #include <memory>
 #include <optional>
+#include <string_view>
 #include <vector>
 
 #include <opencv2/core.hpp>
@@ -15,9 +16,39 @@
 
 namespace livegate::vision {
 
+// Which BlazeFace runs (docs/VISION.md, "Detector"). The front model
+// (MediaPipe's short-range 128x128, ~1/3 of the back model's cost) finds
+// faces at least ~0.12 of the image's longer side; the back model (256x256)
+// down to ~0.06.
+enum class DetectorChoice {
+  kFrontThenBack,  // front; the back model too when the front finds no face, or
+                   // only faces narrower than front_min_face_fraction (union kept)
+  kBackOnly,       // the back model alone (the engine before the front model)
+  kFrontOnly,      // the front model alone: faces below ~0.12 of the frame are missed
+};
+// "front_then_back", "back_only", "front_only".
+const char* DetectorChoiceName(DetectorChoice choice);
+std::optional<DetectorChoice> ParseDetectorChoice(std::string_view name);
+
+// The model that found a face.
+enum class FaceDetectorModel { kFront, kBack };
+
 struct AnalyzerOptions {
   std::filesystem::path model_dir = DefaultModelDir();
-  float min_detector_score = 0.6f;    // BlazeFace sigmoid threshold (0.6: 42 of 43 dlib example faces, no false positive)
+  DetectorChoice detector = DetectorChoice::kFrontThenBack;
+  // kFrontThenBack: when the front model's largest face is narrower than
+  // this fraction of the image's longer side, the back model runs as well.
+  // 0.24 = twice the front model's measured floor (0.12): every face at
+  // least half the main face's width - the size the judgement counts as a
+  // second face (second_face_ratio 0.5) - is then within the front model's
+  // range; smaller mains get the back model's reach. 0 = fallback only when
+  // the front model finds nothing.
+  float front_min_face_fraction = 0.24f;
+  float min_detector_score = 0.6f;    // back BlazeFace sigmoid threshold (0.6: 42 of 43 dlib example faces, no false positive)
+  // The front model's own threshold: on the shared data's and johns' faces
+  // it scored >= 0.7 on 624 of 630 (the rest go to the back model), and a
+  // dog's face in dlib's dogs.jpg scored 0.61 (a false face at 0.6).
+  float min_front_detector_score = 0.7f;
   float nms_iou = 0.3f;               // non-maximum suppression overlap
   int min_face_pixels = 40;           // faces smaller than this (box width, px) are "tiny"
   int max_faces = 4;                  // analyse at most this many (largest first)
@@ -46,6 +77,7 @@ struct HeadPose {
 struct FaceAnalysis {
   cv::Rect2f box;                       // image pixels
   float detector_score = 0;             // 0..1
+  FaceDetectorModel detected_by = FaceDetectorModel::kBack;  // tracked faces: the last detection's
   std::array<cv::Point2f, 6> keypoints; // BlazeFace: r-eye, l-eye, nose, mouth, r-ear, l-ear
   bool tiny = false;                    // box narrower than min_face_pixels: no mesh/descriptor
   bool tracked = false;                 // AnalyzeVideoFrame: placed from the previous frame's mesh,

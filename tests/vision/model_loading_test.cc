@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "support/test_data.h"
+#include "vision/face_analyzer.h"
 #include "vision/models.h"
 #include "vision/tfjs_model.h"
 
@@ -239,6 +240,95 @@ TEST_F(ModelLoadingTest, VeryDeepGraphLoads) {
   ASSERT_TRUE(m.ok()) << m.status().ToString();
 }
 
+// The front BlazeFace (ONNX): each bad file gets its own reason, never a
+// crash inside cv::dnn's importer.
+TEST_F(ModelLoadingTest, MissingFrontModelIsMissingFile) {
+  auto m = BlazeFaceFrontModel::Load(dir_);
+  ASSERT_FALSE(m.ok());
+  EXPECT_EQ(m.status().reason(), "model.missing_file");
+  EXPECT_EQ(m.status().code(), StatusCode::kNotFound);
+  EXPECT_NE(m.status().message().find("scripts/setup"), std::string::npos) << m.status().message();
+}
+
+TEST_F(ModelLoadingTest, EmptyFrontModelIsCorrupt) {
+  WriteFile(dir_ / BlazeFaceFrontModel::kFileName, "");
+  auto m = BlazeFaceFrontModel::Load(dir_);
+  ASSERT_FALSE(m.ok());
+  EXPECT_EQ(m.status().reason(), "model.corrupt");
+}
+
+TEST_F(ModelLoadingTest, NotOnnxFrontModelIsCorrupt) {
+  WriteFile(dir_ / BlazeFaceFrontModel::kFileName, "{\"this is\": \"json, not ONNX\"}");
+  auto m = BlazeFaceFrontModel::Load(dir_);
+  ASSERT_FALSE(m.ok());
+  EXPECT_EQ(m.status().reason(), "model.corrupt");
+}
+
+TEST_F(ModelLoadingTest, TruncatedFrontModelIsCorrupt) {
+  LG_REQUIRE_MODELS();
+  const std::string onnx = ReadFile(testing::ModelDir() / BlazeFaceFrontModel::kFileName);
+  ASSERT_GT(onnx.size(), 400000u);
+  WriteFile(dir_ / BlazeFaceFrontModel::kFileName, onnx.substr(0, onnx.size() / 2));
+  auto m = BlazeFaceFrontModel::Load(dir_);
+  ASSERT_FALSE(m.ok());
+  EXPECT_EQ(m.status().reason(), "model.corrupt");
+}
+
+// A valid ONNX network that lacks one of the four outputs (renamed in the
+// protobuf, same length): it loads in cv::dnn but is not this network.
+TEST_F(ModelLoadingTest, FrontModelWithoutItsOutputsIsCorrupt) {
+  LG_REQUIRE_MODELS();
+  std::string onnx = ReadFile(testing::ModelDir() / BlazeFaceFrontModel::kFileName);
+  size_t renamed = 0;
+  for (size_t at = onnx.find("Identity_3:0"); at != std::string::npos; at = onnx.find("Identity_3:0", at + 1)) {
+    onnx[at + 9] = '9';
+    ++renamed;
+  }
+  ASSERT_EQ(renamed, 2u);  // the node's output and the graph's output
+  WriteFile(dir_ / BlazeFaceFrontModel::kFileName, onnx);
+  auto m = BlazeFaceFrontModel::Load(dir_);
+  ASSERT_FALSE(m.ok());
+  EXPECT_EQ(m.status().reason(), "model.corrupt");
+  EXPECT_NE(m.status().message().find("not the BlazeFace front network"), std::string::npos) << m.status().message();
+}
+
+TEST_F(ModelLoadingTest, FrontModelRefusesAWrongSizedInput) {
+  LG_REQUIRE_MODELS();
+  auto m = BlazeFaceFrontModel::Load(testing::ModelDir());
+  ASSERT_TRUE(m.ok()) << m.status().ToString();
+  EXPECT_EQ((*m)->Run(cv::Mat(256, 256, CV_8UC3, cv::Scalar::all(0))).status().reason(), "model.bad_input");
+  EXPECT_EQ((*m)->Run(cv::Mat(128, 128, CV_8UC1, cv::Scalar::all(0))).status().reason(), "model.bad_input");
+}
+
+// The analyzer's choice of detector decides which files it needs: without
+// the front model a front_then_back analyzer is a clear error at Create (a
+// security product does not silently run another detector); back_only
+// still works.
+TEST_F(ModelLoadingTest, AnalyzerWithoutFrontModelFailsUnlessBackOnly) {
+  LG_REQUIRE_MODELS();
+  CopyModel({"blazeface.json", "blazeface.bin"});
+  AnalyzerOptions o;
+  o.model_dir = dir_;
+  o.compute_mesh = false;
+  o.compute_descriptor = false;
+  auto a = FaceAnalyzer::Create(o);
+  ASSERT_FALSE(a.ok());
+  EXPECT_EQ(a.status().reason(), "model.missing_file");
+  o.detector = DetectorChoice::kFrontOnly;
+  EXPECT_EQ(FaceAnalyzer::Create(o).status().reason(), "model.missing_file");
+  o.detector = DetectorChoice::kBackOnly;
+  EXPECT_TRUE(FaceAnalyzer::Create(o).ok());
+  // front_only needs no back model.
+  CopyModel({BlazeFaceFrontModel::kFileName});
+  fs::remove(dir_ / "blazeface.json");
+  o.detector = DetectorChoice::kFrontOnly;
+  EXPECT_TRUE(FaceAnalyzer::Create(o).ok());
+  o.detector = DetectorChoice::kFrontThenBack;
+  EXPECT_EQ(FaceAnalyzer::Create(o).status().reason(), "model.missing_file");
+  o.front_min_face_fraction = 1.5f;
+  EXPECT_EQ(FaceAnalyzer::Create(o).status().reason(), "analyzer.bad_option");
+}
+
 TEST_F(ModelLoadingTest, ShardPathOutsideTheModelFolderIsCorrupt) {
   json manifest = json::array({{{"paths", {"../../etc/passwd"}}, {"weights", json::array()}}});
   WriteFile(dir_ / "m.json", manifest.dump());
@@ -247,10 +337,11 @@ TEST_F(ModelLoadingTest, ShardPathOutsideTheModelFolderIsCorrupt) {
   EXPECT_EQ(w.status().reason(), "model.corrupt");
 }
 
-TEST(ModelLoadingRealTest, AllSixModelsLoad) {
+TEST(ModelLoadingRealTest, AllSevenModelsLoad) {
   LG_REQUIRE_MODELS();
   const fs::path d = testing::ModelDir();
   EXPECT_TRUE(BlazeFaceModel::Load(d).ok());
+  EXPECT_TRUE(BlazeFaceFrontModel::Load(d).ok());
   EXPECT_TRUE(FaceMeshModel::Load(d).ok());
   EXPECT_TRUE(IrisModel::Load(d).ok());
   EXPECT_TRUE(DescriptorModel::Load(d).ok());
@@ -276,12 +367,12 @@ void RunOnSmallStack(size_t stack_bytes, std::function<void()> f) {
 // Loading must not need a big stack: a server or client may load models on
 // a pool thread. The recursive graph resolution it replaces used > 512 KiB
 // under ASan for BlazeFace and crashed (stack overflow in BuildDnnFromTfjs).
-TEST(ModelLoadingRealTest, AllSixModelsLoadOnA256KiBThreadStack) {
+TEST(ModelLoadingRealTest, AllSevenModelsLoadOnA256KiBThreadStack) {
   LG_REQUIRE_MODELS();
   const fs::path d = testing::ModelDir();
   bool all_ok = false;
   RunOnSmallStack(256 * 1024, [&] {
-    all_ok = BlazeFaceModel::Load(d).ok() && FaceMeshModel::Load(d).ok() && IrisModel::Load(d).ok() &&
+    all_ok = BlazeFaceModel::Load(d).ok() && BlazeFaceFrontModel::Load(d).ok() && FaceMeshModel::Load(d).ok() && IrisModel::Load(d).ok() &&
              DescriptorModel::Load(d).ok() && AntispoofModel::Load(d).ok() && LivenessModel::Load(d).ok();
   });
   EXPECT_TRUE(all_ok);
