@@ -1,8 +1,10 @@
 // Golden tests (issue 2): each face model, loaded by our C++ (tfjs reader +
-// cv::dnn builder, or the hand-written ResNet-29), gives the same outputs as
-// the reference runtime on stored inputs. References: pure-JS
-// @tensorflow/tfjs@4.22.0, CPU backend; the descriptor from face-api@1.7.15's
-// own FaceRecognitionNet on that backend. Regenerate with tools/golden/.
+// cv::dnn builder, the hand-written ResNet-29, or cv::dnn's ONNX importer),
+// gives the same outputs as the reference runtime on stored inputs.
+// References: pure-JS @tensorflow/tfjs@4.22.0, CPU backend; the descriptor
+// from face-api@1.7.15's own FaceRecognitionNet on that backend; the front
+// BlazeFace ONNX from onnxruntime-web@1.30.0 (wasm). Regenerate with
+// tools/golden/.
 //
 // Metrics (docs/MODELS.md), on each output tensor:
 //   per tensor : max_i |ours_i - ref_i| <= 1e-4 * max(1, max_i |ref_i|)   (always)
@@ -19,6 +21,7 @@
 #include <gtest/gtest.h>
 
 #include "support/test_data.h"
+#include "vision/blazeface_decode.h"
 #include "vision/dnn_builder.h"
 #include "vision/face_analyzer.h"
 #include "vision/models.h"
@@ -106,6 +109,39 @@ TEST(GoldenModels, BlazeFaceMatchesTfjs) {
                          std::vector<float>(ref.begin() + 896, ref.end()), "blazeface regressors");
   // The input holds two faces: at least one anchor must be confident.
   EXPECT_GT(*std::max_element(out->logits.begin(), out->logits.end()), 2.0f);
+}
+
+// The front (short-range) BlazeFace, an ONNX file read by cv::dnn's ONNX
+// importer; reference: onnxruntime-web@1.30.0 (wasm CPU backend) on the
+// same file and input (tools/golden/generate_front.js). Same metrics as the
+// back model above.
+TEST(GoldenModels, BlazeFaceFrontMatchesOnnxRuntime) {
+  LG_REQUIRE_MODELS();
+  auto model = BlazeFaceFrontModel::Load(testing::ModelDir());
+  ASSERT_TRUE(model.ok()) << model.status().ToString();
+  auto out = (*model)->Run(ReadRgb("blazeface_front_input.rgb", 128));
+  ASSERT_TRUE(out.ok()) << out.status().ToString();
+  const std::vector<float> ref = ReadF32("blazeface_front_ref.f32");
+  ASSERT_EQ(ref.size(), 896u * 17u);
+  // Reference layout: Identity:0 (512 logits), Identity_1:0 (384),
+  // Identity_2:0 (512x16), Identity_3:0 (384x16) - ours in the same order.
+  ASSERT_EQ(out->logits.size(), 896u);
+  ASSERT_EQ(out->regressors.rows, 896);
+  ASSERT_EQ(out->regressors.cols, 16);
+  const std::vector<float> ref_logits(ref.begin(), ref.begin() + 896);
+  // Unlike the back model's, every front logit meets the per-element bound
+  // (measured 4.5e-6).
+  ExpectMatchesReference(out->logits, ref_logits, "front logits");
+  auto sigmoid = [](std::vector<float> v) {
+    for (float& x : v) x = 1.0f / (1.0f + std::exp(-x));
+    return v;
+  };
+  ExpectMatchesReference(sigmoid(out->logits), sigmoid(ref_logits), "front scores");
+  ExpectMatchesReference(std::vector<float>(out->regressors.ptr<float>(), out->regressors.ptr<float>() + 896 * 16),
+                         std::vector<float>(ref.begin() + 896, ref.end()), "front regressors");
+  // The input holds two faces (0.16 and 0.19 of the frame): both found.
+  const auto dets = DecodeBlazeFace(out->logits, out->regressors, 0.7f, 0.3f, 128);
+  EXPECT_EQ(dets.size(), 2u);
 }
 
 TEST(GoldenModels, FaceMeshMatchesTfjs) {

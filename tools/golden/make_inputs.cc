@@ -36,6 +36,7 @@ int main(int argc, char** argv) {
   cv::Mat square(480, 480, CV_8UC3, cv::Scalar(0, 0, 0));  // letterbox, pad right
   img.copyTo(square(cv::Rect(0, 0, img.cols, img.rows)));
   Save(square, 256, out + "/blazeface_input.rgb");
+  Save(square, 128, out + "/blazeface_front_input.rgb");  // the front (short-range) BlazeFace's input
   Save(img(cv::Rect(102, 192, 135, 135)), 192, out + "/facemesh_input.rgb");  // box x1.5
   Save(img(cv::Rect(136, 226, 28, 28)), 64, out + "/iris_input.rgb");         // eye x2.3
   Save(img(cv::Rect(125, 214, 90, 90)), 128, out + "/antispoof_input.rgb");
