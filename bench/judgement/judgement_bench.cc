@@ -16,6 +16,7 @@
 #include <opencv2/core.hpp>
 #include <opencv2/imgproc.hpp>
 
+#include "judgement/eval_session.h"
 #include "judgement/judgement.h"
 #include "judgement/measures.h"
 #include "vision/image_io.h"
@@ -45,6 +46,24 @@ const lj::Capture& Capture30() {
   return cap;
 }
 
+// 30 frames (2 s at 15 fps) of a clip that does blink: LivePortrait d6
+// source frames 180-238, both eyes shut at 208 (integration_iris_eye_test).
+// A bona fide blink capture, for the cost of the Iris cascade when the
+// blink is really there (the d10 capture above only squints).
+const lj::Capture& CaptureBlink30() {
+  static lj::Capture cap = [] {
+    lj::EvalSession s;
+    s.id = "bench-blink";
+    s.media = "2_face_video/liveportrait/liveportrait_d6.mp4";
+    s.first_frame = 180;
+    s.last_frame = 238;
+    auto c = lj::LoadEvalCapture(s, DataDir());
+    if (!c.ok()) std::cerr << "cannot read " << s.media << ": " << c.status().ToString() << "\n";
+    return c.ok() ? *c : lj::Capture{};
+  }();
+  return cap;
+}
+
 // The clip's open mouth; with_blink also asks a blink first, so the Iris
 // eye measure runs (on the frames the cascade picks): the cost of ~60 % of
 // random challenges. The verdict may then be "not live" (the 4 s clip part
@@ -60,13 +79,14 @@ lj::Challenge Script(bool with_blink = false) {
 enum class Mode {
   kServer,               // tracking, compute_descriptor=false + FrameDescriber (the fast path)
   kServerBlink,          // the same, the challenge also asks a blink (Iris eye measure)
+  kServerBlinkLive,      // a blink challenge on a capture that blinks (d6), Iris cascade
   kServerPassiveModels,  // same + antispoof/liveness weak models on every frame
   kAnalyzerDescriptors,  // tracking, the analyzer computes a descriptor on every frame
 };
 
 void BM_JudgeCapture30(benchmark::State& state, Mode mode) {
   cv::setNumThreads(1);  // one core
-  const auto& cap = Capture30();
+  const auto& cap = mode == Mode::kServerBlinkLive ? CaptureBlink30() : Capture30();
   if (cap.frames.size() != 30) {
     state.SkipWithError("test data missing (set LIVEGATE_TEST_DATA)");
     return;
@@ -83,9 +103,12 @@ void BM_JudgeCapture30(benchmark::State& state, Mode mode) {
   lj::FrameDescriber* d = mode == Mode::kAnalyzerDescriptors ? nullptr : describer->get();
   lj::Policy policy;
   policy.challenge.allow_scripted = true;
-  const auto challenge = Script(mode == Mode::kServerBlink);
+  lj::Challenge challenge = Script(mode == Mode::kServerBlink);
+  if (mode == Mode::kServerBlinkLive) {
+    challenge.steps = {{lj::Action::kBlink, 0, 4000}};
+  }
   bool live = false;
-  int described = 0;
+  int described = 0, iris_frames = 0;
   std::string reason;
   for (auto _ : state) {
     auto j = lj::JudgeCapture(challenge, cap, **analyzer, policy, d);
@@ -95,13 +118,14 @@ void BM_JudgeCapture30(benchmark::State& state, Mode mode) {
     }
     live = j->liveness.live;
     reason = j->liveness.reason;
-    described = 0;
-    for (const auto& o : j->observations) described += o.descriptor ? 1 : 0;
+    described = iris_frames = 0;
+    for (const auto& o : j->observations) described += o.descriptor ? 1 : 0, iris_frames += o.eyes_by_iris ? 1 : 0;
     benchmark::DoNotOptimize(j->quality.best_frames.data());
   }
   state.counters["frames"] = 30;
   state.counters["live"] = live;  // 1: the clip is judged bona fide (it opens its mouth)
   state.counters["described"] = described;
+  state.counters["iris_frames"] = iris_frames;  // frames the Iris cascade ran on (2 eyes each)
   state.SetLabel(reason);
 }
 
@@ -227,6 +251,8 @@ BENCHMARK_CAPTURE(BM_JudgeCapture30, server_tracking_describer, Mode::kServer)
     ->Unit(benchmark::kMillisecond)
     ->MinTime(3.0);
 BENCHMARK_CAPTURE(BM_JudgeCapture30, server_blink_challenge, Mode::kServerBlink)
+    ->Unit(benchmark::kMillisecond)->MinTime(3.0);
+BENCHMARK_CAPTURE(BM_JudgeCapture30, server_blink_live, Mode::kServerBlinkLive)
     ->Unit(benchmark::kMillisecond)->MinTime(3.0);
 BENCHMARK_CAPTURE(BM_JudgeCapture30, server_with_passive_models, Mode::kServerPassiveModels)
     ->Unit(benchmark::kMillisecond)->MinTime(3.0);

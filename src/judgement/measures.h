@@ -3,6 +3,7 @@
 
 #include <array>
 #include <filesystem>
+#include <span>
 #include <vector>
 
 #include <opencv2/core.hpp>
@@ -31,6 +32,20 @@ void MeasureFaceImage(const cv::Mat& bgr, const cv::Mat& grey, const cv::Rect2f&
 // lp-d13 in eval/manifests); the iris contour reads 0.05-0.15 closed.
 Result<std::array<float, 2>> IrisEyeOpenness(const cv::Mat& bgr, const std::vector<cv::Point3f>& mesh,
                                              vision::IrisModel& iris);
+
+// Where the Iris eye measure runs (policy.action.iris_gate; issue 4 speed).
+// `level[i]`: frame i's mesh eye openness (mean of both eyes), < 0 without
+// a mesh. Runs on the kIrisBaselineFrames frames whose level is nearest the
+// capture's open level (70th percentile), which give the per-eye Iris/mesh
+// ratio that puts the other frames on the Iris scale, and on every frame
+// below iris_gate x that open level (the mesh lids close only to ~0.55 of
+// open on a shut eye, but they do move). A gate far above 1: every frame.
+// Both lists sorted; `baseline` is a subset of `run`.
+inline constexpr std::size_t kIrisBaselineFrames = 3;
+struct IrisPlan {
+  std::vector<int> run, baseline;
+};
+IrisPlan PlanIrisCascade(std::span<const float> level, float iris_gate);
 
 // The Iris model of `model_dir`, loaded once per thread (the analyzers of a
 // pool each run on one thread at a time). Reasons: vision's model.*.

@@ -56,9 +56,10 @@ struct ActionPolicy {
   // of open there). Costs two 64x64 network runs per frame it runs on.
   bool eye_openness_from_iris = true;
   // ... run only on frames whose mesh eye openness is below iris_gate times
-  // the capture's open level (70th percentile), their neighbours and every
-  // 5th frame; the other frames' mesh values are rescaled to the Iris scale.
-  // >= 2 runs it on every frame (the reference the cascade is tested against).
+  // the capture's open level (70th percentile) and on the 3 frames nearest
+  // that level; the other frames' mesh values are rescaled to the Iris
+  // scale (PlanIrisCascade). A gate far above 1 (tests: 100) runs it on
+  // every frame (the reference the cascade is tested against).
   float iris_gate = 0.9f;
 };
 

@@ -106,6 +106,9 @@ struct FrameObservation {
   vision::HeadPose pose;
   float left_eye_openness = 0;
   float right_eye_openness = 0;
+  // Eye openness read by the Iris on this frame (else the mesh's lids, put
+  // on the Iris scale by the cascade, or the mesh's own scale).
+  bool eyes_by_iris = false;
   float mouth_openness = 0;
   float inter_eye_distance = 0;  // px
   // A fixed subset of mesh points (2D, image px) used for geometry and

@@ -109,8 +109,8 @@ TEST_F(IrisEyeTest, ObserveCaptureUsesTheIrisWhenABlinkIsJudged) {
   EXPECT_GT(shut(&blink), 0.15f);
 }
 
-// The Iris cascade (policy.action.iris_gate, issue 4 speed) against the
-// Iris on every frame (gate >= 2), over d6 source frames 150-330 (12 s at
+// The Iris cascade (policy.action.iris_gate, PlanIrisCascade; issue 4 speed) against the
+// Iris on every frame (gate 100), over d6 source frames 150-330 (12 s at
 // 15 fps: winks, the shut eyes at 208, expressions): every frame the full
 // measure reads as closed (<= blink_closed_ratio of its neutral) carries
 // the very same Iris value in the cascade, the neutral (70th percentile)

@@ -139,5 +139,46 @@ TEST(ImageMeasuresTest, BlurDarknessBordersAndMoireMoveTheirMeasures) {
   EXPECT_LT(measure(cv::imdecode(jpeg, cv::IMREAD_COLOR)).moire, policy.replay.moire_threshold);
 }
 
+// The background colour around the face (R-ASD-4 colour response) is the
+// mean of the ring (face box grown by 0.4 width each side, 0.3 height up and
+// down, clipped to the image) minus the face box: summed over the strips
+// around the face it must equal the direct pixel-by-pixel mean exactly,
+// also when the face touches or leaves the image.
+TEST(ImageMeasuresTest, RingColourEqualsThePixelMeanAroundTheFace) {
+  cv::Mat img(480, 640, CV_8UC3);
+  cv::RNG rng(11);
+  rng.fill(img, cv::RNG::UNIFORM, cv::Scalar::all(0), cv::Scalar::all(256));
+  auto clamp = [&](const cv::Rect2f& r) {
+    return cv::Rect(cvFloor(r.x), cvFloor(r.y), cvCeil(r.width), cvCeil(r.height)) & cv::Rect(0, 0, img.cols, img.rows);
+  };
+  for (const cv::Rect2f box : {cv::Rect2f(220.4f, 140.7f, 200.2f, 219.9f), cv::Rect2f(-30.5f, -20.2f, 180, 200),
+                               cv::Rect2f(520.3f, 330.6f, 150, 170), cv::Rect2f(0, 0, 640, 480)}) {
+    FrameObservation o;
+    cv::Mat grey;
+    cv::cvtColor(img, grey, cv::COLOR_BGR2GRAY);
+    MeasureFaceImage(img, grey, box, o, false);
+    const cv::Rect ring = clamp({box.x - box.width * 0.4f, box.y - box.height * 0.3f, box.width * 1.8f, box.height * 1.6f});
+    const cv::Rect face = clamp(box);
+    if (ring.area() <= face.area()) {  // the face fills the image: no ring, colour left at 0
+      EXPECT_EQ(o.bg_b, 0.0f);
+      continue;
+    }
+    double sum[3] = {0, 0, 0};
+    long n = 0;
+    for (int y = ring.y; y < ring.y + ring.height; ++y) {
+      for (int x = ring.x; x < ring.x + ring.width; ++x) {
+        if (face.contains({x, y})) continue;
+        const cv::Vec3b p = img.at<cv::Vec3b>(y, x);
+        for (int c = 0; c < 3; ++c) sum[c] += p[c];
+        ++n;
+      }
+    }
+    ASSERT_GT(n, 0);
+    EXPECT_FLOAT_EQ(o.bg_b, float(sum[0] / double(n))) << box;
+    EXPECT_FLOAT_EQ(o.bg_g, float(sum[1] / double(n))) << box;
+    EXPECT_FLOAT_EQ(o.bg_r, float(sum[2] / double(n))) << box;
+  }
+}
+
 }  // namespace
 }  // namespace livegate::judgement
