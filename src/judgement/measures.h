@@ -46,6 +46,13 @@ struct IrisPlan {
   std::vector<int> run, baseline;
 };
 IrisPlan PlanIrisCascade(std::span<const float> level, float iris_gate);
+// Mesh eye level per observation (mean of both eyes), -1 without a mesh.
+std::vector<float> MeshEyeLevels(std::span<const FrameObservation> obs);
+// Writes the Iris readings `iris[k]` ({right, left}) of frames plan.run[k]
+// into `obs` (eyes_by_iris) and puts every other mesh frame on the Iris
+// scale: times the per-eye median Iris/mesh ratio of the baseline frames.
+void ApplyIrisCascade(const IrisPlan& plan, std::span<const std::array<float, 2>> iris,
+                      std::vector<FrameObservation>& obs);
 
 // The Iris model of `model_dir`, loaded once per thread (the analyzers of a
 // pool each run on one thread at a time). Reasons: vision's model.*.

@@ -394,46 +394,62 @@ IrisPlan PlanIrisCascade(std::span<const float> level, float iris_gate) {
   return plan;
 }
 
-namespace {
-
-float Quantile(std::vector<float> v, float q) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  return v[std::min(v.size() - 1, std::size_t(q * float(v.size() - 1) + 0.5f))];
+std::vector<float> MeshEyeLevels(std::span<const FrameObservation> obs) {
+  std::vector<float> level(obs.size(), -1.0f);
+  for (std::size_t i = 0; i < obs.size(); ++i) {
+    if (obs[i].has_mesh) level[i] = 0.5f * (obs[i].left_eye_openness + obs[i].right_eye_openness);
+  }
+  return level;
 }
+
+void ApplyIrisCascade(const IrisPlan& plan, std::span<const std::array<float, 2>> iris,
+                      std::vector<FrameObservation>& obs) {
+  auto median = [](std::vector<float> v) {
+    std::sort(v.begin(), v.end());
+    return v[std::min(v.size() - 1, std::size_t(0.5f * float(v.size() - 1) + 0.5f))];
+  };
+  std::vector<float> ratio_right, ratio_left;
+  std::vector<char> ran(obs.size(), 0);
+  for (std::size_t k = 0; k < plan.run.size() && k < iris.size(); ++k) {
+    const std::size_t i = std::size_t(plan.run[k]);
+    if (i >= obs.size()) continue;
+    FrameObservation& o = obs[i];
+    const bool baseline = std::binary_search(plan.baseline.begin(), plan.baseline.end(), int(i));
+    if (baseline && o.right_eye_openness > 1e-3f && o.left_eye_openness > 1e-3f) {
+      ratio_right.push_back(iris[k][0] / o.right_eye_openness);
+      ratio_left.push_back(iris[k][1] / o.left_eye_openness);
+    }
+    o.right_eye_openness = iris[k][0], o.left_eye_openness = iris[k][1];
+    o.eyes_by_iris = true;
+    ran[i] = 1;
+  }
+  const float kr = ratio_right.empty() ? 1.0f : median(ratio_right);
+  const float kl = ratio_left.empty() ? 1.0f : median(ratio_left);
+  for (std::size_t i = 0; i < obs.size(); ++i) {
+    if (!obs[i].has_mesh || ran[i]) continue;
+    obs[i].right_eye_openness *= kr, obs[i].left_eye_openness *= kl;
+  }
+}
+
+namespace {
 
 Status IrisEyesWhereNeeded(const Capture& capture, const std::vector<std::vector<cv::Point3f>>& meshes,
                            const std::filesystem::path& model_dir, float iris_gate,
                            std::vector<FrameObservation>& obs) {
-  std::vector<float> level(obs.size(), -1.0f);
-  for (std::size_t i = 0; i < obs.size(); ++i) {
-    if (obs[i].has_mesh && i < meshes.size() && !meshes[i].empty()) {
-      level[i] = 0.5f * (obs[i].left_eye_openness + obs[i].right_eye_openness);
-    }
+  std::vector<float> level = MeshEyeLevels(obs);
+  for (std::size_t i = 0; i < level.size(); ++i) {
+    if (i >= meshes.size() || meshes[i].empty()) level[i] = -1.0f;
   }
   const IrisPlan plan = PlanIrisCascade(level, iris_gate);
   if (plan.run.empty()) return Status::Ok();
   LG_ASSIGN_OR_RETURN(vision::IrisModel * iris, ThreadIrisModel(model_dir));
-  std::vector<float> ratio_right, ratio_left;
+  std::vector<std::array<float, 2>> eyes;
+  eyes.reserve(plan.run.size());
   for (int i : plan.run) {
-    FrameObservation& o = obs[std::size_t(i)];
-    LG_ASSIGN_OR_RETURN(auto eyes, IrisEyeOpenness(capture.frames[std::size_t(i)].bgr, meshes[std::size_t(i)], *iris));
-    const bool baseline = std::find(plan.baseline.begin(), plan.baseline.end(), i) != plan.baseline.end();
-    if (baseline && o.right_eye_openness > 1e-3f && o.left_eye_openness > 1e-3f) {
-      ratio_right.push_back(eyes[0] / o.right_eye_openness);
-      ratio_left.push_back(eyes[1] / o.left_eye_openness);
-    }
-    o.right_eye_openness = eyes[0], o.left_eye_openness = eyes[1];
-    o.eyes_by_iris = true;
+    LG_ASSIGN_OR_RETURN(auto e, IrisEyeOpenness(capture.frames[std::size_t(i)].bgr, meshes[std::size_t(i)], *iris));
+    eyes.push_back(e);
   }
-  const float kr = ratio_right.empty() ? 1.0f : Quantile(ratio_right, 0.5f);
-  const float kl = ratio_left.empty() ? 1.0f : Quantile(ratio_left, 0.5f);
-  std::vector<char> ran(obs.size(), 0);
-  for (int i : plan.run) ran[std::size_t(i)] = 1;
-  for (std::size_t i = 0; i < obs.size(); ++i) {
-    if (level[i] < 0 || ran[i]) continue;
-    obs[i].right_eye_openness *= kr, obs[i].left_eye_openness *= kl;
-  }
+  ApplyIrisCascade(plan, eyes, obs);
   return Status::Ok();
 }
 
