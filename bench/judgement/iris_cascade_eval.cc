@@ -64,7 +64,8 @@ lj::IrisPlan PreviousPlan(const std::vector<float>& level, float iris_gate) {
   if (open.empty()) return plan;
   std::vector<float> sorted = open;
   std::sort(sorted.begin(), sorted.end());
-  const float gate = iris_gate * sorted[std::min(sorted.size() - 1, std::size_t(0.7f * float(sorted.size() - 1) + 0.5f))];
+  const float gate =
+      iris_gate * sorted[std::min(sorted.size() - 1, std::size_t(0.7f * float(sorted.size() - 1) + 0.5f))];
   std::vector<char> run(level.size(), 0);
   for (std::size_t k = 0; k < with_mesh.size(); ++k) {
     const int i = with_mesh[k];
@@ -97,12 +98,18 @@ int main(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     auto next = [&]() -> std::string { return i + 1 < argc ? argv[++i] : ""; };
-    if (a == "--manifest") manifest = next();
-    else if (a == "--data") data = next();
-    else if (a == "--window") window = std::atoi(next().c_str());
-    else if (a == "--step") step = std::atoi(next().c_str());
-    else if (a == "--gate") gate = float(std::atof(next().c_str()));
-    else if (a == "--json") json = true;
+    if (a == "--manifest")
+      manifest = next();
+    else if (a == "--data")
+      data = next();
+    else if (a == "--window")
+      window = std::atoi(next().c_str());
+    else if (a == "--step")
+      step = std::atoi(next().c_str());
+    else if (a == "--gate")
+      gate = float(std::atof(next().c_str()));
+    else if (a == "--json")
+      json = true;
     else {
       std::fprintf(stderr, "unknown argument %s\n", a.c_str());
       return 2;
@@ -156,26 +163,28 @@ int main(int argc, char** argv) {
       const int b = std::min(n, a + window);
       const std::vector<lj::FrameObservation> f(full->begin() + a, full->begin() + b);
       for (int rule = 0; rule < 2; ++rule) {
-      Stats& st = stats[rule];
-      std::vector<lj::FrameObservation> c(mesh->begin() + a, mesh->begin() + b);
-      const std::vector<float> level = lj::MeshEyeLevels(c);
-      const lj::IrisPlan plan = rule == 1 ? PreviousPlan(level, gate) : lj::PlanIrisCascade(level, gate);
-      std::vector<std::array<float, 2>> eyes;
-      for (int i : plan.run) eyes.push_back({f[std::size_t(i)].right_eye_openness, f[std::size_t(i)].left_eye_openness});
-      lj::ApplyIrisCascade(plan, eyes, c);
-      ++st.windows;
-      st.frames += b - a;
-      st.iris_frames += long(plan.run.size());
-      const bool bf = BlinkSeen(f, full_policy), bc = BlinkSeen(c, cascade_policy);
-      st.blinks_full += bf, st.blinks_cascade += bc, st.differ += bf != bc;
-      const float nf = P70(f), nc = P70(c);
-      if (nf > 0) st.deviation.push_back(std::abs(nc / nf - 1.0f));
-      for (std::size_t i = 0; i < f.size(); ++i) {
-        if (!f[i].has_mesh) continue;
-        if (0.5f * (f[i].left_eye_openness + f[i].right_eye_openness) > full_policy.action.blink_closed_ratio * nf) continue;
-        ++st.closed;
-        st.closed_missed += c[i].eyes_by_iris ? 0 : 1;
-      }
+        Stats& st = stats[rule];
+        std::vector<lj::FrameObservation> c(mesh->begin() + a, mesh->begin() + b);
+        const std::vector<float> level = lj::MeshEyeLevels(c);
+        const lj::IrisPlan plan = rule == 1 ? PreviousPlan(level, gate) : lj::PlanIrisCascade(level, gate);
+        std::vector<std::array<float, 2>> eyes;
+        for (int i : plan.run)
+          eyes.push_back({f[std::size_t(i)].right_eye_openness, f[std::size_t(i)].left_eye_openness});
+        lj::ApplyIrisCascade(plan, eyes, c);
+        ++st.windows;
+        st.frames += b - a;
+        st.iris_frames += long(plan.run.size());
+        const bool bf = BlinkSeen(f, full_policy), bc = BlinkSeen(c, cascade_policy);
+        st.blinks_full += bf, st.blinks_cascade += bc, st.differ += bf != bc;
+        const float nf = P70(f), nc = P70(c);
+        if (nf > 0) st.deviation.push_back(std::abs(nc / nf - 1.0f));
+        for (std::size_t i = 0; i < f.size(); ++i) {
+          if (!f[i].has_mesh) continue;
+          if (0.5f * (f[i].left_eye_openness + f[i].right_eye_openness) > full_policy.action.blink_closed_ratio * nf)
+            continue;
+          ++st.closed;
+          st.closed_missed += c[i].eyes_by_iris ? 0 : 1;
+        }
       }
       if (b == n) break;
     }
@@ -186,28 +195,33 @@ int main(int argc, char** argv) {
     const char* name = rule == 0 ? "current" : "previous";
     std::sort(st.deviation.begin(), st.deviation.end());
     auto q = [&](float p) {
-      return st.deviation.empty() ? 0.0f : st.deviation[std::min(st.deviation.size() - 1, std::size_t(p * float(st.deviation.size() - 1)))];
+      return st.deviation.empty()
+                 ? 0.0f
+                 : st.deviation[std::min(st.deviation.size() - 1, std::size_t(p * float(st.deviation.size() - 1)))];
     };
     const double w = st.windows ? double(st.windows) : 1.0;
     if (json) {
-      std::printf("%s{\"rule\": \"%s\", \"sessions\": %d, \"window\": %d, \"step\": %d, \"gate\": %.3f, \"windows\": %ld, "
-                  "\"frames_per_window\": %.2f, \"iris_frames_per_window\": %.2f, \"blink_windows_full\": %ld, "
-                  "\"blink_windows_cascade\": %ld, \"blink_decisions_differ\": %ld, \"closed_frames\": %ld, "
-                  "\"closed_frames_without_iris\": %ld, \"neutral_deviation_p50\": %.4f, \"neutral_deviation_p95\": %.4f, "
-                  "\"neutral_deviation_max\": %.4f}%s\n",
-                  rule == 0 ? "[" : " ", name, used, window, step, gate, st.windows, double(st.frames) / w,
-                  double(st.iris_frames) / w, st.blinks_full, st.blinks_cascade, st.differ, st.closed, st.closed_missed,
-                  q(0.5f), q(0.95f), q(1.0f), rule == 0 ? "," : "]");
+      std::printf(
+          "%s{\"rule\": \"%s\", \"sessions\": %d, \"window\": %d, \"step\": %d, \"gate\": %.3f, \"windows\": %ld, "
+          "\"frames_per_window\": %.2f, \"iris_frames_per_window\": %.2f, \"blink_windows_full\": %ld, "
+          "\"blink_windows_cascade\": %ld, \"blink_decisions_differ\": %ld, \"closed_frames\": %ld, "
+          "\"closed_frames_without_iris\": %ld, \"neutral_deviation_p50\": %.4f, \"neutral_deviation_p95\": %.4f, "
+          "\"neutral_deviation_max\": %.4f}%s\n",
+          rule == 0 ? "[" : " ", name, used, window, step, gate, st.windows, double(st.frames) / w,
+          double(st.iris_frames) / w, st.blinks_full, st.blinks_cascade, st.differ, st.closed, st.closed_missed,
+          q(0.5f), q(0.95f), q(1.0f), rule == 0 ? "," : "]");
     } else {
-      std::printf("Iris cascade, %s rule (gate %.2f) vs the Iris on every frame: %d sessions, %ld windows of %d frames (step %d)\n",
-                  name, gate, used, st.windows, window, step);
+      std::printf(
+          "Iris cascade, %s rule (gate %.2f) vs the Iris on every frame: %d sessions, %ld windows of %d frames (step "
+          "%d)\n",
+          name, gate, used, st.windows, window, step);
       std::printf("  Iris frames per window     %.2f of %.2f\n", double(st.iris_frames) / w, double(st.frames) / w);
       std::printf("  windows with a blink        full %ld, cascade %ld; decisions differ in %ld\n", st.blinks_full,
                   st.blinks_cascade, st.differ);
       std::printf("  closed frames (full)        %ld, of which without the Iris in the cascade %ld\n", st.closed,
                   st.closed_missed);
-      std::printf("  neutral deviation           p50 %.1f %%, p95 %.1f %%, max %.1f %%\n", 100 * q(0.5f), 100 * q(0.95f),
-                  100 * q(1.0f));
+      std::printf("  neutral deviation           p50 %.1f %%, p95 %.1f %%, max %.1f %%\n", 100 * q(0.5f),
+                  100 * q(0.95f), 100 * q(1.0f));
     }
   }
   return 0;
