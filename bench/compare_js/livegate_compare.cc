@@ -5,7 +5,8 @@
 // the node runners (bench_js.mjs), so all three libraries see identical input.
 //
 //   compare_js_livegate --dump DIR [--seconds S] [--min-passes N]
-//       [--frame-video V --frame-index I] [--max-faces K] [--json] IMAGE...
+//       [--frame-video V --frame-index I] [--max-faces K] [--detector D] [--json] IMAGE...
+//   D: front_then_back (default), back_only, front_only (AnalyzerOptions::detector)
 #include <algorithm>
 #include <chrono>
 #include <cstdlib>
@@ -72,7 +73,7 @@ bool Dump(const std::string& dir, const std::string& set, const std::vector<Fram
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string dump_dir, frame_video;
+  std::string dump_dir, frame_video, detector = "front_then_back";
   int frame_index = 30, min_passes = 3, max_faces = 20;
   double seconds = 10;
   bool json = false;
@@ -92,6 +93,7 @@ int main(int argc, char** argv) {
     else if (a == "--frame-video") frame_video = next();
     else if (a == "--frame-index") frame_index = std::stoi(next());
     else if (a == "--max-faces") max_faces = std::stoi(next());
+    else if (a == "--detector") detector = next();
     else if (a == "--json") json = true;
     else images.push_back(a);
   }
@@ -140,13 +142,19 @@ int main(int argc, char** argv) {
 
   livegate::vision::AnalyzerOptions options;
   options.max_faces = max_faces;
+  const auto choice = livegate::vision::ParseDetectorChoice(detector);
+  if (!choice) {
+    std::cerr << "unknown --detector " << detector << " (front_then_back, back_only, front_only)\n";
+    return 2;
+  }
+  options.detector = *choice;
   auto analyzer = livegate::vision::FaceAnalyzer::Create(options);
   if (!analyzer.ok()) {
     std::cerr << "analyzer: " << analyzer.status().reason() << ": " << analyzer.status().message() << "\n";
     return 4;
   }
   nlohmann::json out = {{"library", "livegate"},
-                        {"config", "BlazeFace + FaceMesh + pose/eyes/mouth + alignment + descriptor, "
+                        {"config", "BlazeFace (" + detector + ") + FaceMesh + pose/eyes/mouth + alignment + descriptor, "
                                    "max_faces " + std::to_string(max_faces) + ", cv::setNumThreads(1)"},
                         {"sets", nlohmann::json::array()}};
   for (const auto& [name, frames] : sets) {

@@ -11,7 +11,9 @@
 # timed nowhere. Everything runs single-threaded (cv::setNumThreads(1), one
 # wasm thread), one library at a time, one after another.
 #
-# Usage: bench/compare_js/run.sh [--json] [--seconds S] [--install]
+# Usage: bench/compare_js/run.sh [--json] [--seconds S] [--detector D] [--install]
+#   --detector       livegate's BlazeFace choice: front_then_back (default),
+#                    back_only (the engine before the front model), front_only
 #   LIVEGATE_BUILD   build folder holding bench/compare_js/compare_js_livegate
 #                    (default: <repo>/build)
 #   LIVEGATE_TEST_DATA  shared data (default: <repo>/../shared/data)
@@ -26,10 +28,12 @@ node_dir="$repo/.cache/bench-node"
 json=0
 seconds=10
 install=0
+detector=front_then_back
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --json) json=1 ;;
     --seconds) seconds="$2"; shift ;;
+    --detector) detector="$2"; shift ;;
     --install) install=1 ;;
     *) echo "unknown argument: $1" >&2; exit 2 ;;
   esac
@@ -75,7 +79,7 @@ fi
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 echo "livegate ..." >&2
-"$bin" --json --dump "$work/frames" --seconds "$seconds" --frame-video "$video" --frame-index 0 \
+"$bin" --json --dump "$work/frames" --seconds "$seconds" --detector "$detector" --frame-video "$video" --frame-index 0 \
   "${images[@]}" > "$work/livegate.json"
 for lib in face-api human; do
   echo "$lib ..." >&2

@@ -1,8 +1,10 @@
 // Vision benchmarks (issue 2, "Performance"): each model alone and the full
 // frame analysis (detect + mesh + pose + descriptor) on Debian's dlib example
 // images and on a 640x480 frame with one face, with OpenCV on 1 and 2
-// threads (the /threads:N argument). Google Benchmark prints the figures;
-// --benchmark_format=json gives JSON.
+// threads (the /threads:N argument); the detector as the analyzer runs it by
+// default (front 128 model first, back 256 model as fallback) and pinned to
+// the back model (*_BackOnly: the engine before the front model). Google
+// Benchmark prints the figures; --benchmark_format=json gives JSON.
 //
 // Data: the dlib examples (/usr/share/doc/libdlib19.1/examples/faces) and
 // the first frame of a real webcam clip with one face,
@@ -87,12 +89,13 @@ void SetThreads(benchmark::State& state) { cv::setNumThreads(static_cast<int>(st
 
 // Model inputs cut from the 640x480 frame, as the pipeline cuts them.
 struct ModelInputs {
-  cv::Mat det256, mesh192, chip150, crop128, crop32;
+  cv::Mat det256, det128, mesh192, chip150, crop128, crop32;
 };
 const ModelInputs& Inputs() {
   static const ModelInputs in = [] {
     ModelInputs m;
     lv::LetterboxRgb(Frame640(), 256, m.det256);
+    lv::LetterboxRgb(Frame640(), 128, m.det128);
     lv::AnalyzerOptions o;
     auto a = Must(lv::FaceAnalyzer::Create(o), "analyzer");
     auto faces = Must(a->Analyze(Frame640()), "analyze frame");
@@ -124,6 +127,12 @@ void BM_BlazeFace(benchmark::State& state) {
   SetThreads(state);
   auto m = Must(lv::BlazeFaceModel::Load(ModelDir()), "blazeface");
   const cv::Mat& in = Inputs().det256;
+  for (auto _ : state) benchmark::DoNotOptimize(m->Run(in));
+}
+void BM_BlazeFaceFront(benchmark::State& state) {
+  SetThreads(state);
+  auto m = Must(lv::BlazeFaceFrontModel::Load(ModelDir()), "blazeface front");
+  const cv::Mat& in = Inputs().det128;
   for (auto _ : state) benchmark::DoNotOptimize(m->Run(in));
 }
 void BM_FaceMesh(benchmark::State& state) {
@@ -197,25 +206,76 @@ lv::AnalyzerOptions FullOptions() {
   return o;
 }
 
-void BM_DetectOnly640x480(benchmark::State& state) {
+lv::AnalyzerOptions BackOnly(lv::AnalyzerOptions o) {
+  o.detector = lv::DetectorChoice::kBackOnly;
+  return o;
+}
+
+// The detectors that found the faces of one result: counters a reader can
+// check (front_faces = faces found by the front model alone).
+void CountDetectors(benchmark::State& state, const std::vector<lv::FaceAnalysis>& faces) {
+  size_t front = 0;
+  for (const auto& f : faces) front += f.detected_by == lv::FaceDetectorModel::kFront ? 1 : 0;
+  state.counters["faces"] = static_cast<double>(faces.size());
+  state.counters["front_faces"] = static_cast<double>(front);
+}
+
+void DetectOnly(benchmark::State& state, lv::AnalyzerOptions o, const cv::Mat& frame) {
   SetThreads(state);
-  auto o = FullOptions();
   o.compute_mesh = false;
   o.compute_descriptor = false;
   auto a = Must(lv::FaceAnalyzer::Create(o), "analyzer");
-  for (auto _ : state) benchmark::DoNotOptimize(a->Analyze(Frame640()));
+  std::vector<lv::FaceAnalysis> last;
+  for (auto _ : state) {
+    auto r = a->Analyze(frame);
+    if (r.ok()) last = std::move(r).value();
+  }
+  CountDetectors(state, last);
 }
 
-void BM_FullAnalysis640x480(benchmark::State& state) {
+void FullAnalysis(benchmark::State& state, const lv::AnalyzerOptions& o, const cv::Mat& frame) {
   SetThreads(state);
-  auto a = Must(lv::FaceAnalyzer::Create(FullOptions()), "analyzer");
-  size_t faces = 0;
+  auto a = Must(lv::FaceAnalyzer::Create(o), "analyzer");
+  std::vector<lv::FaceAnalysis> last;
   for (auto _ : state) {
-    auto r = a->Analyze(Frame640());
-    faces = r.ok() ? r->size() : 0;
-    benchmark::DoNotOptimize(r);
+    auto r = a->Analyze(frame);
+    if (r.ok()) last = std::move(r).value();
   }
-  state.counters["faces"] = static_cast<double>(faces);
+  CountDetectors(state, last);
+}
+
+// The same webcam frame with the whole 960x540 picture resized to 640x360:
+// the face is ~0.19 of the longer side (under front_min_face_fraction 0.24),
+// so the default runs the front model and then the back model - the
+// fallback's cost.
+const cv::Mat& FrameSmallFace() {
+  static const cv::Mat frame = [] {
+    const fs::path video = TestDataDir() / "3_presentation_attack/zubaircrackscode/zubair_real.webm";
+    cv::Mat first;
+    const auto s = lv::ForEachVideoFrame(video, [&](const lv::VideoFrame& f) {
+      first = f.bgr.clone();
+      return false;
+    });
+    if (!s.ok()) {
+      std::cerr << "bench_vision: " << video << ": " << s.ToString() << "\n";
+      std::exit(2);
+    }
+    cv::Mat out;
+    cv::resize(first, out, {640, 360}, 0, 0, cv::INTER_AREA);
+    return out;
+  }();
+  return frame;
+}
+
+void BM_DetectOnly640x480(benchmark::State& state) { DetectOnly(state, FullOptions(), Frame640()); }
+void BM_DetectOnly640x480_BackOnly(benchmark::State& state) { DetectOnly(state, BackOnly(FullOptions()), Frame640()); }
+void BM_FullAnalysis640x480(benchmark::State& state) { FullAnalysis(state, FullOptions(), Frame640()); }
+void BM_FullAnalysis640x480_BackOnly(benchmark::State& state) {
+  FullAnalysis(state, BackOnly(FullOptions()), Frame640());
+}
+void BM_FullAnalysis640x360SmallFace(benchmark::State& state) { FullAnalysis(state, FullOptions(), FrameSmallFace()); }
+void BM_FullAnalysis640x360SmallFace_BackOnly(benchmark::State& state) {
+  FullAnalysis(state, BackOnly(FullOptions()), FrameSmallFace());
 }
 
 // Consecutive frames of the same webcam clip (first 60, 640x480 as above)
@@ -302,6 +362,7 @@ void RegisterPerImage() {
 
 #define LG_THREADS(b) BENCHMARK(b)->ArgName("threads")->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)
 LG_THREADS(BM_BlazeFace);
+LG_THREADS(BM_BlazeFaceFront);
 LG_THREADS(BM_FaceMesh);
 LG_THREADS(BM_Descriptor);
 LG_THREADS(BM_DescriptorInt8);
@@ -309,7 +370,11 @@ LG_THREADS(BM_Antispoof);
 LG_THREADS(BM_Liveness);
 BENCHMARK(BM_BlazeFaceDecode)->Unit(benchmark::kMicrosecond);
 LG_THREADS(BM_DetectOnly640x480);
+LG_THREADS(BM_DetectOnly640x480_BackOnly);
 LG_THREADS(BM_FullAnalysis640x480);
+LG_THREADS(BM_FullAnalysis640x480_BackOnly);
+LG_THREADS(BM_FullAnalysis640x360SmallFace);
+LG_THREADS(BM_FullAnalysis640x360SmallFace_BackOnly);
 LG_THREADS(BM_TrackedVideo640x480);
 LG_THREADS(BM_FullAnalysisDlibExamples);
 
