@@ -386,6 +386,50 @@ TEST_F(FaceAnalyzerTest, VideoTrackingAgreesWithPerFrameDetection) {
   (*tracker)->ResetTracking();
 }
 
+// AnalyzeVideoFrame's detection frames (first, every 10th) go through the
+// same detector choice as Analyze: a face over 0.24 of the frame
+// (liveportrait d0, ~0.49) is found by the front model alone; zubair_real's
+// face (~0.17-0.19 of 960 px) makes the back model run too (its box kept),
+// unless front_min_face_fraction is 0. Tracked frames keep the detection's
+// model in detected_by.
+TEST_F(FaceAnalyzerTest, VideoDetectionFramesUseTheDetectorChoice) {
+  LG_REQUIRE_TEST_DATA("2_face_video/liveportrait/liveportrait_d0.mp4");
+  LG_REQUIRE_TEST_DATA("3_presentation_attack/zubaircrackscode/zubair_real.webm");
+  auto run = [](const std::string& clip, float front_min_face_fraction) {
+    AnalyzerOptions o;
+    o.model_dir = testing::ModelDir();
+    o.compute_descriptor = false;
+    o.front_min_face_fraction = front_min_face_fraction;
+    auto a = FaceAnalyzer::Create(o);
+    EXPECT_TRUE(a.ok());
+    std::map<std::pair<bool, FaceDetectorModel>, int> seen;  // (tracked, model) -> faces
+    if (!a.ok()) return seen;
+    int frames = 0;
+    const Status s = ForEachVideoFrame(testing::TestDataDir() / clip, [&](const VideoFrame& frame) {
+      auto r = (*a)->AnalyzeVideoFrame(frame.bgr);
+      EXPECT_TRUE(r.ok());
+      if (r.ok()) {
+        for (const auto& f : *r) ++seen[{f.tracked, f.detected_by}];
+      }
+      return ++frames < 25;
+    });
+    EXPECT_TRUE(s.ok()) << s.ToString();
+    return seen;
+  };
+  using Key = std::pair<bool, FaceDetectorModel>;
+  const auto large = run("2_face_video/liveportrait/liveportrait_d0.mp4", 0.24f);
+  EXPECT_EQ(large.count(Key{false, FaceDetectorModel::kBack}), 0u);
+  EXPECT_EQ(large.count(Key{true, FaceDetectorModel::kBack}), 0u);
+  EXPECT_GE(large.count(Key{false, FaceDetectorModel::kFront}) ? large.at(Key{false, FaceDetectorModel::kFront}) : 0, 3);
+  EXPECT_GE(large.count(Key{true, FaceDetectorModel::kFront}) ? large.at(Key{true, FaceDetectorModel::kFront}) : 0, 20);
+  const auto small = run("3_presentation_attack/zubaircrackscode/zubair_real.webm", 0.24f);
+  EXPECT_EQ(small.count(Key{false, FaceDetectorModel::kFront}), 0u);
+  EXPECT_GE(small.count(Key{false, FaceDetectorModel::kBack}) ? small.at(Key{false, FaceDetectorModel::kBack}) : 0, 3);
+  const auto small_front = run("3_presentation_attack/zubaircrackscode/zubair_real.webm", 0.0f);
+  EXPECT_EQ(small_front.count(Key{false, FaceDetectorModel::kBack}), 0u);
+  EXPECT_GE(small_front.count(Key{false, FaceDetectorModel::kFront}) ? small_front.at(Key{false, FaceDetectorModel::kFront}) : 0, 3);
+}
+
 // Debian's dlib johns crops (5 people x 11 photos): all 275 genuine pairs
 // under 0.6 and all 1210 impostor pairs over it, through the full pipeline
 // (detect, mesh, align, describe), not only the descriptor.
