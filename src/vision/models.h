@@ -40,8 +40,9 @@ class BlazeFaceModel {
 // cv::dnn's ONNX importer. Input: 128x128 RGB CV_8UC3. Output: the same
 // layout as the back model (896 logits, 896x16 regressors in 128-input
 // pixels) on anchors of strides 8 and 16 (DecodeBlazeFace with input 128).
-// Errors from Load: model.missing_file, model.corrupt (not ONNX, or not
-// this network's four outputs).
+// Errors from Load: model.missing_file, model.corrupt (any file but the
+// pinned one - checked by SHA-256 before parsing, since OpenCV's ONNX
+// importer can crash on corrupted files - or one cv::dnn cannot run).
 class BlazeFaceFrontModel {
  public:
   static Result<std::unique_ptr<BlazeFaceFrontModel>> Load(const std::filesystem::path& model_dir);
