@@ -5,6 +5,7 @@
 // by the hand-written dlib ResNet-29 (descriptor_model.cc). Issue 2.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -81,6 +82,15 @@ class DnnNetBuilder {
   std::vector<std::string> names_;  // by layer id
   int counter_ = 0;
   Status status_;
+  // A 3x3 depthwise convolution on an input narrower than
+  // kDepthwiseFastMinWidth, computed on a zero-widened copy and cropped (see
+  // the .cc); nullopt when the padding does not allow it.
+  std::optional<DnnTensor> WidenedDepthwise(const DnnTensor& x, const cv::Mat& w,
+                                            const std::vector<float>& bias, int stride_h,
+                                            int stride_w, Pads2d pads);
+  DnnTensor CropWidth(const DnnTensor& x, int width);
+  static constexpr int kDepthwiseFastMinWidth = 18;
+  bool widen_narrow_depthwise_ = true;
   // Output size of a sliding window, or 1 after recording an error.
   int WindowOut(int in, int pad_sum, int kernel, int stride, int dilation, const char* what);
 };
