@@ -11,6 +11,13 @@ target_link_libraries(lg_dep_opencv INTERFACE opencv_core opencv_imgproc opencv_
 target_include_directories(lg_dep_opencv SYSTEM INTERFACE ${OpenCV_INCLUDE_DIRS})
 add_library(livegate::opencv ALIAS lg_dep_opencv)
 
+# OpenBLAS (libopenblas-dev; its pkg-config module is `openblas`, pthread
+# build): cblas_sgemm for the descriptor's convolutions (src/vision/gemm_conv.cc).
+pkg_check_modules(OPENBLAS REQUIRED IMPORTED_TARGET openblas)
+add_library(lg_dep_blas INTERFACE)
+target_link_libraries(lg_dep_blas INTERFACE PkgConfig::OPENBLAS)
+add_library(livegate::blas ALIAS lg_dep_blas)
+
 find_package(OpenSSL 3 REQUIRED)
 find_package(nlohmann_json 3 REQUIRED)
 find_package(SQLite3 REQUIRED)

@@ -10,6 +10,11 @@
 // conv, + input, ReLU. A down block: conv 3x3/2 VALID + ReLU, conv; shortcut =
 // 2x2/2 average pool of the input, zero-padded in channels (and the main path
 // zero-padded at the bottom/right when the pool is one pixel larger).
+// The convolutions run on the im2col + OpenBLAS sgemm layer (gemm_conv.h),
+// ReLU fused where a conv is followed by one, except where cv::dnn's own
+// Convolution measured faster (DnnConvFaster). The int8 experiment
+// (LoadQuantized) keeps cv::dnn's Convolution everywhere, the only kind
+// Net::quantize can convert.
 #include <utility>
 
 #include "vision/dnn_builder.h"
@@ -19,9 +24,18 @@
 namespace livegate::vision {
 namespace {
 
+// The 256-channel stage's 3x3 maps (9 output pixels, 256 x 2304 weights):
+// OpenBLAS repacks the 2.4 MB weight matrix on every call for only 9
+// columns, while cv::dnn's kernel reads weights it packed at load time.
+// Measured in the network on one core: cv::dnn 0.19 / 0.37-0.43 ms against
+// 0.25 / 0.49-0.55 ms on the GEMM layer. At 1 pixel (cv::dnn 0.32 ms vs 0.16)
+// and from 8x8 up the GEMM layer is as fast or faster (docs/MODELS.md).
+bool DnnConvFaster(int out_pixels) { return out_pixels > 1 && out_pixels < 64; }
+
 class Network {
  public:
-  explicit Network(const TfjsWeights& w) : w_(w), b_({1, 3, DescriptorModel::kInputSize, DescriptorModel::kInputSize}) {}
+  Network(const TfjsWeights& w, bool gemm)
+      : w_(w), gemm_(gemm), b_({1, 3, DescriptorModel::kInputSize, DescriptorModel::kInputSize}) {}
 
   Result<DnnTensor> ConvLayer(const DnnTensor& x, const std::string& prefix, int stride, bool same,
                               bool relu) {
@@ -48,6 +62,9 @@ class Network {
       std::tie(pads.top, pads.bottom) = TfSamePadding(x.shape[2], kh, stride, 1);
       std::tie(pads.left, pads.right) = TfSamePadding(x.shape[3], kw, stride, 1);
     }
+    const int out_pixels = ((x.shape[2] + pads.top + pads.bottom - kh) / stride + 1) *
+                           ((x.shape[3] + pads.left + pads.right - kw) / stride + 1);
+    if (gemm_ && !DnnConvFaster(out_pixels)) return b_.GemmConv(x, wm, b, stride, stride, pads, relu);
     DnnTensor out = b_.Conv(x, wm, b, 1, stride, stride, pads);
     return relu ? b_.Activation(out, "ReLU") : out;
   }
@@ -113,6 +130,7 @@ class Network {
   }
 
   const TfjsWeights& w_;
+  bool gemm_;  // GemmConv layers (else cv::dnn Convolution + ReLU)
   DnnNetBuilder b_;
 };
 
@@ -147,11 +165,12 @@ class DescriptorDnn final : public DescriptorModel {
 };
 
 // The float network, ready to run, and the name of its output layer.
-Result<std::pair<cv::dnn::Net, std::string>> BuildFloatNet(const std::filesystem::path& model_dir) {
+// gemm: convolutions on the OpenBLAS layer; false for Net::quantize.
+Result<std::pair<cv::dnn::Net, std::string>> BuildFloatNet(const std::filesystem::path& model_dir, bool gemm) {
   LG_ASSIGN_OR_RETURN(TfjsWeights weights,
                       LoadTfjsWeights(model_dir / "face_recognition_model-weights_manifest.json"));
   try {
-    Network network(weights);
+    Network network(weights, gemm);
     LG_ASSIGN_OR_RETURN(DnnTensor out, network.Build());
     LG_RETURN_IF_ERROR(network.builder().status());
     std::string name = network.builder().NameOf(out);
@@ -174,7 +193,7 @@ Result<std::unique_ptr<DescriptorModel>> WarmedUp(cv::dnn::Net net, std::string 
 }  // namespace
 
 Result<std::unique_ptr<DescriptorModel>> DescriptorModel::Load(const std::filesystem::path& model_dir) {
-  LG_ASSIGN_OR_RETURN(auto built, BuildFloatNet(model_dir));
+  LG_ASSIGN_OR_RETURN(auto built, BuildFloatNet(model_dir, /*gemm=*/true));
   return WarmedUp(std::move(built.first), std::move(built.second));
 }
 
@@ -183,7 +202,7 @@ Result<std::unique_ptr<DescriptorModel>> DescriptorModel::LoadQuantized(
   if (calibration_rgb150.empty()) {
     return Status::InvalidArgument("model.bad_input", "int8 calibration needs at least one face chip");
   }
-  LG_ASSIGN_OR_RETURN(auto built, BuildFloatNet(model_dir));
+  LG_ASSIGN_OR_RETURN(auto built, BuildFloatNet(model_dir, /*gemm=*/false));
   // cv::dnn takes calibration data as one blob per network input: N chips in
   // one N x 3 x 150 x 150 batch, normalised exactly as Run() does.
   const int n = static_cast<int>(calibration_rgb150.size());

@@ -1,6 +1,8 @@
 // Programmatic cv::dnn::Net construction with shape tracking. See dnn_builder.h.
 #include "vision/dnn_builder.h"
 
+#include "vision/gemm_conv.h"
+
 #include <algorithm>
 #include <optional>
 
@@ -121,6 +123,41 @@ DnnTensor DnnNetBuilder::Conv(const DnnTensor& x_in, const cv::Mat& w, const std
   out.shape = {x.shape[0], out_c,
                WindowOut(x.shape[2], pads.top + pads.bottom, kh, stride_h, dilation, "convolution"),
                WindowOut(x.shape[3], pads.left + pads.right, kw, stride_w, dilation, "convolution")};
+  return out;
+}
+
+DnnTensor DnnNetBuilder::GemmConv(const DnnTensor& x, const cv::Mat& w, const std::vector<float>& bias,
+                                  int stride_h, int stride_w, Pads2d pads, bool relu) {
+  const bool shaped = x.shape.size() == 4 && w.dims == 4 && w.type() == CV_32F;
+  if (!shaped || w.size[1] != x.shape[1] || (!bias.empty() && bias.size() != static_cast<size_t>(w.size[0]))) {
+    if (status_.ok()) {
+      status_ = Status::BadInput("model.corrupt", "gemm convolution: weights do not match a 4-D input of " +
+                                                      std::to_string(x.shape.size() > 1 ? x.shape[1] : 0) +
+                                                      " channels (or the bias size differs)");
+    }
+    return {x.layer, {x.shape.empty() ? 1 : x.shape[0], shaped ? w.size[0] : 1, 1, 1}};
+  }
+  RegisterGemmConvLayer();  // before the net can instantiate the layer
+  const int out_c = w.size[0], kh = w.size[2], kw = w.size[3];
+  cv::dnn::LayerParams p;
+  p.set("kernel_h", kh);
+  p.set("kernel_w", kw);
+  p.set("stride_h", stride_h);
+  p.set("stride_w", stride_w);
+  SetPads(p, pads);
+  p.set("relu", relu);
+  p.blobs.push_back(w);
+  if (!bias.empty()) p.blobs.push_back(RowBlob(bias));
+  DnnTensor out;
+  out.shape = {x.shape[0], out_c, WindowOut(x.shape[2], pads.top + pads.bottom, kh, stride_h, 1, "convolution"),
+               WindowOut(x.shape[3], pads.left + pads.right, kw, stride_w, 1, "convolution")};
+  if (!status_.ok() || pads.top < 0 || pads.bottom < 0 || pads.left < 0 || pads.right < 0) {
+    // The layer's constructor would throw: keep the net unbuilt, the status says why.
+    if (status_.ok()) status_ = Status::BadInput("model.corrupt", "gemm convolution: negative padding");
+    out.layer = x.layer;
+    return out;
+  }
+  out.layer = Add(kGemmConvLayerType, p, {x});
   return out;
 }
 

@@ -1,0 +1,254 @@
+// im2col + OpenBLAS sgemm convolution layer for cv::dnn. See gemm_conv.h.
+#include "vision/gemm_conv.h"
+
+#include <cblas.h>
+
+#include <algorithm>
+#include <mutex>
+#include <vector>
+
+#include <opencv2/core/hal/intrin.hpp>
+#include <opencv2/dnn.hpp>
+#include <opencv2/dnn/layer.details.hpp>
+
+namespace livegate::vision {
+namespace {
+
+// The columns are built and multiplied a band of output rows at a time, so
+// that a band's columns (K x band) stay in the 1 MB L2 cache between im2col
+// writing them and sgemm reading them (measured on the descriptor, see
+// docs/MODELS.md); a layer whose whole column matrix fits is one sgemm.
+constexpr size_t kColumnBlockBytes = size_t{512} * 1024;
+
+class GemmConvLayer final : public cv::dnn::Layer {
+ public:
+  explicit GemmConvLayer(const cv::dnn::LayerParams& p) : cv::dnn::Layer(p) {
+    kh_ = p.get<int>("kernel_h");
+    kw_ = p.get<int>("kernel_w");
+    sh_ = p.get<int>("stride_h", 1);
+    sw_ = p.get<int>("stride_w", 1);
+    pt_ = p.get<int>("pad_t", 0);
+    pb_ = p.get<int>("pad_b", 0);
+    pl_ = p.get<int>("pad_l", 0);
+    pr_ = p.get<int>("pad_r", 0);
+    relu_ = p.get<bool>("relu", false);
+    if (blobs.empty() || blobs[0].dims != 4 || blobs[0].type() != CV_32F) {
+      CV_Error(cv::Error::StsBadArg, "gemm_conv " + name + ": weights must be a 4-D CV_32F OIHW blob");
+    }
+    const cv::Mat& w = blobs[0];
+    out_c_ = w.size[0];
+    in_c_ = w.size[1];
+    if (w.size[2] != kh_ || w.size[3] != kw_) {
+      CV_Error(cv::Error::StsBadArg, "gemm_conv " + name + ": kernel size differs from the weights' shape");
+    }
+    if (kh_ < 1 || kw_ < 1 || sh_ < 1 || sw_ < 1 || pt_ < 0 || pb_ < 0 || pl_ < 0 || pr_ < 0) {
+      CV_Error(cv::Error::StsBadArg, "gemm_conv " + name + ": kernel and stride must be >= 1, pads >= 0");
+    }
+    k_ = in_c_ * kh_ * kw_;
+    // OIHW flattened is already the row-major [O x C*kh*kw] matrix sgemm
+    // takes as A, rows in the order im2col writes the columns' rows.
+    weights_.assign(w.ptr<float>(), w.ptr<float>() + static_cast<size_t>(out_c_) * k_);
+    if (blobs.size() > 1) {
+      if (blobs[1].total() != static_cast<size_t>(out_c_) || blobs[1].type() != CV_32F) {
+        CV_Error(cv::Error::StsBadArg, "gemm_conv " + name + ": bias must hold one float per output channel");
+      }
+      bias_.assign(blobs[1].ptr<float>(), blobs[1].ptr<float>() + out_c_);
+    }
+    direct_ = kh_ == 1 && kw_ == 1 && sh_ == 1 && sw_ == 1 && pt_ + pb_ + pl_ + pr_ == 0;
+  }
+
+  static cv::Ptr<cv::dnn::Layer> Create(cv::dnn::LayerParams& p) { return cv::makePtr<GemmConvLayer>(p); }
+
+  bool getMemoryShapes(const std::vector<cv::dnn::MatShape>& inputs, const int /*required_outputs*/,
+                       std::vector<cv::dnn::MatShape>& outputs,
+                       std::vector<cv::dnn::MatShape>& internals) const override {
+    if (inputs.size() != 1) {
+      CV_Error(cv::Error::StsBadArg, "gemm_conv " + name + ": expects exactly one input");
+    }
+    const cv::dnn::MatShape& in = inputs[0];
+    if (in.size() != 4) {
+      CV_Error(cv::Error::StsBadSize, cv::format("gemm_conv %s: input must be 4-D NCHW, got %d-D", name.c_str(),
+                                                 static_cast<int>(in.size())));
+    }
+    if (in[1] != in_c_) {
+      CV_Error(cv::Error::StsBadSize, cv::format("gemm_conv %s: input has %d channels, the weights expect %d",
+                                                 name.c_str(), in[1], in_c_));
+    }
+    if (in[0] < 1 || in[2] + pt_ + pb_ < kh_ || in[3] + pl_ + pr_ < kw_) {
+      CV_Error(cv::Error::StsBadSize,
+               cv::format("gemm_conv %s: input %dx%dx%dx%d is smaller than the %dx%d window", name.c_str(), in[0],
+                          in[1], in[2], in[3], kh_, kw_));
+    }
+    const int oh = OutH(in[2]), ow = OutW(in[3]);
+    outputs.assign(1, cv::dnn::MatShape{in[0], out_c_, oh, ow});
+    internals.clear();
+    if (!direct_) internals.push_back(cv::dnn::MatShape{k_, BandRows(oh, ow) * ow});
+    return false;  // never in place: the output is written while the input is read
+  }
+
+  void forward(cv::InputArrayOfArrays inputs_arr, cv::OutputArrayOfArrays outputs_arr,
+               cv::OutputArrayOfArrays internals_arr) override {
+    std::vector<cv::Mat> inputs, outputs, internals;
+    inputs_arr.getMatVector(inputs);
+    outputs_arr.getMatVector(outputs);
+    internals_arr.getMatVector(internals);
+    if (inputs.size() != 1 || outputs.size() != 1 || inputs[0].dims != 4 || inputs[0].type() != CV_32F ||
+        inputs[0].size[1] != in_c_ || !inputs[0].isContinuous() || !outputs[0].isContinuous()) {
+      CV_Error(cv::Error::StsBadArg, "gemm_conv " + name + ": needs one continuous 4-D CV_32F input of " +
+                                         std::to_string(in_c_) + " channels (CPU target only)");
+    }
+    const cv::Mat& x = inputs[0];
+    cv::Mat& y = outputs[0];
+    const int n = x.size[0], h = x.size[2], w = x.size[3];
+    const int oh = OutH(h), ow = OutW(w);
+    if (y.dims != 4 || y.size[0] != n || y.size[1] != out_c_ || y.size[2] != oh || y.size[3] != ow) {
+      CV_Error(cv::Error::StsBadSize, "gemm_conv " + name + ": output blob has an unexpected shape");
+    }
+    const size_t in_image = static_cast<size_t>(in_c_) * h * w;
+    const size_t out_plane = static_cast<size_t>(oh) * ow;
+    const int band = BandRows(oh, ow);
+    float* cols = nullptr;
+    if (!direct_) {
+      if (internals.size() != 1 || internals[0].total() < static_cast<size_t>(k_) * band * ow) {
+        CV_Error(cv::Error::StsBadArg, "gemm_conv " + name + ": missing column buffer");
+      }
+      cols = internals[0].ptr<float>();
+    }
+    for (int i = 0; i < n; ++i) {
+      const float* src = x.ptr<float>() + i * in_image;
+      float* dst = y.ptr<float>() + i * out_c_ * out_plane;
+      if (direct_) {  // a 1x1 stride-1 unpadded input already is the column matrix
+        Multiply(src, static_cast<int>(out_plane), static_cast<int>(out_plane), dst);
+        continue;
+      }
+      for (int oy0 = 0; oy0 < oh; oy0 += band) {
+        const int rows = std::min(band, oh - oy0);
+        Im2Col(src, h, w, oy0, rows, ow, cols);
+        Multiply(cols, rows * ow, rows * ow, dst + static_cast<size_t>(oy0) * ow, static_cast<int>(out_plane));
+      }
+    }
+  }
+
+ private:
+  int OutH(int h) const { return (h + pt_ + pb_ - kh_) / sh_ + 1; }
+  int OutW(int w) const { return (w + pl_ + pr_ - kw_) / sw_ + 1; }
+
+  // Output rows per band: as many as keep K x (rows * ow) floats within
+  // kColumnBlockBytes, at least one.
+  int BandRows(int oh, int ow) const {
+    const size_t row_bytes = static_cast<size_t>(k_) * ow * sizeof(float);
+    return std::clamp(static_cast<int>(kColumnBlockBytes / std::max<size_t>(row_bytes, 1)), 1, oh);
+  }
+
+  // Columns of output rows [oy0, oy0 + rows): row (c, ky, kx) holds, for each
+  // output pixel, the input pixel that weight multiplies (0 in the padding).
+  void Im2Col(const float* src, int h, int w, int oy0, int rows, int ow, float* cols) const {
+    const size_t band = static_cast<size_t>(rows) * ow;
+    for (int c = 0; c < in_c_; ++c) {
+      const float* plane = src + static_cast<size_t>(c) * h * w;
+      for (int ky = 0; ky < kh_; ++ky) {
+        for (int kx = 0; kx < kw_; ++kx, cols += band) {
+          // Output columns [lo, hi) read inside the input row; the rest is padding.
+          const int first = kx - pl_;  // input column of output column 0
+          int lo = first >= 0 ? 0 : (-first + sw_ - 1) / sw_;
+          int hi = w - 1 - first >= 0 ? (w - 1 - first) / sw_ + 1 : 0;
+          hi = std::min(hi, ow);
+          lo = std::min(lo, hi);
+          float* out = cols;
+          for (int r = 0; r < rows; ++r, out += ow) {
+            const int iy = (oy0 + r) * sh_ - pt_ + ky;
+            if (iy < 0 || iy >= h) {
+              std::fill(out, out + ow, 0.0f);
+              continue;
+            }
+            const float* in = plane + static_cast<size_t>(iy) * w;  // first + ox * sw_ >= 0 for ox >= lo
+            std::fill(out, out + lo, 0.0f);
+            if (sw_ == 1) {
+              CopyRow(in + first + lo, hi - lo, out + lo);
+            } else if (sw_ == 2) {
+              GatherEven(in + first, lo, hi, w - first, out);
+            } else {
+              for (int ox = lo; ox < hi; ++ox) out[ox] = in[first + ox * sw_];
+            }
+            std::fill(out + hi, out + ow, 0.0f);
+          }
+        }
+      }
+    }
+  }
+
+  // dst[O x cols] (row stride ldc) = weights[O x K] * b[K x cols] (row stride
+  // ldb), then bias and ReLU in one pass while the band is still in cache.
+  void Multiply(const float* b, int ncols, int ldb, float* dst, int ldc = -1) const {
+    if (ldc < 0) ldc = ncols;
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, out_c_, ncols, k_, 1.0f, weights_.data(), k_, b, ldb,
+                0.0f, dst, ldc);
+    if (bias_.empty() && !relu_) return;
+    for (int o = 0; o < out_c_; ++o) {
+      float* row = dst + static_cast<size_t>(o) * ldc;
+      const float add = bias_.empty() ? 0.0f : bias_[static_cast<size_t>(o)];
+      int j = 0;
+      // Explicit SIMD: g++ -O2 compiled the scalar max() as a compare and a
+      // branch, mispredicted on half the outputs (it took 60 % of the 7x7
+      // layer's time).
+#if CV_SIMD
+      const cv::v_float32 vadd = cv::vx_setall_f32(add), zero = cv::vx_setzero_f32();
+      for (; j + cv::v_float32::nlanes <= ncols; j += cv::v_float32::nlanes) {
+        cv::v_float32 v = cv::vx_load(row + j) + vadd;
+        if (relu_) v = cv::v_max(v, zero);
+        cv::v_store(row + j, v);
+      }
+#endif
+      for (; j < ncols; ++j) {
+        const float v = row[j] + add;
+        row[j] = relu_ && !(v > 0.0f) ? 0.0f : v;
+      }
+    }
+  }
+
+  // A row of the columns is short (the map's width, 35 floats at most in the
+  // descriptor): inline SIMD instead of a memcpy call per row, which took 16 %
+  // of a 3x3 layer's time.
+  static void CopyRow(const float* in, int n, float* out) {
+    int i = 0;
+#if CV_SIMD
+    for (; i + cv::v_float32::nlanes <= n; i += cv::v_float32::nlanes) cv::v_store(out + i, cv::vx_load(in + i));
+#endif
+    for (; i < n; ++i) out[i] = in[i];
+  }
+
+  // out[ox] = in[2 * ox] for ox in [lo, hi); `readable` elements of `in` may
+  // be read (the input row's end).
+  static void GatherEven(const float* in, int lo, int hi, int readable, float* out) {
+    int ox = lo;
+#if CV_SIMD
+    constexpr int kLanes = cv::v_float32::nlanes;
+    for (; ox + kLanes <= hi && 2 * (ox + kLanes) <= readable; ox += kLanes) {
+      cv::v_float32 even, odd;
+      cv::v_load_deinterleave(in + 2 * ox, even, odd);
+      cv::v_store(out + ox, even);
+    }
+#endif
+    for (; ox < hi; ++ox) out[ox] = in[2 * ox];
+  }
+
+  int kh_ = 1, kw_ = 1, sh_ = 1, sw_ = 1, pt_ = 0, pb_ = 0, pl_ = 0, pr_ = 0;
+  int in_c_ = 0, out_c_ = 0, k_ = 0;
+  bool relu_ = false;
+  bool direct_ = false;
+  std::vector<float> weights_;  // [O x C*kh*kw], row-major
+  std::vector<float> bias_;     // O floats, or empty
+};
+
+}  // namespace
+
+void RegisterGemmConvLayer() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    // One thread: see gemm_conv.h (one analyzer per server worker thread).
+    openblas_set_num_threads(1);
+    cv::dnn::LayerFactory::registerLayer(kGemmConvLayerType, GemmConvLayer::Create);
+  });
+}
+
+}  // namespace livegate::vision

@@ -1,0 +1,39 @@
+// A dense (group 1) 2-D convolution computed as im2col + one OpenBLAS
+// cblas_sgemm per image, as a cv::dnn custom layer. OpenCV 4.6 runs regular
+// convolutions through its own im2row + fastGEMM at ~20 GMAC/s on this
+// machine; OpenBLAS 0.3.21 sgemm ran the descriptor's shapes at 40-48 GMAC/s
+// on one core. Used for every convolution of the face descriptor (issue 2
+// performance; X.1279 server comparison function R-SRV-CMP-1 stands on it).
+// See docs/MODELS.md "GEMM convolution layer".
+//
+// Layer parameters (cv::dnn::LayerParams, as DnnNetBuilder::GemmConv sets
+// them): kernel_h, kernel_w, stride_h, stride_w, pad_t, pad_b, pad_l, pad_r
+// (explicit; asymmetric allowed), relu (bool: max(x, 0) fused into the bias
+// pass). blobs[0] = weights OIHW (CV_32F, 4-D), blobs[1] = bias 1 x O
+// (optional). Input N x C x H x W, N >= 1; output N x O x H' x W'.
+//
+// Threads: OpenBLAS is set to one thread (openblas_set_num_threads(1)) when
+// the layer type is registered. The server runs one analyzer (one cv::dnn
+// network) per worker thread, so the parallelism is across requests; a
+// multi-threaded sgemm would make those workers fight over the same cores
+// (and its thread hand-off costs more than these small GEMMs gain).
+// Concurrent forward calls from several threads are fine: each network has
+// its own layer instances and scratch buffers (cv::dnn internals), the
+// weights are read-only after construction, and OpenBLAS 0.3.21 (pthread
+// build) is safe to call from several threads at once.
+#pragma once
+
+namespace livegate::vision {
+
+// The cv::dnn layer type name.
+inline constexpr const char* kGemmConvLayerType = "LivegateGemmConv";
+
+// Registers kGemmConvLayerType with cv::dnn::LayerFactory and sets OpenBLAS
+// to one thread. Idempotent and thread-safe (std::call_once); must run
+// before a network using the layer is set up (DnnNetBuilder::GemmConv calls
+// it). Shape errors at run time (wrong channel count, input smaller than the
+// window, not 4-D) are thrown as cv::Exception by Net::forward, like every
+// cv::dnn layer's: callers turn them into a Status.
+void RegisterGemmConvLayer();
+
+}  // namespace livegate::vision

@@ -1,0 +1,180 @@
+// The im2col + OpenBLAS convolution layer (src/vision/gemm_conv.h) against
+// cv::dnn's own Convolution layer on random data, and its errors. Issue 2
+// (descriptor speed); the descriptor is the comparison function's input
+// (X.1279 R-SRV-CMP-1).
+#include "vision/gemm_conv.h"
+
+#include <gtest/gtest.h>
+
+#include <random>
+#include <string>
+#include <vector>
+
+#include "vision/dnn_builder.h"
+
+namespace livegate::vision {
+namespace {
+
+struct Case {
+  std::string name;
+  int n, c, h, w, out_c, kh, kw, stride_h, stride_w;
+  Pads2d pads;
+  bool bias;
+};
+
+cv::Mat Random(const std::vector<int>& shape, std::mt19937& rng) {
+  cv::Mat m = MakeBlob(shape);
+  std::uniform_real_distribution<float> u(-1.0f, 1.0f);
+  for (size_t i = 0; i < m.total(); ++i) m.ptr<float>()[i] = u(rng);
+  return m;
+}
+
+cv::Mat Forward(DnnNetBuilder& b, const DnnTensor& out, const cv::Mat& input) {
+  EXPECT_TRUE(b.status().ok()) << b.status().message();
+  const std::string name = b.NameOf(out);
+  cv::dnn::Net net = b.Release();
+  net.setPreferableBackend(cv::dnn::DNN_BACKEND_OPENCV);
+  net.setPreferableTarget(cv::dnn::DNN_TARGET_CPU);
+  net.setInput(input, "input");
+  return net.forward(name).clone();
+}
+
+// max |gemm - reference| / max |reference| over the whole output.
+double RelativeError(const cv::Mat& gemm, const cv::Mat& ref) {
+  return cv::norm(gemm, ref, cv::NORM_INF) / cv::norm(ref, cv::NORM_INF);
+}
+
+class GemmConvVsDnn : public ::testing::TestWithParam<std::tuple<Case, bool>> {};
+
+TEST_P(GemmConvVsDnn, EqualsCvDnnConvolution) {
+  const auto& [k, relu] = GetParam();
+  std::mt19937 rng(1234);
+  const cv::Mat input = Random({k.n, k.c, k.h, k.w}, rng);
+  const cv::Mat weights = Random({k.out_c, k.c, k.kh, k.kw}, rng);
+  std::vector<float> bias;
+  if (k.bias) {
+    const cv::Mat b = Random({1, 1, 1, k.out_c}, rng);
+    bias.assign(b.ptr<float>(), b.ptr<float>() + k.out_c);
+  }
+
+  DnnNetBuilder ref_builder({k.n, k.c, k.h, k.w});
+  DnnTensor ref_out = ref_builder.Conv(ref_builder.Input(), weights, bias, 1, k.stride_h, k.stride_w, k.pads);
+  if (relu) ref_out = ref_builder.Activation(ref_out, "ReLU");
+  DnnNetBuilder gemm_builder({k.n, k.c, k.h, k.w});
+  const DnnTensor gemm_out =
+      gemm_builder.GemmConv(gemm_builder.Input(), weights, bias, k.stride_h, k.stride_w, k.pads, relu);
+  ASSERT_EQ(gemm_out.shape, ref_out.shape);
+
+  const cv::Mat ref = Forward(ref_builder, ref_out, input);
+  const cv::Mat got = Forward(gemm_builder, gemm_out, input);
+  ASSERT_EQ(got.dims, 4);
+  for (int d = 0; d < 4; ++d) EXPECT_EQ(got.size[d], gemm_out.shape[static_cast<size_t>(d)]) << "dim " << d;
+  ASSERT_EQ(got.total(), ref.total());
+  EXPECT_LE(RelativeError(got, ref), 1e-5);
+  if (relu) {
+    double lo = 0;
+    cv::minMaxLoc(got.reshape(1, 1), &lo);
+    EXPECT_EQ(lo, 0.0);  // random data: some outputs are clamped
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Shapes, GemmConvVsDnn,
+    ::testing::Combine(
+        ::testing::Values(
+            // The descriptor's first layer shape (smaller input): 7x7/2 VALID.
+            Case{"k7s2_valid", 1, 3, 45, 45, 32, 7, 7, 2, 2, {}, true},
+            Case{"k3s1_same", 1, 16, 17, 17, 24, 3, 3, 1, 1, {1, 1, 1, 1}, true},
+            Case{"k3s2_valid", 1, 8, 21, 20, 16, 3, 3, 2, 2, {}, true},
+            Case{"k1s1", 1, 32, 9, 11, 16, 1, 1, 1, 1, {}, true},
+            Case{"k1s2", 1, 12, 9, 10, 8, 1, 1, 2, 2, {}, true},
+            // TF SAME on an even input: one pad after only.
+            Case{"k3s2_tf_same", 1, 8, 16, 16, 12, 3, 3, 2, 2, {0, 1, 0, 1}, true},
+            // Asymmetric pads that are not TF SAME (cv::dnn needs a Padding layer).
+            Case{"k3s1_asym", 1, 6, 10, 13, 10, 3, 3, 1, 1, {2, 0, 1, 3}, true},
+            Case{"k5x3_s1x2_asym", 1, 5, 12, 15, 7, 5, 3, 1, 2, {0, 2, 2, 1}, true},
+            Case{"batch2_k3s1_same", 2, 16, 12, 12, 20, 3, 3, 1, 1, {1, 1, 1, 1}, true},
+            Case{"batch2_k1s1", 2, 24, 7, 7, 8, 1, 1, 1, 1, {}, true},
+            Case{"no_bias_k3s1", 1, 4, 9, 9, 6, 3, 3, 1, 1, {1, 1, 1, 1}, false},
+            // Large enough for several row bands (columns over 512 KB).
+            Case{"bands_k3s1_same", 1, 32, 37, 37, 32, 3, 3, 1, 1, {1, 1, 1, 1}, true}),
+        ::testing::Bool()),
+    [](const auto& info) {
+      return std::get<0>(info.param).name + (std::get<1>(info.param) ? "_relu" : "_linear");
+    });
+
+// An independent check of the arithmetic: a 2x2 box filter of ones over
+// 0..8 in a 3x3 image, bias 0.5, with one padding column on the right.
+TEST(GemmConv, BoxFilterByHand) {
+  DnnNetBuilder b({1, 1, 3, 3});
+  cv::Mat w = MakeBlob({1, 1, 2, 2});
+  w.setTo(1.0f);
+  const DnnTensor out = b.GemmConv(b.Input(), w, {0.5f}, 1, 1, Pads2d{0, 0, 0, 1}, false);
+  ASSERT_EQ(out.shape, (std::vector<int>{1, 1, 2, 3}));
+  cv::Mat in = MakeBlob({1, 1, 3, 3});
+  for (int i = 0; i < 9; ++i) in.ptr<float>()[i] = static_cast<float>(i);
+  const cv::Mat got = Forward(b, out, in);
+  // rows (0 1 2 / 3 4 5 / 6 7 8): 0+1+3+4, 1+2+4+5, 2+5 (padding), then the next row.
+  const std::vector<float> expected = {8.5f, 12.5f, 7.5f, 20.5f, 24.5f, 13.5f};
+  ASSERT_EQ(got.total(), expected.size());
+  for (size_t i = 0; i < expected.size(); ++i) EXPECT_FLOAT_EQ(got.ptr<float>()[i], expected[i]) << i;
+}
+
+TEST(GemmConv, WrongChannelCountAtRunTimeThrowsClearError) {
+  std::mt19937 rng(7);
+  DnnNetBuilder b({1, 3, 8, 8});
+  const DnnTensor out = b.GemmConv(b.Input(), Random({4, 3, 3, 3}, rng), {}, 1, 1, Pads2d{1, 1, 1, 1}, true);
+  ASSERT_TRUE(b.status().ok());
+  const std::string name = b.NameOf(out);
+  cv::dnn::Net net = b.Release();
+  net.setInput(Random({1, 5, 8, 8}, rng), "input");
+  try {
+    net.forward(name);
+    FAIL() << "a 5-channel input was accepted by 3-channel weights";
+  } catch (const cv::Exception& e) {
+    EXPECT_NE(std::string(e.what()).find("input has 5 channels, the weights expect 3"), std::string::npos)
+        << e.what();
+  }
+}
+
+TEST(GemmConv, InputSmallerThanWindowAtRunTimeThrowsClearError) {
+  std::mt19937 rng(8);
+  DnnNetBuilder b({1, 2, 8, 8});
+  const DnnTensor out = b.GemmConv(b.Input(), Random({4, 2, 7, 7}, rng), {}, 2, 2, Pads2d{}, false);
+  ASSERT_TRUE(b.status().ok());
+  const std::string name = b.NameOf(out);
+  cv::dnn::Net net = b.Release();
+  net.setInput(Random({1, 2, 5, 9}, rng), "input");
+  try {
+    net.forward(name);
+    FAIL() << "a 5-row input was accepted by a 7x7 window";
+  } catch (const cv::Exception& e) {
+    EXPECT_NE(std::string(e.what()).find("smaller than the 7x7 window"), std::string::npos) << e.what();
+  }
+}
+
+TEST(GemmConv, BuilderRejectsChannelMismatch) {
+  std::mt19937 rng(9);
+  DnnNetBuilder b({1, 3, 8, 8});
+  b.GemmConv(b.Input(), Random({4, 2, 3, 3}, rng), {}, 1, 1, Pads2d{}, false);
+  EXPECT_FALSE(b.status().ok());
+  EXPECT_EQ(b.status().reason(), "model.corrupt");
+}
+
+TEST(GemmConv, BuilderRejectsWindowLargerThanInput) {
+  std::mt19937 rng(10);
+  DnnNetBuilder b({1, 3, 4, 4});
+  b.GemmConv(b.Input(), Random({4, 3, 7, 7}, rng), {}, 1, 1, Pads2d{}, false);
+  EXPECT_FALSE(b.status().ok());
+  EXPECT_EQ(b.status().reason(), "model.corrupt");
+}
+
+TEST(GemmConv, BuilderRejectsBiasOfWrongSize) {
+  std::mt19937 rng(11);
+  DnnNetBuilder b({1, 3, 8, 8});
+  b.GemmConv(b.Input(), Random({4, 3, 3, 3}, rng), {1.0f, 2.0f}, 1, 1, Pads2d{}, false);
+  EXPECT_EQ(b.status().reason(), "model.corrupt");
+}
+
+}  // namespace
+}  // namespace livegate::vision
