@@ -501,8 +501,19 @@ Result<std::vector<FrameObservation>> ObserveCapture(const Capture& capture,
       MeasureFaceImage(cf.bgr, grey, o.box, o, int(i) % every == 0);
     }
     // Whole-frame change (slideshow / frozen detection), on a 64x64 thumbnail.
+    // Area-averaged by a whole factor first (OpenCV's fast INTER_AREA path),
+    // then to 64x64: the fractional 512x480 -> 64x64 in one step cost
+    // 3.7 M instructions a frame, ~3 % of a capture's judgement.
     cv::Mat thumb;
-    cv::resize(grey, thumb, cv::Size(64, 64), 0, 0, cv::INTER_AREA);
+    const int k = std::max(1, std::min(grey.cols, grey.rows) / 64);
+    if (k >= 2) {
+      const cv::Rect whole(0, 0, grey.cols / k * k, grey.rows / k * k);
+      cv::Mat coarse;
+      cv::resize(grey(whole), coarse, cv::Size(whole.width / k, whole.height / k), 0, 0, cv::INTER_AREA);
+      cv::resize(coarse, thumb, cv::Size(64, 64), 0, 0, cv::INTER_AREA);
+    } else {
+      cv::resize(grey, thumb, cv::Size(64, 64), 0, 0, cv::INTER_AREA);
+    }
     if (!prev_thumb.empty()) {
       cv::Mat d;
       cv::absdiff(thumb, prev_thumb, d);
