@@ -10,10 +10,10 @@
 // conv, + input, ReLU. A down block: conv 3x3/2 VALID + ReLU, conv; shortcut =
 // 2x2/2 average pool of the input, zero-padded in channels (and the main path
 // zero-padded at the bottom/right when the pool is one pixel larger).
-// The convolutions run on the im2col + OpenBLAS sgemm layer (gemm_conv.h),
-// ReLU fused where a conv is followed by one, except where cv::dnn's own
-// Convolution measured faster (DnnConvFaster). The int8 experiment
-// (LoadQuantized) keeps cv::dnn's Convolution everywhere, the only kind
+// Every convolution runs on the im2col + OpenBLAS sgemm layer (gemm_conv.h),
+// ReLU fused where a conv is followed by one: measured faster than cv::dnn's
+// Convolution on each of the network's shapes (docs/MODELS.md). The int8
+// experiment (LoadQuantized) keeps cv::dnn's Convolution, the only kind
 // Net::quantize can convert.
 #include <utility>
 
@@ -23,14 +23,6 @@
 
 namespace livegate::vision {
 namespace {
-
-// The 256-channel stage's 3x3 maps (9 output pixels, 256 x 2304 weights):
-// OpenBLAS repacks the 2.4 MB weight matrix on every call for only 9
-// columns, while cv::dnn's kernel reads weights it packed at load time.
-// Measured in the network on one core: cv::dnn 0.19 / 0.37-0.43 ms against
-// 0.25 / 0.49-0.55 ms on the GEMM layer. At 1 pixel (cv::dnn 0.32 ms vs 0.16)
-// and from 8x8 up the GEMM layer is as fast or faster (docs/MODELS.md).
-bool DnnConvFaster(int out_pixels) { return out_pixels > 1 && out_pixels < 64; }
 
 class Network {
  public:
@@ -62,9 +54,7 @@ class Network {
       std::tie(pads.top, pads.bottom) = TfSamePadding(x.shape[2], kh, stride, 1);
       std::tie(pads.left, pads.right) = TfSamePadding(x.shape[3], kw, stride, 1);
     }
-    const int out_pixels = ((x.shape[2] + pads.top + pads.bottom - kh) / stride + 1) *
-                           ((x.shape[3] + pads.left + pads.right - kw) / stride + 1);
-    if (gemm_ && !DnnConvFaster(out_pixels)) return b_.GemmConv(x, wm, b, stride, stride, pads, relu);
+    if (gemm_) return b_.GemmConv(x, wm, b, stride, stride, pads, relu);
     DnnTensor out = b_.Conv(x, wm, b, 1, stride, stride, pads);
     return relu ? b_.Activation(out, "ReLU") : out;
   }

@@ -22,6 +22,8 @@ struct Case {
   bool bias;
 };
 
+void PrintTo(const Case& c, std::ostream* os) { *os << c.name; }
+
 cv::Mat Random(const std::vector<int>& shape, std::mt19937& rng) {
   cv::Mat m = MakeBlob(shape);
   std::uniform_real_distribution<float> u(-1.0f, 1.0f);
@@ -97,7 +99,12 @@ INSTANTIATE_TEST_SUITE_P(
             Case{"batch2_k1s1", 2, 24, 7, 7, 8, 1, 1, 1, 1, {}, true},
             Case{"no_bias_k3s1", 1, 4, 9, 9, 6, 3, 3, 1, 1, {1, 1, 1, 1}, false},
             // Large enough for several row bands (columns over 512 KB).
-            Case{"bands_k3s1_same", 1, 32, 37, 37, 32, 3, 3, 1, 1, {1, 1, 1, 1}, true}),
+            Case{"bands_k3s1_same", 1, 32, 37, 37, 32, 3, 3, 1, 1, {1, 1, 1, 1}, true},
+            // Under 16 output pixels (the transposed multiply), as the
+            // descriptor's 256-channel stage: 3x3 SAME, 3x3/2 to one pixel.
+            Case{"small_k3s1_same", 1, 40, 3, 3, 37, 3, 3, 1, 1, {1, 1, 1, 1}, true},
+            Case{"small_k3s2_to_1px", 1, 40, 3, 3, 37, 3, 3, 2, 2, {}, true},
+            Case{"batch2_small_k3s1", 2, 24, 3, 4, 19, 3, 3, 1, 1, {1, 1, 1, 1}, true}),
         ::testing::Bool()),
     [](const auto& info) {
       return std::get<0>(info.param).name + (std::get<1>(info.param) ? "_relu" : "_linear");
