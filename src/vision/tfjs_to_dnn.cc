@@ -235,6 +235,14 @@ class Translator {
     LG_ASSIGN_OR_RETURN(Pads2d pads, SpatialPads(n, x.t.shape[2], x.t.shape[3], kh, kw,
                                                  strides.first, strides.second, dil.first));
     LG_ASSIGN_OR_RETURN(std::vector<float> bias, FusedBias(n, in, out_c));
+    if (!depthwise && dil.first == 1) {
+      // Group-1 convolutions run on the im2col + OpenBLAS sgemm layer
+      // (gemm_conv.h): 1.4-2.4x faster than cv::dnn's on BlazeFace back's
+      // shapes (docs/MODELS.md). A fused Relu right after BiasAdd is folded in.
+      const bool relu = n.fused_ops.size() == 2 && n.fused_ops[0] == "BiasAdd" && n.fused_ops[1] == "Relu";
+      Value v{nullptr, builder_.GemmConv(x.t, w, bias, strides.first, strides.second, pads, relu), 4};
+      return relu ? v : ApplyFused(n, v, in);
+    }
     Value v{nullptr,
             builder_.Conv(x.t, w, bias, depthwise ? in_c : 1, strides.first, strides.second, pads,
                           dil.first),
