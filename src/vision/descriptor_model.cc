@@ -29,8 +29,10 @@ class Network {
   Network(const TfjsWeights& w, bool gemm)
       : w_(w), gemm_(gemm), b_({1, 3, DescriptorModel::kInputSize, DescriptorModel::kInputSize}) {}
 
+  // relu(conv(x) [+ residual]); the residual (same shape as the output) is
+  // added inside the GEMM layer's bias pass.
   Result<DnnTensor> ConvLayer(const DnnTensor& x, const std::string& prefix, int stride, bool same,
-                              bool relu) {
+                              bool relu, const DnnTensor* residual = nullptr) {
     LG_ASSIGN_OR_RETURN(const TfjsTensor* f, Get(prefix + "/conv/filters", 4));
     LG_ASSIGN_OR_RETURN(const TfjsTensor* bias, Get(prefix + "/conv/bias", 1));
     LG_ASSIGN_OR_RETURN(const TfjsTensor* sw, Get(prefix + "/scale/weights", 1));
@@ -54,21 +56,30 @@ class Network {
       std::tie(pads.top, pads.bottom) = TfSamePadding(x.shape[2], kh, stride, 1);
       std::tie(pads.left, pads.right) = TfSamePadding(x.shape[3], kw, stride, 1);
     }
-    if (gemm_) return b_.GemmConv(x, wm, b, stride, stride, pads, relu);
+    if (gemm_) return b_.GemmConv(x, wm, b, stride, stride, pads, relu, residual);
     DnnTensor out = b_.Conv(x, wm, b, 1, stride, stride, pads);
+    if (residual) out = b_.Eltwise(out, *residual, "sum");
     return relu ? b_.Activation(out, "ReLU") : out;
   }
 
   Result<DnnTensor> Residual(const DnnTensor& x, const std::string& prefix) {
     LG_ASSIGN_OR_RETURN(DnnTensor out, ConvLayer(x, prefix + "/conv1", 1, true, true));
-    LG_ASSIGN_OR_RETURN(out, ConvLayer(out, prefix + "/conv2", 1, true, false));
-    return b_.Activation(b_.Eltwise(out, x, "sum"), "ReLU");
+    return ConvLayer(out, prefix + "/conv2", 1, true, true, &x);
   }
 
   Result<DnnTensor> ResidualDown(const DnnTensor& x, const std::string& prefix) {
     LG_ASSIGN_OR_RETURN(DnnTensor out, ConvLayer(x, prefix + "/conv1", 2, false, true));
-    LG_ASSIGN_OR_RETURN(out, ConvLayer(out, prefix + "/conv2", 1, true, false));
     DnnTensor pooled = b_.Pool(x, "AVE", 2, 2, 2, 2, Pads2d{});
+    // conv2 (3x3 SAME, stride 1) keeps conv1's map size: when the pool has
+    // that size too, the shortcut is added inside conv2.
+    if (pooled.shape[2] == out.shape[2] && pooled.shape[3] == out.shape[3]) {
+      LG_ASSIGN_OR_RETURN(const TfjsTensor* f2, Get(prefix + "/conv2/conv/filters", 4));
+      const int dc = f2->shape[3] - pooled.shape[1];
+      if (dc < 0) return Status::BadInput("model.corrupt", "descriptor: shortcut wider than the main path at " + prefix);
+      if (dc > 0) pooled = b_.Pad(pooled, {{0, 0}, {0, dc}, {0, 0}, {0, 0}});
+      return ConvLayer(out, prefix + "/conv2", 1, true, true, &pooled);
+    }
+    LG_ASSIGN_OR_RETURN(out, ConvLayer(out, prefix + "/conv2", 1, true, false));
     const int dh = pooled.shape[2] - out.shape[2], dw = pooled.shape[3] - out.shape[3];
     if (dh < 0 || dw < 0) return Status::Internal("model.corrupt", "descriptor: shortcut smaller than main path");
     if (dh > 0 || dw > 0) out = b_.Pad(out, {{0, 0}, {0, 0}, {0, dh}, {0, dw}});

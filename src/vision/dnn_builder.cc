@@ -127,7 +127,8 @@ DnnTensor DnnNetBuilder::Conv(const DnnTensor& x_in, const cv::Mat& w, const std
 }
 
 DnnTensor DnnNetBuilder::GemmConv(const DnnTensor& x, const cv::Mat& w, const std::vector<float>& bias,
-                                  int stride_h, int stride_w, Pads2d pads, bool relu) {
+                                  int stride_h, int stride_w, Pads2d pads, bool relu,
+                                  const DnnTensor* residual) {
   const bool shaped = x.shape.size() == 4 && w.dims == 4 && w.type() == CV_32F;
   if (!shaped || w.size[1] != x.shape[1] || (!bias.empty() && bias.size() != static_cast<size_t>(w.size[0]))) {
     if (status_.ok()) {
@@ -151,13 +152,16 @@ DnnTensor DnnNetBuilder::GemmConv(const DnnTensor& x, const cv::Mat& w, const st
   DnnTensor out;
   out.shape = {x.shape[0], out_c, WindowOut(x.shape[2], pads.top + pads.bottom, kh, stride_h, 1, "convolution"),
                WindowOut(x.shape[3], pads.left + pads.right, kw, stride_w, 1, "convolution")};
+  if (status_.ok() && residual && residual->shape != out.shape) {
+    status_ = Status::BadInput("model.corrupt", "gemm convolution: the residual's shape differs from the output's");
+  }
   if (!status_.ok() || pads.top < 0 || pads.bottom < 0 || pads.left < 0 || pads.right < 0) {
     // The layer's constructor would throw: keep the net unbuilt, the status says why.
     if (status_.ok()) status_ = Status::BadInput("model.corrupt", "gemm convolution: negative padding");
     out.layer = x.layer;
     return out;
   }
-  out.layer = Add(kGemmConvLayerType, p, {x});
+  out.layer = residual ? Add(kGemmConvLayerType, p, {x, *residual}) : Add(kGemmConvLayerType, p, {x});
   return out;
 }
 

@@ -40,11 +40,13 @@ class DnnNetBuilder {
                  int group, int stride_h, int stride_w, Pads2d pads, int dilation = 1);
   // Dense (group 1) convolution run by the im2col + OpenBLAS sgemm layer
   // (gemm_conv.h): explicit pads (asymmetric allowed, no padding copy),
-  // optional bias, ReLU fused when `relu`. Weights OIHW (CV_32F, 4-D) whose
-  // input channels must equal x's; otherwise, or when the window does not
-  // fit, status() becomes model.corrupt.
+  // optional bias, ReLU fused when `relu`, and optionally a `residual` of
+  // the output's shape added before the ReLU. Weights OIHW (CV_32F, 4-D)
+  // whose input channels must equal x's; otherwise, when the window does not
+  // fit or the residual's shape differs, status() becomes model.corrupt.
   DnnTensor GemmConv(const DnnTensor& x, const cv::Mat& weights_oihw, const std::vector<float>& bias,
-                     int stride_h, int stride_w, Pads2d pads, bool relu);
+                     int stride_h, int stride_w, Pads2d pads, bool relu,
+                     const DnnTensor* residual = nullptr);
   // type: "ReLU", "ReLU6", "Sigmoid", "TanH".
   DnnTensor Activation(const DnnTensor& x, const std::string& type);
   // min(max(x, lo), hi) element-wise.

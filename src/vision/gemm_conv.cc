@@ -85,8 +85,8 @@ class GemmConvLayer final : public cv::dnn::Layer {
   bool getMemoryShapes(const std::vector<cv::dnn::MatShape>& inputs, const int /*required_outputs*/,
                        std::vector<cv::dnn::MatShape>& outputs,
                        std::vector<cv::dnn::MatShape>& internals) const override {
-    if (inputs.size() != 1) {
-      CV_Error(cv::Error::StsBadArg, "gemm_conv " + name + ": expects exactly one input");
+    if (inputs.size() != 1 && inputs.size() != 2) {
+      CV_Error(cv::Error::StsBadArg, "gemm_conv " + name + ": expects an input and an optional residual");
     }
     const cv::dnn::MatShape& in = inputs[0];
     if (in.size() != 4) {
@@ -104,6 +104,9 @@ class GemmConvLayer final : public cv::dnn::Layer {
     }
     const int oh = OutH(in[2]), ow = OutW(in[3]);
     outputs.assign(1, cv::dnn::MatShape{in[0], out_c_, oh, ow});
+    if (inputs.size() == 2 && inputs[1] != outputs[0]) {
+      CV_Error(cv::Error::StsBadSize, "gemm_conv " + name + ": the residual's shape differs from the output's");
+    }
     internals.clear();
     if (!direct_) internals.push_back(cv::dnn::MatShape{1, ColumnBufferSize(oh, ow)});
     return false;  // never in place: the output is written while the input is read
@@ -115,8 +118,9 @@ class GemmConvLayer final : public cv::dnn::Layer {
     inputs_arr.getMatVector(inputs);
     outputs_arr.getMatVector(outputs);
     internals_arr.getMatVector(internals);
-    if (inputs.size() != 1 || outputs.size() != 1 || inputs[0].dims != 4 || inputs[0].type() != CV_32F ||
-        inputs[0].size[1] != in_c_ || !inputs[0].isContinuous() || !outputs[0].isContinuous()) {
+    if (inputs.empty() || inputs.size() > 2 || outputs.size() != 1 || inputs[0].dims != 4 ||
+        inputs[0].type() != CV_32F || inputs[0].size[1] != in_c_ || !inputs[0].isContinuous() ||
+        !outputs[0].isContinuous()) {
       CV_Error(cv::Error::StsBadArg, "gemm_conv " + name + ": needs one continuous 4-D CV_32F input of " +
                                          std::to_string(in_c_) + " channels (CPU target only)");
     }
@@ -126,6 +130,14 @@ class GemmConvLayer final : public cv::dnn::Layer {
     const int oh = OutH(h), ow = OutW(w);
     if (y.dims != 4 || y.size[0] != n || y.size[1] != out_c_ || y.size[2] != oh || y.size[3] != ow) {
       CV_Error(cv::Error::StsBadSize, "gemm_conv " + name + ": output blob has an unexpected shape");
+    }
+    const float* residual = nullptr;
+    if (inputs.size() == 2) {
+      const cv::Mat& r = inputs[1];
+      if (r.type() != CV_32F || !r.isContinuous() || r.total() != y.total() || r.data == y.data) {
+        CV_Error(cv::Error::StsBadSize, "gemm_conv " + name + ": the residual must be a separate blob of the output's size");
+      }
+      residual = r.ptr<float>();
     }
     const size_t in_image = static_cast<size_t>(in_c_) * h * w;
     const size_t out_plane = static_cast<size_t>(oh) * ow;
@@ -140,9 +152,10 @@ class GemmConvLayer final : public cv::dnn::Layer {
     for (int i = 0; i < n; ++i) {
       const float* src = x.ptr<float>() + i * in_image;
       float* dst = y.ptr<float>() + i * out_c_ * out_plane;
+      const float* res = residual ? residual + i * out_c_ * out_plane : nullptr;  // laid out as dst
       if (direct_) {  // a 1x1 stride-1 unpadded input already is the column matrix
         Multiply(src, false, static_cast<int>(out_plane), static_cast<int>(out_plane), dst,
-                 static_cast<int>(out_plane));
+                 static_cast<int>(out_plane), res);
         continue;
       }
       if (Transposed(oh, ow)) {  // a few pixels: one band, then [pixels x K]
@@ -151,13 +164,14 @@ class GemmConvLayer final : public cv::dnn::Layer {
         float* rows_t = cols + static_cast<size_t>(k_) * pixels;
         for (int k = 0; k < k_; ++k)
           for (int p = 0; p < pixels; ++p) rows_t[static_cast<size_t>(p) * k_ + k] = cols[static_cast<size_t>(k) * pixels + p];
-        Multiply(rows_t, true, pixels, k_, dst, pixels);
+        Multiply(rows_t, true, pixels, k_, dst, pixels, res);
         continue;
       }
       for (int oy0 = 0; oy0 < oh; oy0 += band) {
         const int rows = std::min(band, oh - oy0);
         Im2Col(src, h, w, oy0, rows, ow, cols);
-        Multiply(cols, false, rows * ow, rows * ow, dst + static_cast<size_t>(oy0) * ow, static_cast<int>(out_plane));
+        const size_t at = static_cast<size_t>(oy0) * ow;
+        Multiply(cols, false, rows * ow, rows * ow, dst + at, static_cast<int>(out_plane), res ? res + at : nullptr);
       }
     }
   }
@@ -220,8 +234,10 @@ class GemmConvLayer final : public cv::dnn::Layer {
 
   // dst[O x ncols] (row stride ldc) = weights[O x K] * B, B = b[K x ncols]
   // or, when b_transposed, b[ncols x K] transposed (row stride ldb); then
-  // bias and ReLU in one pass while the band is still in cache.
-  void Multiply(const float* b, bool b_transposed, int ncols, int ldb, float* dst, int ldc) const {
+  // bias, the residual `res` (laid out as dst; may be null) and ReLU in one
+  // pass while the band is still in cache.
+  void Multiply(const float* b, bool b_transposed, int ncols, int ldb, float* dst, int ldc,
+                const float* res) const {
     const CBLAS_TRANSPOSE tb = b_transposed ? CblasTrans : CblasNoTrans;
     if (!UseSmallTiles()) {
       cblas_sgemm(CblasRowMajor, CblasNoTrans, tb, out_c_, ncols, k_, 1.0f, weights_.data(), k_, b, ldb, 0.0f, dst,
@@ -240,9 +256,10 @@ class GemmConvLayer final : public cv::dnn::Layer {
         }
       }
     }
-    if (bias_.empty() && !relu_) return;
+    if (bias_.empty() && !relu_ && !res) return;
     for (int o = 0; o < out_c_; ++o) {
       float* row = dst + static_cast<size_t>(o) * ldc;
+      const float* rrow = res ? res + static_cast<size_t>(o) * ldc : nullptr;
       const float add = bias_.empty() ? 0.0f : bias_[static_cast<size_t>(o)];
       int j = 0;
       // Explicit SIMD: g++ -O2 compiled the scalar max() as a compare and a
@@ -252,12 +269,13 @@ class GemmConvLayer final : public cv::dnn::Layer {
       const cv::v_float32 vadd = cv::vx_setall_f32(add), zero = cv::vx_setzero_f32();
       for (; j + cv::v_float32::nlanes <= ncols; j += cv::v_float32::nlanes) {
         cv::v_float32 v = cv::vx_load(row + j) + vadd;
+        if (rrow) v = v + cv::vx_load(rrow + j);  // (conv + bias) + residual, as cv::dnn's Eltwise
         if (relu_) v = cv::v_max(v, zero);
         cv::v_store(row + j, v);
       }
 #endif
       for (; j < ncols; ++j) {
-        const float v = row[j] + add;
+        const float v = rrow ? (row[j] + add) + rrow[j] : row[j] + add;
         row[j] = relu_ && !(v > 0.0f) ? 0.0f : v;
       }
     }

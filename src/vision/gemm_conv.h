@@ -10,7 +10,10 @@
 // them): kernel_h, kernel_w, stride_h, stride_w, pad_t, pad_b, pad_l, pad_r
 // (explicit; asymmetric allowed), relu (bool: max(x, 0) fused into the bias
 // pass). blobs[0] = weights OIHW (CV_32F, 4-D), blobs[1] = bias 1 x O
-// (optional). Input N x C x H x W, N >= 1; output N x O x H' x W'.
+// (optional). Input N x C x H x W, N >= 1; output N x O x H' x W'. An
+// optional second input of the output's shape is added before the ReLU
+// (a residual connection: relu(conv(x) + bias + residual)), saving the
+// separate Eltwise pass over the tensor.
 //
 // Threads: OpenBLAS is set to one thread (openblas_set_num_threads(1)) when
 // the layer type is registered. The server runs one analyzer (one cv::dnn

@@ -1,10 +1,13 @@
 // tfjs graph -> cv::dnn::Net translator. See tfjs_to_dnn.h.
 #include "vision/tfjs_to_dnn.h"
 
+#include <algorithm>
 #include <functional>
 #include <limits>
 #include <map>
+#include <memory>
 #include <numeric>
+#include <optional>
 #include <set>
 
 #include "vision/dnn_builder.h"
@@ -12,11 +15,29 @@
 namespace livegate::vision {
 namespace {
 
+// A group-1 convolution not yet added to the Net, so that its only
+// consumer, a residual sum (and the Relu after it), can be folded into the
+// GEMM layer: relu(conv(x) + bias + residual) in one pass instead of a
+// convolution, an Eltwise sum and its pass over the tensor.
+struct PendingConv {
+  DnnTensor x;
+  cv::Mat w;
+  std::vector<float> bias;
+  int stride_h = 1, stride_w = 1;
+  Pads2d pads;
+  std::optional<DnnTensor> residual;
+};
+
 // A graph value: either a constant (weights) or a tensor inside the Net.
 struct Value {
+  Value() = default;
+  Value(const TfjsTensor* c, DnnTensor tensor, int r, std::shared_ptr<const PendingConv> p = nullptr)
+      : constant(c), t(std::move(tensor)), rank(r), pending(std::move(p)) {}
+
   const TfjsTensor* constant = nullptr;
-  DnnTensor t;   // dnn layout (NCHW for rank 4)
+  DnnTensor t;   // dnn layout (NCHW for rank 4); t.layer is unset while pending
   int rank = 0;  // TF rank
+  std::shared_ptr<const PendingConv> pending;  // set: t's layer is not built yet
 };
 
 std::vector<int> TfShape(const Value& v) {
@@ -37,6 +58,11 @@ class Translator {
   Translator(const TfjsGraph& g, const std::vector<int>& input_nhwc)
       : graph_(g), builder_({input_nhwc[0], input_nhwc[3], input_nhwc[1], input_nhwc[2]}) {
     for (size_t i = 0; i < g.nodes.size(); ++i) index_[g.nodes[i].name] = i;
+    for (const TfjsNode& n : g.nodes) {
+      for (const std::string& input : n.inputs) {
+        if (auto name = NodeName(input); name.ok()) consumers_[*name].push_back(&n);
+      }
+    }
   }
 
   // Resolves a graph tensor to its cv::dnn value, translating every node it
@@ -66,14 +92,24 @@ class Translator {
       }
       std::vector<Value> in;
       in.reserve(n.inputs.size());
-      for (const auto& input : n.inputs) in.push_back(values_.at(NodeName(input).value()));
+      const bool folds = FoldsPending(n);
+      for (size_t i = 0; i < n.inputs.size(); ++i) {
+        Value& v = values_.at(NodeName(n.inputs[i]).value());
+        // A sum folds one pending convolution (the first); anything else
+        // needs its inputs built.
+        const bool keep = folds && (i == 0 || !values_.at(NodeName(n.inputs[0]).value()).pending);
+        if (v.pending && !keep) Materialize(v, false);
+        in.push_back(v);
+      }
       visiting_.erase(n.name);
       Result<Value> v = Translate(n, in);
       if (!v.ok()) return v.status();
       values_[n.name] = *std::move(v);
       stack.pop_back();
     }
-    return values_.at(root);
+    Value& out = values_.at(root);
+    if (out.pending) Materialize(out, false);
+    return out;
   }
 
   DnnNetBuilder& builder() { return builder_; }
@@ -100,6 +136,11 @@ class Translator {
     }
     if (op == "MatMul" || op == "_FusedMatMul") return TranslateMatMul(n, in);
     if (op == "BiasAdd" || op == "Add" || op == "AddV2" || op == "Mul") return TranslateBinary(n, in);
+    if (op == "Relu" && x.pending) {
+      Value v = x;
+      Materialize(v, true);
+      return v;
+    }
     if (op == "Relu" || op == "Relu6" || op == "Sigmoid" || op == "Tanh") {
       static const std::map<std::string, std::string> kType = {
           {"Relu", "ReLU"}, {"Relu6", "ReLU6"}, {"Sigmoid", "Sigmoid"}, {"Tanh", "TanH"}};
@@ -240,6 +281,20 @@ class Translator {
       // (gemm_conv.h): 1.4-2.4x faster than cv::dnn's on BlazeFace back's
       // shapes (docs/MODELS.md). A fused Relu right after BiasAdd is folded in.
       const bool relu = n.fused_ops.size() == 2 && n.fused_ops[0] == "BiasAdd" && n.fused_ops[1] == "Relu";
+      const bool plain = n.fused_ops.empty() || (n.fused_ops.size() == 1 && n.fused_ops[0] == "BiasAdd");
+      if (plain && SoleConsumerIs(n.name, {"Add", "AddV2", "Relu"})) {
+        auto p = std::make_shared<PendingConv>();
+        p->x = x.t;
+        p->w = w;
+        p->bias = bias;
+        p->stride_h = strides.first;
+        p->stride_w = strides.second;
+        p->pads = pads;
+        Value v{nullptr, DnnTensor{-1, {x.t.shape[0], out_c, WindowOut(x.t.shape[2], pads.top + pads.bottom, kh, strides.first),
+                                        WindowOut(x.t.shape[3], pads.left + pads.right, kw, strides.second)}},
+                4, std::move(p)};
+        return v;
+      }
       Value v{nullptr, builder_.GemmConv(x.t, w, bias, strides.first, strides.second, pads, relu), 4};
       return relu ? v : ApplyFused(n, v, in);
     }
@@ -278,6 +333,17 @@ class Translator {
     const bool mul = n.op == "Mul";
     if (!in[0].constant && !in[1].constant) {
       if (in[0].t.shape != in[1].t.shape) return Unsupported(n, "broadcast between two tensors");
+      if (!mul && (in[0].pending || in[1].pending)) {  // FoldsPending: one of them, without a residual yet
+        const Value& conv = in[0].pending ? in[0] : in[1];
+        const Value& other = in[0].pending ? in[1] : in[0];
+        auto fused = std::make_shared<PendingConv>(*conv.pending);
+        fused->residual = other.t;
+        Value v = conv;
+        v.pending = std::move(fused);
+        // Stays pending only for a Relu that is its sole consumer.
+        if (!SoleConsumerIs(n.name, {"Relu"})) Materialize(v, false);
+        return v;
+      }
       return Value{nullptr, builder_.Eltwise(in[0].t, in[1].t, mul ? "prod" : "sum"), in[0].rank};
     }
     const Value& x = in[0].constant ? in[1] : in[0];
@@ -418,8 +484,49 @@ class Translator {
     return it->second;
   }
 
+  // Adds a pending convolution to the Net (with its residual, ReLU when
+  // `relu`); v then is an ordinary tensor.
+  void Materialize(Value& v, bool relu) {
+    const PendingConv& p = *v.pending;
+    v.t = builder_.GemmConv(p.x, p.w, p.bias, p.stride_h, p.stride_w, p.pads, relu,
+                            p.residual ? &*p.residual : nullptr);
+    v.pending.reset();
+  }
+
+  // Whether node n can take a pending input as it is: a sum of two tensors
+  // whose pending operand has no residual yet, or a Relu.
+  bool FoldsPending(const TfjsNode& n) const {
+    if (n.op == "Relu") return n.inputs.size() == 1;
+    if ((n.op != "Add" && n.op != "AddV2") || n.inputs.size() != 2) return false;
+    const Value* a = Find(n.inputs[0]);
+    const Value* b = Find(n.inputs[1]);
+    if (!a || !b || a->constant || b->constant) return false;
+    const Value* p = a->pending ? a : b;
+    return p->pending && !p->pending->residual;
+  }
+
+  const Value* Find(const std::string& tensor) const {
+    auto name = NodeName(tensor);
+    if (!name.ok()) return nullptr;
+    auto it = values_.find(*name);
+    return it == values_.end() ? nullptr : &it->second;
+  }
+
+  // The node's output feeds exactly one input of one node, of one of these ops.
+  bool SoleConsumerIs(const std::string& node, std::initializer_list<const char*> ops) const {
+    auto it = consumers_.find(node);
+    if (it == consumers_.end() || it->second.size() != 1) return false;
+    const std::string& op = it->second[0]->op;
+    return std::any_of(ops.begin(), ops.end(), [&](const char* o) { return op == o; });
+  }
+
+  static int WindowOut(int in, int pad_sum, int kernel, int stride) {
+    return in + pad_sum >= kernel && stride >= 1 ? (in + pad_sum - kernel) / stride + 1 : 1;
+  }
+
   const TfjsGraph& graph_;
   DnnNetBuilder builder_;
+  std::map<std::string, std::vector<const TfjsNode*>> consumers_;  // node -> nodes reading it
   std::set<std::string> visiting_;
   std::map<std::string, size_t> index_;
   std::map<std::string, Value> values_;

@@ -110,6 +110,57 @@ INSTANTIATE_TEST_SUITE_P(
       return std::get<0>(info.param).name + (std::get<1>(info.param) ? "_relu" : "_linear");
     });
 
+// relu(conv(x) + bias + residual) in one layer equals cv::dnn's Convolution
+// -> Eltwise sum -> ReLU, on the im2col, 1x1 (no im2col), transposed (under
+// 16 pixels) and batch paths.
+TEST(GemmConv, ResidualEqualsConvolutionPlusEltwise) {
+  const Case cases[] = {
+      Case{"k3s1_same", 1, 16, 17, 17, 16, 3, 3, 1, 1, {1, 1, 1, 1}, true},
+      Case{"k1s1", 1, 24, 16, 16, 24, 1, 1, 1, 1, {}, true},
+      Case{"k3s2_tf_same", 1, 8, 16, 16, 12, 3, 3, 2, 2, {0, 1, 0, 1}, true},
+      Case{"small_k3s1", 1, 32, 3, 3, 32, 3, 3, 1, 1, {1, 1, 1, 1}, true},
+      Case{"batch2_k3s1", 2, 8, 10, 9, 8, 3, 3, 1, 1, {1, 1, 1, 1}, false},
+  };
+  for (const Case& k : cases) {
+    for (const bool relu : {false, true}) {
+      SCOPED_TRACE(k.name + (relu ? " relu" : " linear"));
+      std::mt19937 rng(99);
+      const cv::Mat input = Random({k.n, k.c, k.h, k.w}, rng);
+      const cv::Mat weights = Random({k.out_c, k.c, k.kh, k.kw}, rng);
+      std::vector<float> bias;
+      if (k.bias) bias.assign(static_cast<size_t>(k.out_c), 0.25f);
+
+      DnnNetBuilder ref_builder({k.n, k.c, k.h, k.w});
+      // The residual: another convolution of the input, so that it is a
+      // tensor of the network like a real shortcut.
+      const cv::Mat w_res = Random({k.out_c, k.c, k.kh, k.kw}, rng);
+      DnnTensor ref_res = ref_builder.Conv(ref_builder.Input(), w_res, {}, 1, k.stride_h, k.stride_w, k.pads);
+      DnnTensor ref_out = ref_builder.Conv(ref_builder.Input(), weights, bias, 1, k.stride_h, k.stride_w, k.pads);
+      ref_out = ref_builder.Eltwise(ref_out, ref_res, "sum");
+      if (relu) ref_out = ref_builder.Activation(ref_out, "ReLU");
+
+      DnnNetBuilder gemm_builder({k.n, k.c, k.h, k.w});
+      const DnnTensor res =
+          gemm_builder.GemmConv(gemm_builder.Input(), w_res, {}, k.stride_h, k.stride_w, k.pads, false);
+      const DnnTensor gemm_out =
+          gemm_builder.GemmConv(gemm_builder.Input(), weights, bias, k.stride_h, k.stride_w, k.pads, relu, &res);
+      ASSERT_EQ(gemm_out.shape, ref_out.shape);
+      const cv::Mat ref = Forward(ref_builder, ref_out, input);
+      const cv::Mat got = Forward(gemm_builder, gemm_out, input);
+      ASSERT_EQ(got.total(), ref.total());
+      EXPECT_LE(RelativeError(got, ref), 1e-5);
+    }
+  }
+}
+
+TEST(GemmConv, BuilderRejectsResidualOfWrongShape) {
+  std::mt19937 rng(12);
+  DnnNetBuilder b({1, 3, 8, 8});
+  const DnnTensor input = b.Input();  // 3 channels, the output has 4
+  b.GemmConv(input, Random({4, 3, 3, 3}, rng), {}, 1, 1, Pads2d{1, 1, 1, 1}, true, &input);
+  EXPECT_EQ(b.status().reason(), "model.corrupt");
+}
+
 // An independent check of the arithmetic: a 2x2 box filter of ones over
 // 0..8 in a 3x3 image, bias 0.5, with one padding column on the right.
 TEST(GemmConv, BoxFilterByHand) {
