@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include <opencv2/core.hpp>
 #include <opencv2/core/hal/intrin.hpp>
 #include <opencv2/dnn.hpp>
 #include <opencv2/dnn/layer.details.hpp>
@@ -34,6 +35,9 @@ constexpr size_t kTileMacs = 600000;
 // transposed ([pixels x K], sgemm NoTrans x Trans): the small-matrix
 // kernel was 1.4x faster that way at 9 pixels.
 constexpr int kTransposedBelowPixels = 16;
+// With several OpenCV threads, im2col is split over input channels from this
+// many column floats (256 KB) up; below, the hand-off costs more than it saves.
+constexpr size_t kParallelIm2ColFloats = size_t{64} * 1024;
 
 bool UseSmallTiles() {
   static const bool use = [] {
@@ -199,7 +203,22 @@ class GemmConvLayer final : public cv::dnn::Layer {
   // output pixel, the input pixel that weight multiplies (0 in the padding).
   void Im2Col(const float* src, int h, int w, int oy0, int rows, int ow, float* cols) const {
     const size_t band = static_cast<size_t>(rows) * ow;
-    for (int c = 0; c < in_c_; ++c) {
+    const int threads = std::max(1, cv::getNumThreads());
+    auto channels = [&](const cv::Range& r) { Im2ColChannels(src, h, w, oy0, rows, ow, r.start, r.end, cols); };
+    // Channels write disjoint rows of the columns; split only when worth a hand-off.
+    if (threads > 1 && in_c_ > 1 && static_cast<size_t>(k_) * band >= kParallelIm2ColFloats) {
+      cv::parallel_for_(cv::Range(0, in_c_), channels, threads);
+    } else {
+      channels(cv::Range(0, in_c_));
+    }
+  }
+
+  // Im2Col for input channels [c0, c1).
+  void Im2ColChannels(const float* src, int h, int w, int oy0, int rows, int ow, int c0, int c1,
+                      float* cols) const {
+    const size_t band = static_cast<size_t>(rows) * ow;
+    cols += static_cast<size_t>(c0) * kh_ * kw_ * band;
+    for (int c = c0; c < c1; ++c) {
       const float* plane = src + static_cast<size_t>(c) * h * w;
       for (int ky = 0; ky < kh_; ++ky) {
         for (int kx = 0; kx < kw_; ++kx, cols += band) {
@@ -239,42 +258,60 @@ class GemmConvLayer final : public cv::dnn::Layer {
   void Multiply(const float* b, bool b_transposed, int ncols, int ldb, float* dst, int ldc,
                 const float* res) const {
     const CBLAS_TRANSPOSE tb = b_transposed ? CblasTrans : CblasNoTrans;
-    if (!UseSmallTiles()) {
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, tb, out_c_, ncols, k_, 1.0f, weights_.data(), k_, b, ldb, 0.0f, dst,
-                  ldc);
-    } else {
-      const int nb = std::min(ncols, kTileCols);
-      int mb = 1;
+    const int threads = std::max(1, cv::getNumThreads());
+    int mb = out_c_, nb = ncols;
+    if (UseSmallTiles()) {
+      nb = std::min(ncols, kTileCols);
+      mb = 1;
       while (mb * 2 <= out_c_ && static_cast<size_t>(mb) * 2 * nb * k_ <= kTileMacs) mb *= 2;
-      for (int m0 = 0; m0 < out_c_; m0 += mb) {
-        const int m = std::min(mb, out_c_ - m0);
-        for (int n0 = 0; n0 < ncols; n0 += nb) {
-          const float* bt = b_transposed ? b + static_cast<size_t>(n0) * ldb : b + n0;
-          cblas_sgemm(CblasRowMajor, CblasNoTrans, tb, m, std::min(nb, ncols - n0), k_, 1.0f,
-                      weights_.data() + static_cast<size_t>(m0) * k_, k_, bt, ldb, 0.0f,
-                      dst + static_cast<size_t>(m0) * ldc + n0, ldc);
-        }
-      }
+    } else if (threads > 1) {
+      mb = (out_c_ + threads - 1) / threads;  // one block of weight rows per thread
     }
+    const int n_tiles = (ncols + nb - 1) / nb;
+    const int tiles = ((out_c_ + mb - 1) / mb) * n_tiles;
+    // Tiles are independent (disjoint output blocks): with cv::setNumThreads
+    // above 1 they are spread over OpenCV's threads like any cv::dnn layer's
+    // work; each thread calls the single-threaded OpenBLAS.
+    auto run = [&](const cv::Range& r) {
+      for (int t = r.start; t < r.end; ++t) {
+        const int m0 = (t / n_tiles) * mb, n0 = (t % n_tiles) * nb;
+        const int m = std::min(mb, out_c_ - m0), n = std::min(nb, ncols - n0);
+        const float* bt = b_transposed ? b + static_cast<size_t>(n0) * ldb : b + n0;
+        const size_t at = static_cast<size_t>(m0) * ldc + n0;
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, tb, m, n, k_, 1.0f, weights_.data() + static_cast<size_t>(m0) * k_,
+                    k_, bt, ldb, 0.0f, dst + at, ldc);
+        Epilogue(dst + at, res ? res + at : nullptr, ldc, m0, m, n);
+      }
+    };
+    if (threads > 1 && tiles > 1) {
+      cv::parallel_for_(cv::Range(0, tiles), run, threads);
+    } else {
+      run(cv::Range(0, tiles));
+    }
+  }
+
+  // Rows [o0, o0 + m) x n columns of an output tile (row stride ldc): bias,
+  // residual (laid out as the output; may be null), ReLU.
+  void Epilogue(float* dst, const float* res, int ldc, int o0, int m, int n) const {
     if (bias_.empty() && !relu_ && !res) return;
-    for (int o = 0; o < out_c_; ++o) {
-      float* row = dst + static_cast<size_t>(o) * ldc;
-      const float* rrow = res ? res + static_cast<size_t>(o) * ldc : nullptr;
-      const float add = bias_.empty() ? 0.0f : bias_[static_cast<size_t>(o)];
+    for (int i = 0; i < m; ++i) {
+      float* row = dst + static_cast<size_t>(i) * ldc;
+      const float* rrow = res ? res + static_cast<size_t>(i) * ldc : nullptr;
+      const float add = bias_.empty() ? 0.0f : bias_[static_cast<size_t>(o0 + i)];
       int j = 0;
       // Explicit SIMD: g++ -O2 compiled the scalar max() as a compare and a
       // branch, mispredicted on half the outputs (it took 60 % of the 7x7
       // layer's time).
 #if CV_SIMD
       const cv::v_float32 vadd = cv::vx_setall_f32(add), zero = cv::vx_setzero_f32();
-      for (; j + cv::v_float32::nlanes <= ncols; j += cv::v_float32::nlanes) {
+      for (; j + cv::v_float32::nlanes <= n; j += cv::v_float32::nlanes) {
         cv::v_float32 v = cv::vx_load(row + j) + vadd;
         if (rrow) v = v + cv::vx_load(rrow + j);  // (conv + bias) + residual, as cv::dnn's Eltwise
         if (relu_) v = cv::v_max(v, zero);
         cv::v_store(row + j, v);
       }
 #endif
-      for (; j < ncols; ++j) {
+      for (; j < n; ++j) {
         const float v = rrow ? (row[j] + add) + rrow[j] : row[j] + add;
         row[j] = relu_ && !(v > 0.0f) ? 0.0f : v;
       }

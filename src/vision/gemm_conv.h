@@ -17,9 +17,13 @@
 //
 // Threads: OpenBLAS is set to one thread (openblas_set_num_threads(1)) when
 // the layer type is registered. The server runs one analyzer (one cv::dnn
-// network) per worker thread, so the parallelism is across requests; a
-// multi-threaded sgemm would make those workers fight over the same cores
-// (and its thread hand-off costs more than these small GEMMs gain).
+// network) per worker thread, so the parallelism is across requests; an
+// OpenBLAS thread pool of its own would make those workers fight over the
+// same cores behind OpenCV's back. Instead the layer follows
+// cv::setNumThreads like every cv::dnn layer: its independent GEMM tiles
+// (and im2col's input channels) go through cv::parallel_for_, each calling
+// the single-threaded sgemm; with cv::setNumThreads(1) everything runs on
+// the caller's thread.
 // Concurrent forward calls from several threads are fine: each network has
 // its own layer instances and scratch buffers (cv::dnn internals), the
 // weights are read-only after construction, and OpenBLAS 0.3.21 (pthread

@@ -153,6 +153,31 @@ TEST(GemmConv, ResidualEqualsConvolutionPlusEltwise) {
   }
 }
 
+// The tiles and im2col channels are spread over OpenCV's threads: one and
+// two threads give the same output (each element is one dot product either
+// way), and both equal cv::dnn's.
+TEST(GemmConv, OneAndTwoThreadsAgree) {
+  std::mt19937 rng(5);
+  const cv::Mat input = Random({1, 32, 35, 35}, rng);
+  const cv::Mat weights = Random({32, 32, 3, 3}, rng);
+  const std::vector<float> bias(32, 0.1f);
+  const int saved = cv::getNumThreads();
+  std::vector<cv::Mat> outs;
+  for (const int threads : {1, 2}) {
+    cv::setNumThreads(threads);
+    DnnNetBuilder b({1, 32, 35, 35});
+    const DnnTensor out = b.GemmConv(b.Input(), weights, bias, 1, 1, Pads2d{1, 1, 1, 1}, true);
+    outs.push_back(Forward(b, out, input));
+  }
+  DnnNetBuilder ref_builder({1, 32, 35, 35});
+  const DnnTensor ref_out = ref_builder.Activation(
+      ref_builder.Conv(ref_builder.Input(), weights, bias, 1, 1, 1, Pads2d{1, 1, 1, 1}), "ReLU");
+  const cv::Mat ref = Forward(ref_builder, ref_out, input);
+  cv::setNumThreads(saved);
+  EXPECT_LE(RelativeError(outs[0], outs[1]), 1e-6);
+  EXPECT_LE(RelativeError(outs[1], ref), 1e-5);
+}
+
 TEST(GemmConv, BuilderRejectsResidualOfWrongShape) {
   std::mt19937 rng(12);
   DnnNetBuilder b({1, 3, 8, 8});
