@@ -31,6 +31,7 @@ struct AnalyzeArgs {
   bool descriptor = false;
   bool mesh = false;
   bool pad = false;
+  bool iris = false;
   bool no_track = false;
   std::string models;
   std::string detector = "front_then_back";
@@ -98,6 +99,7 @@ int RunAnalyze(const AnalyzeArgs& args) {
   options.detector = vision::ParseDetectorChoice(args.detector).value_or(vision::DetectorChoice::kFrontThenBack);
   options.compute_descriptor = args.descriptor;
   options.compute_passive_pad = args.pad;
+  options.compute_iris = args.iris;
   auto analyzer = vision::FaceAnalyzer::Create(options);
   if (!analyzer.ok()) {
     std::cerr << "livegate analyze: cannot load the face models from " << options.model_dir << ": "
@@ -192,6 +194,7 @@ cli::Registration reg([](CLI::App& app) {
   cmd->add_flag("--descriptor", args->descriptor, "Compute and print the 128-D descriptor");
   cmd->add_flag("--mesh", args->mesh, "Print the 468 mesh points");
   cmd->add_flag("--pad", args->pad, "Compute the passive anti-spoofing weak signals (antispoof, liveness)");
+  cmd->add_flag("--iris", args->iris, "Measure eye openness with MediaPipe Iris too (iris_eye_openness)");
   cmd->add_flag("--no-track", args->no_track,
                 "Video: run the detector on every analysed frame (default: track faces between frames when --every <= 2)");
   cmd->add_option("--models", args->models, "Model folder (default: LIVEGATE_MODELS or the build's models/)");

@@ -23,15 +23,7 @@ const std::vector<int>& RigidMeshIndices();
 void MeasureFaceImage(const cv::Mat& bgr, const cv::Mat& grey, const cv::Rect2f& box,
                       FrameObservation& o, bool with_border = true);
 
-// Eye openness {right, left} (lid gap / eye width, as the FaceMesh
-// measure) from MediaPipe Iris's 71-point eye contour, run on a 64x64 crop
-// of each eye placed from the FaceMesh eye corners (2.3 eye widths, turned
-// with the eye line; the left eye mirrored, as MediaPipe feeds it). The
-// 468-point mesh alone does not close its eyelids: a fully closed eye reads
-// about 0.55 of the open one, both eyes alike even in a wink (lp-d6,
-// lp-d13 in eval/manifests); the iris contour reads 0.05-0.15 closed.
-Result<std::array<float, 2>> IrisEyeOpenness(const cv::Mat& bgr, const std::vector<cv::Point3f>& mesh,
-                                             vision::IrisModel& iris);
+// The Iris eye measure itself is vision::IrisEyeOpenness (vision/iris_eyes.h).
 
 // Where the Iris eye measure runs (policy.action.iris_gate; issue 4 speed).
 // `level[i]`: frame i's mesh eye openness (mean of both eyes), < 0 without

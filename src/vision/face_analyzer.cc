@@ -16,6 +16,7 @@
 #include "vision/face_measures.h"
 #include "vision/head_pose.h"
 #include "vision/image_io.h"
+#include "vision/iris_eyes.h"
 
 namespace livegate::vision {
 namespace {
@@ -49,6 +50,9 @@ class FaceAnalyzerImpl final : public FaceAnalyzer {
     }
     if (options_.compute_descriptor) {
       LG_ASSIGN_OR_RETURN(descriptor_, DescriptorModel::Load(dir));
+    }
+    if (options_.compute_iris && options_.compute_mesh) {
+      LG_ASSIGN_OR_RETURN(iris_, IrisModel::Load(dir));
     }
     if (options_.compute_passive_pad) {
       LG_ASSIGN_OR_RETURN(antispoof_, AntispoofModel::Load(dir));
@@ -299,6 +303,15 @@ class FaceAnalyzerImpl final : public FaceAnalyzer {
       f.inter_eye_distance = std::hypot(eyes.x, eyes.y);
     }
 
+    if (iris_ && f.mesh.size() >= static_cast<size_t>(mesh_index::kCount)) {
+      auto eyes_open = IrisEyeOpenness(bgr, f.mesh, *iris_);
+      if (eyes_open.ok()) {
+        f.iris_eye_openness = *eyes_open;
+      } else if (eyes_open.status().reason() != "vision.no_mesh") {
+        return eyes_open.status();  // the network failed: an error, not a measure
+      }
+    }
+
     if (options_.compute_descriptor) {
       // dlib's 5 points from the mesh when we have it; else from BlazeFace
       // keypoints (eye centres +- a quarter of the eye spacing; nose base
@@ -342,6 +355,7 @@ class FaceAnalyzerImpl final : public FaceAnalyzer {
   std::unique_ptr<BlazeFaceModel> detector_;  // the back model
   std::unique_ptr<FaceMeshModel> mesh_;
   std::unique_ptr<DescriptorModel> descriptor_;
+  std::unique_ptr<IrisModel> iris_;  // compute_iris
   std::unique_ptr<AntispoofModel> antispoof_;
   std::unique_ptr<LivenessModel> liveness_;
   // Scratch buffers reused between calls (one analyzer per thread).

@@ -59,6 +59,9 @@ struct AnalyzerOptions {
   float pad_retry_margin = 0.35f;
   bool compute_mesh = true;           // FaceMesh + pose + eye/mouth measures
   bool compute_descriptor = true;     // aligned chip + 128-D descriptor
+  // MediaPipe Iris eye openness per face (needs compute_mesh): the mesh
+  // eyelids do not close (a shut eye reads ~0.55 of open), the Iris contour
+  // does. Two 64x64 Iris runs a face.
   bool compute_iris = false;
   bool compute_passive_pad = false;   // antispoof + liveness weak signals
   // AnalyzeVideoFrame only: run the detector at least every N frames (new
@@ -97,6 +100,9 @@ struct FaceAnalysis {
   cv::Mat chip;                         // 150x150 BGR aligned chip
   std::optional<Descriptor> descriptor;
 
+  // {right, left} eye openness from MediaPipe Iris, same units as the mesh
+  // measures (compute_iris; empty when the eye corners are degenerate).
+  std::optional<std::array<float, 2>> iris_eye_openness;
   std::optional<float> antispoof_score; // weak signal (compute_passive_pad)
   std::optional<float> liveness_score;  // weak signal (compute_passive_pad)
 };

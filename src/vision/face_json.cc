@@ -37,6 +37,9 @@ nlohmann::json FaceAnalysisToJson(const FaceAnalysis& f, const FaceJsonOptions& 
     for (float v : *f.descriptor) d.push_back(std::round(v * 1e6) / 1e6);
     j["descriptor"] = d;
   }
+  if (f.iris_eye_openness) {
+    j["iris_eye_openness"] = {{"right", R3((*f.iris_eye_openness)[0])}, {"left", R3((*f.iris_eye_openness)[1])}};
+  }
   if (f.antispoof_score) j["antispoof_score"] = R3(*f.antispoof_score);
   if (f.liveness_score) j["liveness_score"] = R3(*f.liveness_score);
   return j;

@@ -13,6 +13,7 @@
 #include "judgement/judgement.h"
 #include "judgement/measures.h"
 #include "support/test_data.h"
+#include "vision/iris_eyes.h"
 
 namespace livegate::judgement {
 namespace {
@@ -51,7 +52,7 @@ class IrisEyeTest : public ::testing::Test {
     auto iris = ThreadIrisModel(analyzer_->options().model_dir);
     EXPECT_TRUE(iris.ok()) << iris.status().ToString();
     if (!iris.ok()) return {};
-    auto eyes = IrisEyeOpenness(bgr, faces->front().mesh, **iris);
+    auto eyes = vision::IrisEyeOpenness(bgr, faces->front().mesh, **iris);
     EXPECT_TRUE(eyes.ok()) << eyes.status().ToString();
     if (!eyes.ok()) return {};
     const auto& f = faces->front();
@@ -161,13 +162,13 @@ TEST_F(IrisEyeTest, NoMeshIsAClearErrorNotACrash) {
   auto iris = ThreadIrisModel(analyzer_->options().model_dir);
   ASSERT_TRUE(iris.ok()) << iris.status().ToString();
   const cv::Mat grey_frame(240, 320, CV_8UC3, cv::Scalar(128, 128, 128));
-  auto r = IrisEyeOpenness(grey_frame, {}, **iris);
+  auto r = vision::IrisEyeOpenness(grey_frame, {}, **iris);
   ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.status().reason(), "judgement.no_mesh");
+  EXPECT_EQ(r.status().reason(), "vision.no_mesh");
   // All corners at one point: no eye to crop.
-  auto d = IrisEyeOpenness(grey_frame, std::vector<cv::Point3f>(468, cv::Point3f(10, 10, 0)), **iris);
+  auto d = vision::IrisEyeOpenness(grey_frame, std::vector<cv::Point3f>(468, cv::Point3f(10, 10, 0)), **iris);
   ASSERT_FALSE(d.ok());
-  EXPECT_EQ(d.status().reason(), "judgement.no_mesh");
+  EXPECT_EQ(d.status().reason(), "vision.no_mesh");
 }
 
 TEST_F(IrisEyeTest, MissingIrisWeightsAreAModelError) {

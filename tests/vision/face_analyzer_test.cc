@@ -298,6 +298,54 @@ TEST_F(FaceAnalyzerTest, ExifRotatedPhotoIsAnalysedUpright) {
   for (const auto& f : *sideways) EXPECT_GT(std::abs(f.pose.roll_deg), 45.f);
 }
 
+// AnalyzerOptions::compute_iris: the MediaPipe Iris eye measure per face
+// (R-ASD-1 blink). Off by default; on, both eyes of an open-eyed portrait
+// read open on the Iris scale (measured 0.275 right, 0.234 left; a shut
+// eye reads 0.05-0.15, tests/judgement/integration_iris_eye_test.cc).
+TEST_F(FaceAnalyzerTest, IrisEyeOpennessOnlyWhenAsked) {
+  const std::filesystem::path photo = kDlibExamples / "faces/Tom_Cruise_avp_2014_4.jpg";
+  LG_REQUIRE_FILE(photo);
+  const auto plain = AnalyzeFile(photo);
+  ASSERT_EQ(plain.size(), 1u);
+  EXPECT_FALSE(plain[0].iris_eye_openness.has_value());
+
+  AnalyzerOptions o;
+  o.model_dir = testing::ModelDir();
+  o.compute_iris = true;
+  auto a = FaceAnalyzer::Create(o);
+  ASSERT_TRUE(a.ok()) << a.status().ToString();
+  auto img = ReadImageFile(photo);
+  ASSERT_TRUE(img.ok());
+  auto faces = (*a)->Analyze(*img);
+  ASSERT_TRUE(faces.ok()) << faces.status().ToString();
+  ASSERT_EQ(faces->size(), 1u);
+  ASSERT_TRUE(faces->front().iris_eye_openness.has_value());
+  const auto& eyes = *faces->front().iris_eye_openness;
+  EXPECT_GT(eyes[0], 0.2f);
+  EXPECT_LT(eyes[0], 0.4f);
+  EXPECT_GT(eyes[1], 0.2f);
+  EXPECT_LT(eyes[1], 0.4f);
+}
+
+TEST_F(FaceAnalyzerTest, IrisWithoutItsWeightsFailsAtCreate) {
+  const std::filesystem::path dir = std::filesystem::temp_directory_path() / "livegate-no-iris-models";
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  for (const auto& e : std::filesystem::directory_iterator(testing::ModelDir())) {
+    if (e.path().filename().string().rfind("iris", 0) != 0) {
+      std::filesystem::copy_file(e.path(), dir / e.path().filename());
+    }
+  }
+  AnalyzerOptions o;
+  o.model_dir = dir;
+  EXPECT_TRUE(FaceAnalyzer::Create(o).ok());  // the Iris is not needed by default
+  o.compute_iris = true;
+  auto a = FaceAnalyzer::Create(o);
+  ASSERT_FALSE(a.ok());
+  EXPECT_EQ(a.status().reason(), "model.missing_file");
+  std::filesystem::remove_all(dir);
+}
+
 TEST_F(FaceAnalyzerTest, GrayscaleInputIsAnalysed) {
   LG_REQUIRE_TEST_DATA("1_face_identity/orl_att");
   const auto dir = testing::TestDataDir() / "1_face_identity/orl_att";
