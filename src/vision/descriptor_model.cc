@@ -144,6 +144,30 @@ class DescriptorDnn final : public DescriptorModel {
     return Forward(blob);
   }
 
+  Result<std::vector<Descriptor>> RunBatch(const std::vector<cv::Mat>& rgb150s) override {
+    if (rgb150s.size() <= 1) return DescriptorModel::RunBatch(rgb150s);
+    const int n = static_cast<int>(rgb150s.size());
+    cv::Mat batch = MakeBlob({n, 3, kInputSize, kInputSize});
+    const size_t per = 3 * kInputSize * kInputSize;
+    for (int i = 0; i < n; ++i) {
+      LG_ASSIGN_OR_RETURN(cv::Mat blob, RgbToBlob(rgb150s[i], kInputSize, cv::Scalar(122.782, 117.001, 104.298), 255.0));
+      std::copy(blob.ptr<float>(), blob.ptr<float>() + per, batch.ptr<float>() + i * per);
+    }
+    cv::Mat out;
+    try {
+      net_.setInput(batch, "input");
+      out = net_.forward(output_);
+    } catch (const cv::Exception& e) {
+      return Status::Internal("model.inference_failed", std::string("descriptor forward failed: ") + e.what());
+    }
+    if (out.total() != 128 * static_cast<size_t>(n) || out.type() != CV_32F) {
+      return Status::Internal("model.inference_failed", "descriptor output is not 128 floats a chip");
+    }
+    std::vector<Descriptor> ds(n);
+    for (int i = 0; i < n; ++i) std::copy(out.ptr<float>() + 128 * i, out.ptr<float>() + 128 * (i + 1), ds[i].begin());
+    return ds;
+  }
+
   Result<Descriptor> Forward(const cv::Mat& blob) {
     cv::Mat out;
     try {

@@ -346,6 +346,36 @@ TEST_F(FaceAnalyzerTest, IrisWithoutItsWeightsFailsAtCreate) {
   std::filesystem::remove_all(dir);
 }
 
+// The faces of one image are described in one batched forward pass: each
+// face's descriptor must equal the one its own chip gets alone.
+TEST_F(FaceAnalyzerTest, BatchedDescriptorsEqualOneByOne) {
+  const std::filesystem::path photo = kDlibExamples / "faces/2008_002470.jpg";
+  LG_REQUIRE_FILE(photo);
+  AnalyzerOptions o;
+  o.model_dir = testing::ModelDir();
+  o.max_faces = 20;
+  auto a = FaceAnalyzer::Create(o);
+  ASSERT_TRUE(a.ok()) << a.status().ToString();
+  auto img = ReadImageFile(photo);
+  ASSERT_TRUE(img.ok());
+  auto faces = (*a)->Analyze(*img);
+  ASSERT_TRUE(faces.ok()) << faces.status().ToString();
+  auto model = DescriptorModel::Load(testing::ModelDir());
+  ASSERT_TRUE(model.ok()) << model.status().ToString();
+  int described = 0;
+  for (const FaceAnalysis& f : *faces) {
+    if (f.tiny) continue;
+    ASSERT_TRUE(f.descriptor.has_value());
+    cv::Mat rgb;
+    cv::cvtColor(f.chip, rgb, cv::COLOR_BGR2RGB);
+    auto alone = (*model)->Run(rgb);
+    ASSERT_TRUE(alone.ok()) << alone.status().ToString();
+    for (int k = 0; k < 128; ++k) EXPECT_NEAR((*f.descriptor)[k], (*alone)[k], 1e-6f) << "face " << described;
+    ++described;
+  }
+  EXPECT_GE(described, 3);  // measured: 6 faces found, 3 large enough to describe
+}
+
 TEST_F(FaceAnalyzerTest, GrayscaleInputIsAnalysed) {
   LG_REQUIRE_TEST_DATA("1_face_identity/orl_att");
   const auto dir = testing::TestDataDir() / "1_face_identity/orl_att";
