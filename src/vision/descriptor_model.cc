@@ -135,40 +135,46 @@ class Network {
   DnnNetBuilder b_;
 };
 
+// face-api's input normalisation: (rgb - mean) / 255.
+const cv::Scalar kMean{122.782, 117.001, 104.298};
+
+// Several 150x150 RGB chips as one N x 3 x 150 x 150 blob, normalised as
+// Run() does. Errors: model.bad_input (a chip of the wrong size).
+Result<cv::Mat> ChipsToBlob(const std::vector<cv::Mat>& rgb150s) {
+  const int n = static_cast<int>(rgb150s.size());
+  cv::Mat batch = MakeBlob({n, 3, DescriptorModel::kInputSize, DescriptorModel::kInputSize});
+  const size_t per = size_t{3} * DescriptorModel::kInputSize * DescriptorModel::kInputSize;
+  for (int i = 0; i < n; ++i) {
+    LG_ASSIGN_OR_RETURN(cv::Mat blob,
+                        RgbToBlob(rgb150s[static_cast<size_t>(i)], DescriptorModel::kInputSize, kMean, 255.0));
+    std::copy(blob.ptr<float>(), blob.ptr<float>() + per, batch.ptr<float>() + i * per);
+  }
+  return batch;
+}
+
 class DescriptorDnn final : public DescriptorModel {
  public:
+
   DescriptorDnn(cv::dnn::Net net, std::string output) : net_(std::move(net)), output_(std::move(output)) {}
 
   Result<Descriptor> Run(const cv::Mat& rgb150) override {
-    LG_ASSIGN_OR_RETURN(cv::Mat blob, RgbToBlob(rgb150, kInputSize, cv::Scalar(122.782, 117.001, 104.298), 255.0));
+    LG_ASSIGN_OR_RETURN(cv::Mat blob, RgbToBlob(rgb150, kInputSize, kMean, 255.0));
     return Forward(blob);
   }
 
   Result<std::vector<Descriptor>> RunBatch(const std::vector<cv::Mat>& rgb150s) override {
     if (rgb150s.size() <= 1) return DescriptorModel::RunBatch(rgb150s);
-    const int n = static_cast<int>(rgb150s.size());
-    cv::Mat batch = MakeBlob({n, 3, kInputSize, kInputSize});
-    const size_t per = 3 * kInputSize * kInputSize;
-    for (int i = 0; i < n; ++i) {
-      LG_ASSIGN_OR_RETURN(cv::Mat blob, RgbToBlob(rgb150s[i], kInputSize, cv::Scalar(122.782, 117.001, 104.298), 255.0));
-      std::copy(blob.ptr<float>(), blob.ptr<float>() + per, batch.ptr<float>() + i * per);
-    }
-    cv::Mat out;
-    try {
-      net_.setInput(batch, "input");
-      out = net_.forward(output_);
-    } catch (const cv::Exception& e) {
-      return Status::Internal("model.inference_failed", std::string("descriptor forward failed: ") + e.what());
-    }
-    if (out.total() != 128 * static_cast<size_t>(n) || out.type() != CV_32F) {
-      return Status::Internal("model.inference_failed", "descriptor output is not 128 floats a chip");
-    }
-    std::vector<Descriptor> ds(n);
-    for (int i = 0; i < n; ++i) std::copy(out.ptr<float>() + 128 * i, out.ptr<float>() + 128 * (i + 1), ds[i].begin());
-    return ds;
+    LG_ASSIGN_OR_RETURN(cv::Mat batch, ChipsToBlob(rgb150s));
+    return ForwardBatch(batch, static_cast<int>(rgb150s.size()));
   }
 
   Result<Descriptor> Forward(const cv::Mat& blob) {
+    LG_ASSIGN_OR_RETURN(std::vector<Descriptor> one, ForwardBatch(blob, 1));
+    return one.front();
+  }
+
+  // `blob`: n x 3 x 150 x 150, normalised.
+  Result<std::vector<Descriptor>> ForwardBatch(const cv::Mat& blob, int n) {
     cv::Mat out;
     try {
       net_.setInput(blob, "input");
@@ -176,12 +182,12 @@ class DescriptorDnn final : public DescriptorModel {
     } catch (const cv::Exception& e) {
       return Status::Internal("model.inference_failed", std::string("descriptor forward failed: ") + e.what());
     }
-    if (out.total() != 128 || out.type() != CV_32F) {
-      return Status::Internal("model.inference_failed", "descriptor output is not 128 floats");
+    if (out.total() != 128 * static_cast<size_t>(n) || out.type() != CV_32F) {
+      return Status::Internal("model.inference_failed", "descriptor output is not 128 floats a chip");
     }
-    Descriptor d;
-    std::copy(out.ptr<float>(), out.ptr<float>() + 128, d.begin());
-    return d;
+    std::vector<Descriptor> ds(static_cast<size_t>(n));
+    for (int i = 0; i < n; ++i) std::copy(out.ptr<float>() + 128 * i, out.ptr<float>() + 128 * (i + 1), ds[i].begin());
+    return ds;
   }
 
  private:
@@ -230,14 +236,7 @@ Result<std::unique_ptr<DescriptorModel>> DescriptorModel::LoadQuantized(
   LG_ASSIGN_OR_RETURN(auto built, BuildFloatNet(model_dir, /*gemm=*/false));
   // cv::dnn takes calibration data as one blob per network input: N chips in
   // one N x 3 x 150 x 150 batch, normalised exactly as Run() does.
-  const int n = static_cast<int>(calibration_rgb150.size());
-  cv::Mat batch = MakeBlob({n, 3, kInputSize, kInputSize});
-  const size_t per = size_t{3} * kInputSize * kInputSize;
-  for (int i = 0; i < n; ++i) {
-    LG_ASSIGN_OR_RETURN(cv::Mat blob, RgbToBlob(calibration_rgb150[static_cast<size_t>(i)], kInputSize,
-                                                cv::Scalar(122.782, 117.001, 104.298), 255.0));
-    std::copy(blob.ptr<float>(), blob.ptr<float>() + per, batch.ptr<float>() + i * per);
-  }
+  LG_ASSIGN_OR_RETURN(cv::Mat batch, ChipsToBlob(calibration_rgb150));
   try {
     cv::dnn::Net quantized = built.first.quantize(std::vector<cv::Mat>{batch}, CV_32F, CV_32F);
     quantized.setPreferableBackend(cv::dnn::DNN_BACKEND_OPENCV);

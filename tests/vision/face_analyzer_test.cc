@@ -51,6 +51,19 @@ class FaceAnalyzerTest : public ::testing::Test {
     EXPECT_TRUE(r.ok()) << r.status().ToString();
     return r.ok() ? std::move(r).value() : std::vector<FaceAnalysis>{};
   }
+  // `photo` through a fresh analyzer with `options` (models from the test
+  // model folder).
+  static std::vector<FaceAnalysis> AnalyzeWith(AnalyzerOptions options, const std::filesystem::path& photo) {
+    options.model_dir = testing::ModelDir();
+    auto a = FaceAnalyzer::Create(options);
+    EXPECT_TRUE(a.ok()) << a.status().ToString();
+    auto img = ReadImageFile(photo);
+    EXPECT_TRUE(img.ok()) << photo;
+    if (!a.ok() || !img.ok()) return {};
+    auto faces = (*a)->Analyze(*img);
+    EXPECT_TRUE(faces.ok()) << faces.status().ToString();
+    return faces.ok() ? std::move(faces).value() : std::vector<FaceAnalysis>{};
+  }
   static FaceAnalyzer* analyzer_;
 };
 FaceAnalyzer* FaceAnalyzerTest::analyzer_ = nullptr;
@@ -310,17 +323,11 @@ TEST_F(FaceAnalyzerTest, IrisEyeOpennessOnlyWhenAsked) {
   EXPECT_FALSE(plain[0].iris_eye_openness.has_value());
 
   AnalyzerOptions o;
-  o.model_dir = testing::ModelDir();
   o.compute_iris = true;
-  auto a = FaceAnalyzer::Create(o);
-  ASSERT_TRUE(a.ok()) << a.status().ToString();
-  auto img = ReadImageFile(photo);
-  ASSERT_TRUE(img.ok());
-  auto faces = (*a)->Analyze(*img);
-  ASSERT_TRUE(faces.ok()) << faces.status().ToString();
-  ASSERT_EQ(faces->size(), 1u);
-  ASSERT_TRUE(faces->front().iris_eye_openness.has_value());
-  const auto& eyes = *faces->front().iris_eye_openness;
+  const auto faces = AnalyzeWith(o, photo);
+  ASSERT_EQ(faces.size(), 1u);
+  ASSERT_TRUE(faces.front().iris_eye_openness.has_value());
+  const auto& eyes = *faces.front().iris_eye_openness;
   EXPECT_GT(eyes[0], 0.2f);
   EXPECT_LT(eyes[0], 0.4f);
   EXPECT_GT(eyes[1], 0.2f);
@@ -352,18 +359,12 @@ TEST_F(FaceAnalyzerTest, BatchedDescriptorsEqualOneByOne) {
   const std::filesystem::path photo = kDlibExamples / "faces/2008_002470.jpg";
   LG_REQUIRE_FILE(photo);
   AnalyzerOptions o;
-  o.model_dir = testing::ModelDir();
   o.max_faces = 20;
-  auto a = FaceAnalyzer::Create(o);
-  ASSERT_TRUE(a.ok()) << a.status().ToString();
-  auto img = ReadImageFile(photo);
-  ASSERT_TRUE(img.ok());
-  auto faces = (*a)->Analyze(*img);
-  ASSERT_TRUE(faces.ok()) << faces.status().ToString();
+  const auto faces = AnalyzeWith(o, photo);
   auto model = DescriptorModel::Load(testing::ModelDir());
   ASSERT_TRUE(model.ok()) << model.status().ToString();
   int described = 0;
-  for (const FaceAnalysis& f : *faces) {
+  for (const FaceAnalysis& f : faces) {
     if (f.tiny) continue;
     ASSERT_TRUE(f.descriptor.has_value());
     cv::Mat rgb;
