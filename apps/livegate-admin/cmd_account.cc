@@ -4,8 +4,8 @@
 // the password. Exit 0 done, 1 refused by the server, 3 bad input,
 // 4 server unreachable.
 //
-//   LIVEGATE_ADMIN_TOKEN=... LIVEGATE_ACCOUNT_PASSWORD=... \
-//   livegate-admin account create --server https://127.0.0.1:8443 --ca tls/cert.pem --account alice
+//   LIVEGATE_ADMIN_TOKEN=... LIVEGATE_ACCOUNT_PASSWORD=... livegate-admin account create
+//       --server https://127.0.0.1:8443 --ca tls/cert.pem --account alice   (one command line)
 #include <cstdlib>
 #include <iostream>
 #include <memory>

@@ -219,9 +219,9 @@ TEST_F(CrashTest, RegistrationIsAllOrNothing) {
     Reap(pid);
     const AccountSnapshot s = SnapshotDirect(account);
     EXPECT_TRUE(s == none || s == all) << "point=" << point << " delay=" << delay << " state=" << s;
-    if (outcome == "registered") EXPECT_EQ(s, all);  // reported done -> durable
-    if (point == "capture.after_commit") EXPECT_EQ(s, all) << "committed before the kill";
-    if (point == "capture.before_commit" || point == "capture.after_enroll") EXPECT_EQ(s, none);
+    if (outcome == "registered") { EXPECT_EQ(s, all); }  // reported done -> durable
+    if (point == "capture.after_commit") { EXPECT_EQ(s, all) << "committed before the kill"; }
+    if (point == "capture.before_commit" || point == "capture.after_enroll") { EXPECT_EQ(s, none); }
     whole += s == all;
     nothing += s == none;
   }
@@ -248,9 +248,9 @@ TEST_F(CrashTest, DeregistrationIsAllOrNothing) {
     Reap(pid);
     const AccountSnapshot s = SnapshotDirect(account);
     EXPECT_TRUE(s == none || s == all) << "point=" << point << " delay=" << delay << " state=" << s;
-    if (outcome == "deregistered") EXPECT_EQ(s, none);
-    if (point == "capture.after_commit") EXPECT_EQ(s, none);
-    if (point == "capture.before_commit" || point == "capture.after_shred") EXPECT_EQ(s, all);
+    if (outcome == "deregistered") { EXPECT_EQ(s, none); }
+    if (point == "capture.after_commit") { EXPECT_EQ(s, none); }
+    if (point == "capture.before_commit" || point == "capture.after_shred") { EXPECT_EQ(s, all); }
     whole += s == none;
     nothing += s == all;
   }

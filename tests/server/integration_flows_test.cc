@@ -141,10 +141,6 @@ TEST_P(FlowsTest, RegisterAuthenticateDeregister) {
   ASSERT_TRUE(dev.ok());
   EXPECT_EQ(dev->device_type, "android-phone");  // bound to the credential (11.13)
 
-  // Replayed capture of a finished flow: refused, nothing changes.
-  const AccountSnapshot after_reg = Snapshot(a_->store(), "aoc");
-  // (The flow id is in the URL; the flow is gone.)
-
   // Authentication with the device credential; only the account id is
   // presented by the user (R-FLOW-AUT-1..11).
   auto auth = RunFlow(FlowType::kAuthentication, "aoc", "phone-1", "phone-1", "per-device secret",

@@ -482,7 +482,7 @@ TEST_P(StoreConformance, FailedTransactionLeavesNothing) {
 TEST_P(StoreConformance, UserKeyAccountsAreListedInPages) {
   for (const char* id : {"u3", "u1", "u5", "u2", "u4", "nokey"}) {
     ASSERT_TRUE(store_->CreateAccount(MakeAccount(id)).ok());
-    if (std::string(id) != "nokey") ASSERT_TRUE(store_->PutUserKey(MakeKey(id)).ok());
+    if (std::string(id) != "nokey") { ASSERT_TRUE(store_->PutUserKey(MakeKey(id)).ok()); }
   }
   using V = std::vector<std::string>;
   auto p1 = store_->ListUserKeyAccounts("", 2);

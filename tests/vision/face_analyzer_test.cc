@@ -249,7 +249,7 @@ TEST_F(FaceAnalyzerTest, SeveralFacesLargestFirstEachMeasured) {
     const auto faces = AnalyzeFile(dir / file);
     ASSERT_EQ(faces.size(), n);
     for (size_t i = 0; i < faces.size(); ++i) {
-      if (i > 0) EXPECT_GE(faces[i - 1].box.area(), faces[i].box.area());
+      if (i > 0) { EXPECT_GE(faces[i - 1].box.area(), faces[i].box.area()); }
       EXPECT_FALSE(faces[i].tiny);
       EXPECT_EQ(faces[i].mesh.size(), 468u);
       EXPECT_GT(faces[i].mesh_confidence, 0.5f);
