@@ -6,11 +6,15 @@
 
 #include <gtest/gtest.h>
 
+#include <cctype>
+#include <cstdlib>
 #include <random>
 #include <string>
 #include <vector>
 
 #include "vision/dnn_builder.h"
+
+extern "C" char* openblas_get_corename(void);  // OpenBLAS, libopenblas-dev
 
 namespace livegate::vision {
 namespace {
@@ -113,6 +117,21 @@ INSTANTIATE_TEST_SUITE_P(
 // relu(conv(x) + bias + residual) in one layer equals cv::dnn's Convolution
 // -> Eltwise sum -> ReLU, on the im2col, 1x1 (no im2col), transposed (under
 // 16 pixels) and batch paths.
+// tests/vision/CMakeLists.txt runs this program a second time with
+// OPENBLAS_CORETYPE=Nehalem, so that the layer's other branch (one sgemm
+// call, no small-matrix tiles: gemm_conv.cc UseSmallTiles) is tested on
+// this AVX-512 machine too. That run is only worth something if OpenBLAS
+// obeyed: check it.
+TEST(GemmConv, ForcedOpenBlasCoreIsInEffect) {
+  const char* forced = std::getenv("OPENBLAS_CORETYPE");
+  if (forced == nullptr || *forced == '\0') GTEST_SKIP() << "OPENBLAS_CORETYPE not set (the normal run)";
+  std::string want = forced, got = openblas_get_corename();
+  for (auto* s : {&want, &got}) {
+    for (char& c : *s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  }
+  EXPECT_EQ(got, want);
+}
+
 TEST(GemmConv, ResidualEqualsConvolutionPlusEltwise) {
   const Case cases[] = {
       Case{"k3s1_same", 1, 16, 17, 17, 16, 3, 3, 1, 1, {1, 1, 1, 1}, true},
