@@ -262,7 +262,11 @@ Result<SrpServerSession> SrpServerSession::Start(const SrpGroup& group, std::str
   s.group_ = group;
   s.identity_ = std::string(identity);
   s.salt_.assign(salt.begin(), salt.end());
-  s.v_ = Enc(v);
+  // Fixed width (the modulus' bytes), so that a serialised session's size
+  // does not vary with the verifier's leading zero bytes: an unknown
+  // account's fake verifier and a real one serialise to the same size
+  // (the minimal encoding made them differ in 1 of 256 sessions).
+  s.v_ = Pad(v, G.n_bytes);
   s.b_ = Draw(random, kSrpSecretExponentSize);
   const BigInt b = Dec(s.b_);
   const BigInt B = (G.k * v + G.PowMod(G.g, b)) % G.N;
