@@ -185,8 +185,7 @@ class GemmConvLayer final : public cv::dnn::Layer {
   int OutH(int h) const { return (h + pt_ + pb_ - kh_) / sh_ + 1; }
   int OutW(int w) const { return (w + pl_ + pr_ - kw_) / sw_ + 1; }
 
-  // Output rows per band: as many as keep K x (rows * ow) floats within
-  // kColumnBlockBytes, at least one.
+  // A few output pixels on the small-matrix kernels: multiply [pixels x K].
   bool Transposed(int oh, int ow) const { return UseSmallTiles() && oh * ow < kTransposedBelowPixels; }
 
   // Floats of scratch: a band's columns, or the columns and their transpose.
@@ -195,6 +194,8 @@ class GemmConvLayer final : public cv::dnn::Layer {
     return k_ * BandRows(oh, ow) * ow;
   }
 
+  // Output rows per band: as many as keep K x (rows * ow) floats within
+  // kColumnBlockBytes, at least one.
   int BandRows(int oh, int ow) const {
     const size_t row_bytes = static_cast<size_t>(k_) * ow * sizeof(float);
     return std::clamp(static_cast<int>(kColumnBlockBytes / std::max<size_t>(row_bytes, 1)), 1, oh);
