@@ -169,6 +169,7 @@ Status HttpServer::Start() {
     res.status = r.status;
     res.set_content(r.body, r.content_type.c_str());
     res.set_header("Cache-Control", "no-store");
+    for (const auto& [name, value] : r.headers) res.set_header(name, value);
     if (metrics) {
       const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
       metrics->Increment("livegate_http_requests_total",

@@ -34,6 +34,8 @@ struct ApiResponse {
   int status = 200;
   std::string body;
   std::string content_type = "application/json";
+  // Extra response headers (e.g. Content-Security-Policy for static pages).
+  std::vector<std::pair<std::string, std::string>> headers;
 };
 
 using ApiHandler = std::function<ApiResponse(const ApiRequest&)>;
