@@ -47,6 +47,7 @@ TEST_P(E2eFlows, RegisterAuthenticateRefuseOthersDeregister) {
   auto created = server.CreateAccount(account, password);
   ASSERT_EQ(created.exit_code, 0) << created.out << created.err;
 
+  // R-CLI-CAP-3: the real CLI sends its sealed capture and the server judges it (asd.live below).
   // R-FLOW-REG-1..12 under an action challenge: registered; the device
   // credential is stored locally.
   server.Script(account, "registration", ScriptJson(kD10First, 3900));
@@ -59,7 +60,7 @@ TEST_P(E2eFlows, RegisterAuthenticateRefuseOthersDeregister) {
   EXPECT_EQ(server.LastCaptureReasons(account), std::vector<std::string>{"asd.live"});
   EXPECT_NE(reg.err.find("[scripted challenge]"), std::string::npos) << reg.err;
 
-  // R-FLOW-AUT: the same person, a segment that shares no frame with the
+  // R-FLOW-AUT-1..11: the same person, a segment that shares no frame with the
   // registration's, following its own challenge: accepted.
   server.Script(account, "authentication", ScriptJson(kD10Later, 4900));
   auto same = Cli(server, "authenticate", account, kD10, 300, 450, "device");

@@ -250,6 +250,7 @@ TEST_P(StoreConformance, UserKeys) {
   EXPECT_EQ(store_->ReplaceUserKey(MakeKey("bob")).reason(), "storage.user_key_not_found");
 }
 
+// R-FLOW-MSG-3, R-FLOW-DER-10: deregistration deletes that user's references, devices and data key.
 TEST_P(StoreConformance, DeregistrationShredsOnlyThatUser) {
   for (const char* u : {"alice", "bob"}) {
     const std::string id = u;
