@@ -25,8 +25,7 @@
 
 namespace livegate::protocol {
 
-// The messages of X.1279 8.1: R-FLOW-MSG-1 (registration), R-FLOW-MSG-2 (authentication), R-FLOW-MSG-3 (deregistration).
-enum class FlowType { kRegistration, kAuthentication, kDeregistration };
+enum class FlowType { kRegistration, kAuthentication, kDeregistration };  // X.1279 8.1: R-FLOW-MSG-1/2/3
 std::string_view FlowTypeName(FlowType type);  // "registration", ...
 std::optional<FlowType> ParseFlowType(std::string_view name);
 
