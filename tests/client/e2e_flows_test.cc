@@ -70,7 +70,7 @@ TEST_P(E2eFlows, RegisterAuthenticateRefuseOthersDeregister) {
   EXPECT_TRUE(Contains(server.LastCaptureReasons(account), "asd.live"));
 
   // A different person on the registered device, who performs the
-  // challenge and passes liveness: refused by the comparison.
+  // challenge and passes liveness: refused by the comparison (R-SRV-CMP-1, R-FLOW-AUT-9).
   server.Script(account, "authentication", ScriptJson(kD3TurnMouth, 5000));
   auto other = Cli(server, "authenticate", account, kD3, 200, 353, "device");
   EXPECT_EQ(other.exit_code, 1) << other.json.dump() << "\n" << other.err;
@@ -110,6 +110,7 @@ TEST_P(E2eFlows, RegisterAuthenticateRefuseOthersDeregister) {
 // challenge is what stops it. The server's judgement does not find the
 // turn on the face crops (actions.missing:turn_right); the client's own
 // preliminary check sees the rotation but flags implausible angular speed.
+// R-SRV-ASJ-1, R-ASD-4: a replayed video of the registered person is judged not live.
 TEST_P(E2eFlows, PhoneReplayOfTheRegisteredPersonIsRefused) {
   LG_REQUIRE_MODELS();
   LG_REQUIRE_TEST_DATA(kReal);

@@ -44,6 +44,7 @@ TEST_F(DefaultPolicyTest, CleanKnownDeviceIsLowAndPassive) {
   EXPECT_EQ(d.reasons, (Reasons{"tier.low"}));
 }
 
+// R-SRV-DL-1/2: risk data -> tier -> the ASD type and challenge length the client is told.
 TEST_F(DefaultPolicyTest, NewDeviceIsMediumWithTwoActions) {
   RiskData r = Clean();
   r.known_device = false;  // every registration (R-FLOW-REG-4)
