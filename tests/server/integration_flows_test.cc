@@ -176,7 +176,7 @@ TEST_P(FlowsTest, RegisterAuthenticateDeregister) {
   EXPECT_EQ(captures, 3);
 }
 
-// R-SRV-CMP-1, R-SRV-CMP-2: an imported reference of another person; the probe is compared and refused.
+// R-SRV-CMP-1: an imported reference of another person; the probe is compared and refused.
 // Batch import through the admin interface (R-SRV-REG-1/2, decision 11.12),
 // then another person's face on the right device credential: not verified.
 TEST_P(FlowsTest, BatchImportThenImpostorIsNotVerified) {
