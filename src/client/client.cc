@@ -266,6 +266,7 @@ class ClientImpl final : public Client {
     risk.os_version = OsRelease();
     risk.app_version = "0.1.0";
     // Decision 11.15: a plain Linux process has no trusted capture environment.
+    // R-SEC-CLI-1: the OS release goes to the server as risk data; R-SEC-CLI-5 is not met (flag below).
     risk.integrity_flags = {"no_trusted_environment"};
     auto procedure_text = PostSealed(*session, "risk", protocol::ToJson(risk));
     if (!procedure_text.ok()) return refused(procedure_text.status());
@@ -402,6 +403,7 @@ class ClientImpl final : public Client {
                " face crops (JPEG, no metadata, <= " + std::to_string(po.max_side) +
                " px) with timestamps + preliminary results" +
                (new_credential ? " + the new device's SRP verifier" : ""));
+      // R-CLI-CAP-3: the locally checked capture goes to the server's authentication interface.
       auto result_text = PostSealed(*session, "capture", sub_json, &sealed_bytes);
       if (!result_text.ok()) return refused(result_text.status());
       LG_ASSIGN_OR_RETURN(auto result, protocol::ParseFlowResult(*result_text));

@@ -25,7 +25,7 @@
 
 namespace livegate::protocol {
 
-enum class FlowType { kRegistration, kAuthentication, kDeregistration };
+enum class FlowType { kRegistration, kAuthentication, kDeregistration };  // X.1279 8.1: R-FLOW-MSG-1/2/3
 std::string_view FlowTypeName(FlowType type);  // "registration", ...
 std::optional<FlowType> ParseFlowType(std::string_view name);
 

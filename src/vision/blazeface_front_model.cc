@@ -10,6 +10,7 @@
 // importer dereferences null on some corrupted files (a segfault in
 // readNetFromONNX, found by loading randomly mutated copies), so only the
 // exact pinned file reaches it. Any other bytes are model.corrupt.
+// R-SRV-SM-1, R-SEC-CLI-3 (partly): a model file changed on disk is refused, not run.
 #include <fstream>
 #include <iterator>
 

@@ -47,6 +47,7 @@ TEST_P(E2eFlows, RegisterAuthenticateRefuseOthersDeregister) {
   auto created = server.CreateAccount(account, password);
   ASSERT_EQ(created.exit_code, 0) << created.out << created.err;
 
+  // R-CLI-CAP-3: the real CLI sends its sealed capture and the server judges it (asd.live below).
   // R-FLOW-REG-1..12 under an action challenge: registered; the device
   // credential is stored locally.
   server.Script(account, "registration", ScriptJson(kD10First, 3900));
@@ -59,7 +60,7 @@ TEST_P(E2eFlows, RegisterAuthenticateRefuseOthersDeregister) {
   EXPECT_EQ(server.LastCaptureReasons(account), std::vector<std::string>{"asd.live"});
   EXPECT_NE(reg.err.find("[scripted challenge]"), std::string::npos) << reg.err;
 
-  // R-FLOW-AUT: the same person, a segment that shares no frame with the
+  // R-FLOW-AUT-1..11: the same person, a segment that shares no frame with the
   // registration's, following its own challenge: accepted.
   server.Script(account, "authentication", ScriptJson(kD10Later, 4900));
   auto same = Cli(server, "authenticate", account, kD10, 300, 450, "device");
@@ -69,7 +70,7 @@ TEST_P(E2eFlows, RegisterAuthenticateRefuseOthersDeregister) {
   EXPECT_TRUE(Contains(server.LastCaptureReasons(account), "asd.live"));
 
   // A different person on the registered device, who performs the
-  // challenge and passes liveness: refused by the comparison.
+  // challenge and passes liveness: refused by the comparison (R-SRV-CMP-1, R-FLOW-AUT-9).
   server.Script(account, "authentication", ScriptJson(kD3TurnMouth, 5000));
   auto other = Cli(server, "authenticate", account, kD3, 200, 353, "device");
   EXPECT_EQ(other.exit_code, 1) << other.json.dump() << "\n" << other.err;
@@ -109,6 +110,7 @@ TEST_P(E2eFlows, RegisterAuthenticateRefuseOthersDeregister) {
 // challenge is what stops it. The server's judgement does not find the
 // turn on the face crops (actions.missing:turn_right); the client's own
 // preliminary check sees the rotation but flags implausible angular speed.
+// R-SRV-ASJ-1, R-ASD-4: a replayed video of the registered person is judged not live.
 TEST_P(E2eFlows, PhoneReplayOfTheRegisteredPersonIsRefused) {
   LG_REQUIRE_MODELS();
   LG_REQUIRE_TEST_DATA(kReal);

@@ -45,6 +45,7 @@ class CaptureSessionTest : public ::testing::Test {
   std::unique_ptr<vision::FaceAnalyzer> analyzer_;
 };
 
+// R-CLI-CAP-2, R-FLOW-REG-5, R-FLOW-AUT-5, R-FLOW-DER-5: captured frames go through local ASD and quality; prompts follow the challenge.
 TEST_F(CaptureSessionTest, FollowsTheChallengeAndDetectsTheTurns) {
   LG_REQUIRE_MODELS();
   LG_REQUIRE_TEST_DATA(kClip);

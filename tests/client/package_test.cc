@@ -30,6 +30,7 @@ std::vector<int> MarkersBeforeScan(const std::vector<std::uint8_t>& jpeg) {
   return markers;
 }
 
+// R-SEC-COM-5 (desensitised, decision 11.8): face crops only, bounded, no metadata.
 TEST(PackageTest, CropsAreFaceRegionBoundedAndMetadataFree) {
   const cv::Mat frame = Textured(1920, 1080, 1);
   const cv::Rect2f face(800, 300, 400, 500);

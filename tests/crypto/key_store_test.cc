@@ -67,6 +67,7 @@ TEST(KeyStoreTest, SelfSignedWithSansWrappedAtRest) {
   EXPECT_EQ(LoadOrCreateTlsMaterial(o, Km(RandomBytes(32))).status().reason(), "keys.unknown_kek");
 }
 
+// R-SEC-COM-1: a real HTTPS server; a client that does not trust the certificate refuses.
 TEST(KeyStoreTest, RealHttpsServerOnGeneratedCertificate) {
   const auto dir = livegate::testing::MakeTempDir("ks");
   TlsOptions o;

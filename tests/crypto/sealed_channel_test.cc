@@ -41,6 +41,7 @@ TEST(SealedChannelTest, RoundTripBothDirections) {
   EXPECT_EQ(p.server.next_send_sequence(), 1u);
 }
 
+// R-SEC-COM-5: per-channel, per-direction keys.
 TEST(SealedChannelTest, DirectionsUseDistinctKeys) {
   Pair p;
   // A client message reflected back to the client is refused.
@@ -52,6 +53,7 @@ TEST(SealedChannelTest, DirectionsUseDistinctKeys) {
   EXPECT_EQ(p.client.Open(forged).status().reason(), "seal.auth_failed");
 }
 
+// R-SEC-SRV-3: a replayed message is refused and changes nothing.
 TEST(SealedChannelTest, ReplayRejectedWithoutSideEffects) {
   Pair p;
   auto m0 = p.client.Seal(ToBytes("m0"));

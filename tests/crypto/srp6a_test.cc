@@ -31,6 +31,7 @@ TEST(SrpTest, DefaultSuiteIs3072Sha256) {
   EXPECT_EQ(g->modulus_bytes(), 384u);
 }
 
+// R-SEC-COM-2/3, R-SRP-2/4: only s, B, A, M1, M2 cross; both sides derive the same session key.
 TEST(SrpTest, FullHandshakeAgreesOnKey) {
   const SrpGroup g = Group(SrpPolicy().default_suite);
   auto ver = MakeSrpVerifier(g, "alice", "correct horse");

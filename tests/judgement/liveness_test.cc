@@ -37,6 +37,7 @@ const CheckResult& Check(const LivenessVerdict& v, const char* name) {
   return c ? *c : none;
 }
 
+// R-ASD-1/2, R-SRV-ASJ-1: the prompted actions and the head-angle changes make a bona fide sequence live.
 TEST(LivenessTest, BonaFideFollowingTheChallengeIsLive) {
   const auto obs = MakeSequence(8500, 15, false, BonaFide);
   const auto v = JudgeLiveness(ThreeSteps(), obs, Policy());
@@ -91,6 +92,7 @@ TEST(LivenessTest, MovedPhotoFailsGeometryEvenWhenItTurns) {
   EXPECT_TRUE(JudgeLiveness(c, real, Policy()).live);
 }
 
+// R-ASD-5: a still photograph is refused.
 TEST(LivenessTest, StillPhotoCannotBlinkAndIsFrozen) {
   Challenge c;
   c.steps = {{Action::kBlink, 1000, 4000}};
@@ -152,6 +154,7 @@ TEST(LivenessTest, MouthNeutralIsTheRestStateNotATalkingLeadIn) {
   EXPECT_EQ(Check(v, "actions").reason, "actions.missing:open_mouth");
 }
 
+// R-ASD-3: motion continuity rejects a slideshow.
 TEST(LivenessTest, SlideshowOfPicturesIsDetected) {
   // Runs of identical frames, then a jump to the next picture.
   Challenge passive;
@@ -174,6 +177,7 @@ TEST(LivenessTest, SlideshowOfPicturesIsDetected) {
   EXPECT_EQ(Check(v, "continuity").reason, "continuity.slideshow");
 }
 
+// R-ASD-3: a swap of person in mid-session is rejected.
 TEST(LivenessTest, SwapOfPersonMidSessionIsDetected) {
   auto obs = MakeSequence(8500, 15, false, BonaFide);
   for (std::size_t i = obs.size() / 2; i < obs.size(); ++i) (*obs[i].descriptor)[1] = 0.9f;
@@ -297,6 +301,7 @@ TEST(LivenessTest, HostileTimingIsRefusedWithoutCrashing) {
   EXPECT_EQ(JudgeLiveness(c, undecodable, p).reason, "capture.undecodable_frames");
 }
 
+// R-ASD-4: the colour response separates a live face from a replayed video.
 TEST(LivenessTest, ScreenColourResponseSeparatesALiveFaceFromAReplay) {
   Challenge c;
   c.type = AsdType::kActionsLight;

@@ -18,6 +18,7 @@ using testing::SynthFrame;
 
 bool Has(const std::vector<std::string>& v, const std::string& s) { return std::find(v.begin(), v.end(), s) != v.end(); }
 
+// R-SRV-QJ-1/3: good frames pass, the best go on to comparison.
 TEST(QualityTest, GoodFramesAreAcceptedAndTheBestAreChosen) {
   std::vector<FrameObservation> obs;
   for (int i = 0; i < 6; ++i) {
@@ -34,6 +35,7 @@ TEST(QualityTest, GoodFramesAreAcceptedAndTheBestAreChosen) {
   EXPECT_TRUE(r.failed_measures.empty());
 }
 
+// R-SRV-QJ-2: below the threshold the capture is refused, naming what to fix.
 TEST(QualityTest, RefusalNamesTheFailedMeasures) {
   auto dark = MakeObservation(0, 0, SynthFrame{}, false);
   dark.mean_luma = 12, dark.underexposed = 0.8f;

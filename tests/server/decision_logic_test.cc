@@ -44,6 +44,7 @@ TEST_F(DefaultPolicyTest, CleanKnownDeviceIsLowAndPassive) {
   EXPECT_EQ(d.reasons, (Reasons{"tier.low"}));
 }
 
+// R-SRV-DL-1/2: risk data -> tier -> the ASD type and challenge length the client is told.
 TEST_F(DefaultPolicyTest, NewDeviceIsMediumWithTwoActions) {
   RiskData r = Clean();
   r.known_device = false;  // every registration (R-FLOW-REG-4)
@@ -72,6 +73,7 @@ TEST_F(DefaultPolicyTest, RootedNewDeviceIsHighWithLight) {  // R-SRV-DL-3
   EXPECT_EQ(d.reasons, (Reasons{"risk.new_device", "risk.integrity.rooted", "tier.high"}));
 }
 
+// R-SEC-CLI-1: an OS release below the policy minimum, as the client reports it, raises the risk.
 TEST_F(DefaultPolicyTest, OutdatedOsAndNetworkChange) {
   RiskData r = Clean();
   r.os_version = "11.2";
@@ -82,7 +84,7 @@ TEST_F(DefaultPolicyTest, OutdatedOsAndNetworkChange) {
   EXPECT_EQ(d.reasons, (Reasons{"risk.os_outdated", "risk.network_change", "tier.medium"}));
 }
 
-TEST_F(DefaultPolicyTest, NoTrustedEnvironmentRaisesTier) {  // decision 11.15
+TEST_F(DefaultPolicyTest, NoTrustedEnvironmentRaisesTier) {  // decision 11.15, compensates R-SEC-CLI-5 (not met)
   RiskData r = Clean();
   r.integrity_flags = {"no_trusted_environment"};
   const Decision d = Decide(policy_, r);
@@ -91,7 +93,7 @@ TEST_F(DefaultPolicyTest, NoTrustedEnvironmentRaisesTier) {  // decision 11.15
   EXPECT_EQ(d.reasons, (Reasons{"risk.integrity.no_trusted_environment", "tier.medium"}));
 }
 
-TEST_F(DefaultPolicyTest, FailuresAreCappedAndMismatchAdds) {  // 11.9, 11.10
+TEST_F(DefaultPolicyTest, FailuresAreCappedAndMismatchAdds) {  // 11.9, 11.10, R-SRV-ASJ-2 (client verdict -> risk only)
   RiskData r = Clean();
   r.recent_failures = 2;
   EXPECT_EQ(Decide(policy_, r).score, 20);

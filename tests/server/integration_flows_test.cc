@@ -123,6 +123,7 @@ class FlowsTest : public TwoServerTest {
 };
 
 TEST_P(FlowsTest, RegisterAuthenticateDeregister) {
+  // R-SRP-1: each of the three flows below sets up its channel with SRP-6a at step 2 (RunFlow: start, verify).
   ASSERT_EQ(CreateAccount(*ha_, "aoc", "account password").status, 201);
   const Segment enrol{0, 80, 2}, probe{160, 200, 1}, third{152, 192, 1};
   const auto cred = MakeDeviceCredential("phone-1", "per-device secret");
@@ -140,14 +141,17 @@ TEST_P(FlowsTest, RegisterAuthenticateDeregister) {
   auto dev = a_->store().GetDevice("phone-1");
   ASSERT_TRUE(dev.ok());
   EXPECT_EQ(dev->device_type, "android-phone");  // bound to the credential (11.13)
+  // R-FLOW-MSG-1: the registration is recorded (reference with its source, device credential) - above.
 
   // Authentication with the device credential; only the account id is
   // presented by the user (R-FLOW-AUT-1..11).
+  // R-SEC-SRV-2, R-FLOW-MSG-2: the client is identified by its device credential; the capture is compared.
   auto auth = RunFlow(FlowType::kAuthentication, "aoc", "phone-1", "phone-1", "per-device secret",
                       Frames(kPersonVideo, probe));
   ASSERT_TRUE(auth);
   EXPECT_EQ(auth->outcome, "authenticated") << ::testing::PrintToString(auth->reasons);
 
+  // R-FLOW-DER-0, R-FLOW-MSG-3: deregistration proves the account password; the user's data is deleted.
   // Deregistration (R-FLOW-DER-1..12): password channel, comparison, then
   // references, device credentials and the data key in one transaction.
   auto der = RunFlow(FlowType::kDeregistration, "aoc", "phone-1", "aoc", "account password",
@@ -172,6 +176,7 @@ TEST_P(FlowsTest, RegisterAuthenticateDeregister) {
   EXPECT_EQ(captures, 3);
 }
 
+// R-SRV-CMP-1: an imported reference of another person; the probe is compared and refused.
 // Batch import through the admin interface (R-SRV-REG-1/2, decision 11.12),
 // then another person's face on the right device credential: not verified.
 TEST_P(FlowsTest, BatchImportThenImpostorIsNotVerified) {

@@ -118,6 +118,7 @@ TEST_P(StoreConformance, RefusesSchemaNewerThanCode) {
   EXPECT_EQ(reopened.status().reason(), "storage.schema_too_new");
 }
 
+// R-SRV-DB-1: user names and identities (accounts, devices) on every backend.
 TEST_P(StoreConformance, AccountsLifecycle) {
   Account a = MakeAccount("alice");
   ASSERT_TRUE(store_->CreateAccount(a).ok());
@@ -250,6 +251,7 @@ TEST_P(StoreConformance, UserKeys) {
   EXPECT_EQ(store_->ReplaceUserKey(MakeKey("bob")).reason(), "storage.user_key_not_found");
 }
 
+// R-FLOW-MSG-3, R-FLOW-DER-10: deregistration deletes that user's references, devices and data key.
 TEST_P(StoreConformance, DeregistrationShredsOnlyThatUser) {
   for (const char* u : {"alice", "bob"}) {
     const std::string id = u;
@@ -271,6 +273,7 @@ TEST_P(StoreConformance, DeregistrationShredsOnlyThatUser) {
   EXPECT_EQ(store_->DeleteUserBiometrics("carol").reason(), "storage.account_not_found");
 }
 
+// R-SRV-DB-1: risk data on every backend.
 TEST_P(StoreConformance, RiskHistory) {
   const Timestamp t0 = clock_.Now();
   auto ev = [&](int sec, const std::string& dev, bool ok) {
@@ -378,6 +381,7 @@ TEST_P(StoreConformance, FlowStateVersionedAndExpiring) {
   EXPECT_EQ(store_->DeleteFlow("f2").reason(), "storage.flow_not_found");
 }
 
+// R-SEC-SRV-3, R-FLOW-X2: a session nonce is consumed once.
 TEST_P(StoreConformance, NonceIsSingleUse) {
   const Timestamp exp = clock_.Now() + seconds(300);
   ASSERT_TRUE(store_->ConsumeNonce("flow-1", "abc", exp).ok());

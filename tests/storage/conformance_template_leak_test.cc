@@ -99,6 +99,7 @@ Bytes DumpPostgresSchema(const std::string& schema) {
 
 class TemplateLeak : public ::testing::TestWithParam<Backend> {};
 
+// R-SEC-STO-3/4, R-SRV-SM-2: a copy of the database holds no template or key bytes.
 TEST_P(TemplateLeak, DatabaseCopyHoldsNoTemplateOrKeyBytes) {
   LG_REQUIRE_BACKEND(GetParam());
   TestDatabase db(GetParam());

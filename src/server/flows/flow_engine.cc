@@ -203,6 +203,7 @@ ApiResponse Service::StartFlow(const ApiRequest& r) {
     auto account = deps_.store->GetAccount(req->account_id);
     const bool account_ok = account.ok() && account->state == storage::AccountState::kActive;
     if (req->flow == FlowType::kAuthentication) {
+      // R-SEC-SRV-2: the client is identified by its device id and that device's SRP verifier.
       identity = req->device_id;
       auto device = deps_.store->GetDevice(req->device_id);
       if (account_ok && device.ok() && device->account_id == req->account_id) {
@@ -212,6 +213,7 @@ ApiResponse Service::StartFlow(const ApiRequest& r) {
         group_name = device->srp_group;
       }
     } else if (account_ok) {
+      // R-FLOW-REG-0, R-FLOW-DER-0: registration and deregistration prove the account password.
       known = true;
       salt = account->srp_salt;
       verifier = account->srp_verifier;
