@@ -220,7 +220,7 @@ export async function performChallenge(video, procedure, ui) {
         const step = steps.find((s) => t >= s.start_ms && t < s.end_ms);
         const done = steps.filter((s) => t >= s.end_ms).length;
         ui.challengeProgress({ t, duration, step, done, total: steps.length, colour: rgb });
-        if (t >= nextSample && frames.length + pending.length < maxFrames) {
+        if (t >= nextSample && pending.length < maxFrames) {
           nextSample = t + gap;
           const index = pending.length;
           const tMs = Math.round(t);

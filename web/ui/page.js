@@ -94,11 +94,12 @@ const countdown = async (seconds) => {
 
 async function capture(procedure, attempt) {
   const ch = procedure.challenge;
-  setStage('guidance');
   if (!els.video.srcObject) {
-    prompt('Opening the camera…');
+    setStage('camera');
+    prompt('Opening the camera… allow it if the browser asks.');
     await openCamera(els.video);
   }
+  setStage('guidance');
   if (attempt > 0) addStep(`New capture requested (${attempt}).`);
   const env = await guideEnvironment(els.video, ui);
   log.detectorMs = env.detectorMs;
