@@ -7,6 +7,7 @@
 #include <httplib.h>
 
 #include "client/tls_test_util.h"
+#include "server/config.h"
 #include "server/http_server.h"
 #include "server/static_files.h"
 #include "support/test_data.h"
@@ -144,6 +145,25 @@ TEST_F(StaticFiles, OverRealHttpsNoTraversalAndGetOnly) {
   ASSERT_TRUE(del);
   EXPECT_EQ(del->status, 400);
   (*http)->Stop();
+}
+
+// Configuration: web.static_dir (relative to the config file), web.enabled,
+// the compiled-in default (the repository's web/), unknown keys refused.
+TEST(WebConfig, StaticDirEnabledAndDefault) {
+  const std::string base = R"({"tls": {"generate": true}, "database": {"uri": "sqlite:x.db"},
+                              "master_key": {"env": "K"}, "policy_file": "p.json")";
+  auto def = ParseServerConfig(base + "}", "/etc/lg");
+  ASSERT_TRUE(def.ok()) << def.status().ToString();
+  EXPECT_TRUE(def->web.enabled);
+  EXPECT_EQ(def->web.static_dir, livegate::testing::SourceDir() / "web");
+  EXPECT_TRUE(fs::exists(def->web.static_dir / "register.html"));
+  auto set = ParseServerConfig(base + R"(, "web": {"enabled": false, "static_dir": "../www"}})", "/etc/lg");
+  ASSERT_TRUE(set.ok()) << set.status().ToString();
+  EXPECT_FALSE(set->web.enabled);
+  EXPECT_EQ(set->web.static_dir, fs::path("/etc/www"));
+  auto bad = ParseServerConfig(base + R"(, "web": {"root": "x"}})", "/etc/lg");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.status().reason(), "config.unknown_key");
 }
 
 }  // namespace
