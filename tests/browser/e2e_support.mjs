@@ -129,7 +129,19 @@ export function copyDir(from, to) { cpSync(from, to, { recursive: true }); }
 // Runs one flow on a page: opens `path`, fills the form, starts, and takes a
 // screenshot at every stage the page passes (artefacts), recording the
 // prompt shown then. Returns {outcome, reason, stages, log, firstPromptMs}.
-export async function runPageFlow(page, url, path, { account, password, label, artefacts }) {
+// Console errors and uncaught exceptions of every page, CSP violations
+// included ("Refused to ..."): the tests expect none.
+export const pageProblems = [];
+const watched = new WeakSet();
+function watch(page) {
+  if (watched.has(page)) return;
+  watched.add(page);
+  page.on('console', (m) => { if (m.type() === 'error' && !/Failed to load resource: the server responded with a status of 4\d\d/.test(m.text())) pageProblems.push(m.text()); });
+  page.on('pageerror', (e) => pageProblems.push(String(e)));
+}
+
+export async function runPageFlow(page, url, path, { account, password, label, artefacts, useKeyboard = false }) {
+  watch(page);
   await page.goto(`${url}/app/${path}?account=${encodeURIComponent(account)}`);
   await page.waitForFunction(() => document.body.dataset.stage === 'form');
   const timing = await page.evaluate(() => ({ firstPromptMs: window.livegateLog.firstPromptMs, readyAtMs: window.livegateLog.readyAtMs }));
@@ -142,7 +154,13 @@ export async function runPageFlow(page, url, path, { account, password, label, a
   };
   await shoot('form');
   if (password !== undefined) await page.fill('#password', password);
-  await page.click('#start');
+  if (useKeyboard) {
+    // Keyboard only: the form submits with Enter from its last field.
+    await page.focus(password !== undefined ? '#password' : '#account');
+    await page.keyboard.press('Enter');
+  } else {
+    await page.click('#start');
+  }
   const deadline = Date.now() + 90000;
   let last = 'form';
   while (Date.now() < deadline) {

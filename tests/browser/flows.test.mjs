@@ -12,7 +12,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 
-import { copyDir, env, hex, launchBrowser, makeY4m, missingPrerequisite, newDir, runPageFlow, startServer } from './e2e_support.mjs';
+import { copyDir, env, pageProblems, hex, launchBrowser, makeY4m, missingPrerequisite, newDir, runPageFlow, startServer } from './e2e_support.mjs';
 
 const skip = missingPrerequisite();
 if (skip && process.env.CI === 'true') throw new Error(`browser test prerequisite missing (CI=true): ${skip}`);
@@ -76,7 +76,12 @@ test('register, authenticate, refuse another person, deregister, refuse the old 
   let browser = await launchBrowser(chromium, profile, y4mA, server.spki);
   let page = browser.pages()[0] || await browser.newPage();
   server.script(account, 'registration', OPEN_MOUTH);
-  const reg = await runPageFlow(page, server.url, 'register.html', { account, password, label: '1-register', artefacts });
+  // Accessible markup: every form control has a label.
+  await page.goto(`${server.url}/app/register.html`);
+  const unlabelled = await page.evaluate(() => [...document.querySelectorAll('input, button, progress')]
+    .filter((e) => !(e.labels && e.labels.length) && !e.textContent.trim() && !e.getAttribute('aria-label')).map((e) => e.id));
+  assert.deepEqual(unlabelled, []);
+  const reg = await runPageFlow(page, server.url, 'register.html', { account, password, label: '1-register', artefacts, useKeyboard: true });
   console.log(`first prompt ${reg.firstPromptMs} ms after navigation (register page, loopback)`);
   assert.ok(reg.firstPromptMs < 2000, `first prompt within 2 s: ${reg.firstPromptMs} ms`);
   assert.equal(reg.outcome, 'registered', JSON.stringify({ reason: reg.reason, log: reg.log.result, audit: server.lastCaptureReasons(account) }));
@@ -129,5 +134,6 @@ test('register, authenticate, refuse another person, deregister, refuse the old 
   assert.equal(unknown.reason, 'auth.failed');
   assert.match(await page.textContent('#result-text'), /not accepted/);
   await browser.close();
+  assert.deepEqual(pageProblems, [], 'no console error, no CSP violation');
   console.log(`screenshots: ${artefacts}`);
 });

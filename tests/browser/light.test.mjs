@@ -14,7 +14,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 
-import { env, hex, launchBrowser, makeY4m, missingPrerequisite, newDir, runPageFlow, startServer } from './e2e_support.mjs';
+import { env, pageProblems, hex, launchBrowser, makeY4m, missingPrerequisite, newDir, runPageFlow, startServer } from './e2e_support.mjs';
 
 const skip = missingPrerequisite();
 if (skip && process.env.CI === 'true') throw new Error(`browser test prerequisite missing (CI=true): ${skip}`);
@@ -84,5 +84,8 @@ test('actions+light under the shipped policy: the fake camera is refused for the
     if (w) ++coloured;
   }
   assert.ok(coloured >= 8, `${coloured} frames under a colour`);
+  // The timestamps that went into the sealed package are these frames' t_ms.
+  assert.deepEqual(r.log.sentTMs, frames.map((f) => f.t_ms));
+  assert.deepEqual(pageProblems, [], 'no console error, no CSP violation');
   console.log(`light: ${frames.length} frames, ${coloured} under the colours; drawn ${JSON.stringify(shown)}; audit ${JSON.stringify(audit)}`);
 });

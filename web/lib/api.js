@@ -166,7 +166,8 @@ export async function runFlow({ api, flow, accountId, password, credentials, cap
     }
     result.attempts += 1;
     result.framesSent = submission.frames.length;
-    onEvent({ step: 'upload', message: `Sending ${submission.frames.length} face images, sealed`, frames: submission.frames.length });
+    onEvent({ step: 'upload', message: `Sending ${submission.frames.length} face images, sealed`, frames: submission.frames.length,
+      tMs: submission.frames.map((f) => f.t_ms) });
     let answer;
     try {
       answer = (await api.postSealed(session, 'capture', submission)).json;

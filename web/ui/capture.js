@@ -202,7 +202,8 @@ export async function performChallenge(video, procedure, ui) {
     const onFrame = (now) => {
       try {
         if (t0 === null) t0 = now;
-        const t = now - t0;
+        // Whole milliseconds: the same number decides the colour and is sent as t_ms.
+        const t = Math.round(now - t0);
         if (t > duration) {
           ui.colour(null);
           Promise.all(pending).then(() => resolve(finish())).catch(reject);
@@ -214,7 +215,7 @@ export async function performChallenge(video, procedure, ui) {
         const rgb = c ? hexOf(c.rgb) : null;
         if (rgb !== lastShown) {
           ui.colour(rgb);
-          drawLog.push({ rgb, drawn_ms: Math.round(t) });
+          drawLog.push({ rgb, drawn_ms: t });
           lastShown = rgb;
         }
         const step = steps.find((s) => t >= s.start_ms && t < s.end_ms);
@@ -223,7 +224,7 @@ export async function performChallenge(video, procedure, ui) {
         if (t >= nextSample && pending.length < maxFrames) {
           nextSample = t + gap;
           const index = pending.length;
-          const tMs = Math.round(t);
+          const tMs = t;
           pending.push((async () => {
             const m = await meter.measure(video);
             let q = 0.9;

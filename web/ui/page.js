@@ -164,7 +164,11 @@ async function start(event) {
           addStep(`The server asks for: ${e.procedure.asd_type === 'actions+light' ? 'actions and a colour sequence' : e.procedure.asd_type}.`);
         }
         if (e.step === 'recapture') addStep(`Again, please: ${e.message}`);
-        if (e.step === 'upload') addStep(`Sending ${e.frames} face pictures, sealed.`);
+        if (e.step === 'upload') {
+          addStep(`Sending ${e.frames} face pictures, sealed.`);
+          // The timestamps exactly as they go into the sealed package.
+          log.sentTMs = e.tMs;
+        }
       },
     });
     log.result = { outcome: result.outcome, reasons: result.reasons, deviceId: result.deviceId, attempts: result.attempts };
