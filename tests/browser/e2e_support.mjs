@@ -106,17 +106,18 @@ export async function startServer(dir, { policyEdit = (p) => p, maxFrames = 60 }
   };
 }
 
-export async function launchBrowser(chromium, profileDir, y4m, spki, viewport = { width: 390, height: 844 }) {
+// camera: false launches without the camera permission (the page is refused).
+export async function launchBrowser(chromium, profileDir, y4m, spki, viewport = { width: 390, height: 844 }, { camera = true } = {}) {
   return chromium.launchPersistentContext(profileDir, {
     executablePath: env.chromium,
     headless: true,
     viewport,
     deviceScaleFactor: 1,
-    permissions: ['camera'],
+    permissions: camera ? ['camera'] : [],
     args: [
       '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
       '--disable-background-networking', '--disable-component-update', '--disable-sync',
-      '--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream',
+      '--use-fake-device-for-media-stream', ...(camera ? ['--use-fake-ui-for-media-stream'] : ['--deny-permission-prompts']),
       `--use-file-for-fake-video-capture=${y4m}`,
       `--ignore-certificate-errors-spki-list=${spki}`,
     ],

@@ -8,7 +8,7 @@
 // A screenshot per stage is saved and its prompt checked; the page's first
 // prompt must come within 2 s of navigation on loopback (printed).
 import assert from 'node:assert/strict';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 
@@ -47,6 +47,7 @@ before(async () => {
   ({ chromium } = await import('playwright-core'));
   dir = newDir('lg-browser-');
   artefacts = join(env.artefacts || dir, `flows-${env.database}`);
+  rmSync(artefacts, { recursive: true, force: true });  // this run's screenshots only
   mkdirSync(artefacts, { recursive: true });
   // Every session scores >= 30 (no_trusted_environment): medium_from 1 /
   // high_from 1000 keep them all in the medium tier (ASD `actions`), which
@@ -124,6 +125,8 @@ test('register, authenticate, refuse another person, deregister, refuse the old 
   const gone = await runPageFlow(page, server.url, 'authenticate.html', { account, label: '5-after-deregistration', artefacts });
   assert.equal(gone.reason, 'client.not_registered');
   assert.match(await page.textContent('#result-text'), /Register first/);
+  assert.match(gone.stages.at(-1).prompt, /Not registered in this browser/);
+  assert.ok(!gone.stages.some((s) => s.stage === 'camera'), 'told before the camera opens');
   await browser.close();
 
   // --- the old credential (copied profile) is unknown to the server now.
@@ -136,4 +139,19 @@ test('register, authenticate, refuse another person, deregister, refuse the old 
   await browser.close();
   assert.deepEqual(pageProblems, [], 'no console error, no CSP violation');
   console.log(`screenshots: ${artefacts}`);
+});
+
+test('camera permission refused: the page says how to allow it, nothing is sent', { skip: skip || false, timeout: 120000 }, async () => {
+  const who = `nocam-${hex(4)}`;
+  server.createAccount(who, password);
+  const browser = await launchBrowser(chromium, join(dir, 'profile-nocam'), makeY4m(dir, D10, 0, 120), server.spki,
+    { width: 390, height: 844 }, { camera: false });
+  const page = browser.pages()[0] || await browser.newPage();
+  const r = await runPageFlow(page, server.url, 'register.html', { account: who, password, label: '7-camera-denied', artefacts });
+  await browser.close();
+  assert.equal(r.outcome, 'error');
+  assert.equal(r.reason, 'camera.denied', JSON.stringify(r.log.error));
+  assert.match(r.stages.at(-1).prompt, /Camera not available/);
+  assert.ok(!r.log.events.some((e) => e.step === 'channel'), 'no flow started before the camera');
+  assert.deepEqual(server.lastCaptureReasons(who), []);  // nothing reached the server
 });

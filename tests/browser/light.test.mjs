@@ -10,7 +10,7 @@
 // timestamps (what the server reads against the same windows) consistent
 // with the colour on screen at each.
 import assert from 'node:assert/strict';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 
@@ -41,6 +41,7 @@ before(async () => {
   ({ chromium } = await import('playwright-core'));
   dir = newDir('lg-browser-light-');
   artefacts = join(env.artefacts || dir, `light-${env.database}`);
+  rmSync(artefacts, { recursive: true, force: true });  // this run's screenshots only
   mkdirSync(artefacts, { recursive: true });
   server = await startServer(dir);  // the shipped policy, unchanged
   server.createAccount(account, password);

@@ -44,7 +44,10 @@ const REFUSALS = {
   'client.crypto_unavailable': 'This browser lacks WebCrypto or IndexedDB (private mode?). Use a current browser in a normal window.',
 };
 
-export function explainReason(reason, serverMessage = '') {
+export function explainReason(reason, serverMessage = '', flow = '') {
+  if (reason === 'auth.failed' && flow === 'authentication') {
+    return 'This browser\'s device credential was not accepted: face login may have been removed or replaced for this account. Register this browser again.';
+  }
   if (REFUSALS[reason]) return REFUSALS[reason];
   if (serverMessage) return serverMessage;
   return 'Something went wrong. Start again.';
@@ -58,3 +61,10 @@ export const OUTCOME_TITLES = {
   not_sent: 'Not sent',
   error: 'Error',
 };
+
+export function titleFor(outcome, reason = '') {
+  if (reason.startsWith('camera.')) return 'Camera not available';
+  if (reason === 'client.not_registered') return 'Not registered in this browser';
+  if (reason.startsWith('env.')) return 'Not sent: the picture conditions were not met';
+  return OUTCOME_TITLES[outcome] || outcome;
+}

@@ -9,9 +9,10 @@
 // window.livegateLog (timings, procedure, frames' t_ms and colours, drawn
 // colours) — no secret is ever put there.
 import { LivegateApi, runFlow } from '../lib/api.js';
+import { ProtocolError } from '../lib/bytes.js';
 import { indexedDbCredentials } from '../lib/credential.js';
 import { GUIDE, closeCamera, guideEnvironment, openCamera, performChallenge } from './capture.js';
-import { OUTCOME_TITLES, actionPrompt, explainReason } from './messages.js';
+import { actionPrompt, explainReason, titleFor } from './messages.js';
 
 const $ = (id) => document.getElementById(id);
 const flow = document.body.dataset.flow;
@@ -128,8 +129,8 @@ function showResult(outcome, reason, message) {
   document.body.dataset.reason = reason || '';
   els.result.hidden = false;
   els.result.className = ok ? 'result ok' : 'result refused';
-  els.resultTitle.textContent = OUTCOME_TITLES[outcome] || outcome;
-  els.resultText.textContent = ok ? (message || '') : explainReason(reason, message);
+  els.resultTitle.textContent = titleFor(outcome, reason);
+  els.resultText.textContent = ok ? (message || '') : explainReason(reason, message, flow);
   els.resultCode.textContent = reason ? `Reason code: ${reason}` : '';
   prompt(els.resultTitle.textContent);
   setStage('result');
@@ -153,6 +154,18 @@ async function start(event) {
   try {
     if (!globalThis.crypto?.subtle || !globalThis.indexedDB) throw Object.assign(new Error('no crypto'), { reason: 'client.crypto_unavailable' });
     credentials = indexedDbCredentials();
+    // Sign-in needs this browser's credential: say so before the camera.
+    if (flow === 'authentication' && !(await credentials.load(els.account.value.trim()))) {
+      throw new ProtocolError('client.not_registered', 'no device credential in this browser');
+    }
+    // The camera first, inside the click's user activation: the permission
+    // prompt comes at once, and no server session or challenge lifetime is
+    // spent while the person answers it.
+    if (!els.video.srcObject) {
+      setStage('camera');
+      prompt('Opening the camera… allow it if the browser asks.');
+      await openCamera(els.video);
+    }
     const result = await runFlow({
       api: new LivegateApi(''), flow, accountId: els.account.value.trim(), password: els.password ? els.password.value : '',
       credentials, capture,
