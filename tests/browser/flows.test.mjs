@@ -91,6 +91,8 @@ test('register, authenticate, refuse another person, deregister, refuse the old 
   checkStages(reg, /Registered/);
   const startToPrompt = reg.log.events.find((e) => e.stage === 'guidance').atMs - reg.log.startedAtMs;
   console.log(`start pressed -> camera guidance shown: ${startToPrompt} ms (SRP-6a, risk step, camera open)`);
+  const meter = [...reg.log.meterMs].sort((a, b) => a - b);
+  console.log(`guidance measure per check: median ${meter[meter.length >> 1]} ms, max ${meter.at(-1)} ms over ${meter.length} checks; browser FaceDetector: ${reg.log.hasFaceDetector ? 'yes' : 'no'}`);
   const frames = reg.log.capture.frames;
   assert.ok(frames.length >= 10 && frames.length <= 60, `${frames.length} frames`);
   for (let i = 1; i < frames.length; ++i) assert.ok(frames[i].t_ms > frames[i - 1].t_ms);

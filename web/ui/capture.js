@@ -145,13 +145,16 @@ export async function guideEnvironment(video, ui, { timeoutMs = 45000, signal } 
   const meter = new FrameMeter();
   const t0 = performance.now();
   let good = 0;
+  const meterMs = [];
   while (performance.now() - t0 < timeoutMs) {
     if (signal?.aborted) throw new ProtocolError('client.cancelled', 'cancelled');
+    const tm = performance.now();
     const m = await meter.measure(video);
+    meterMs.push(performance.now() - tm);
     const issues = environmentIssues(m, !!meter.detector);
     good = issues.length ? 0 : good + 1;
     ui.guidance(issues, m, !!meter.detector);
-    if (good >= ENV.steadyChecks) return { measure: m, detectorMs: meter.detectorMs };
+    if (good >= ENV.steadyChecks) return { measure: m, detectorMs: meter.detectorMs, meterMs, hasDetector: !!meter.detector };
     await sleep(100);
   }
   throw new ProtocolError('env.timeout', 'conditions not met');

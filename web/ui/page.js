@@ -104,6 +104,8 @@ async function capture(procedure, attempt) {
   if (attempt > 0) addStep(`New capture requested (${attempt}).`);
   const env = await guideEnvironment(els.video, ui);
   log.detectorMs = env.detectorMs;
+  log.meterMs = env.meterMs.map((x) => Math.round(x * 100) / 100);
+  log.hasFaceDetector = env.hasDetector;
   const actions = (ch.steps || []).map((s) => actionPrompt(s.action).toLowerCase());
   addStep(`Challenge: ${actions.length ? actions.join(', then ') : 'look at the camera'}${(ch.colours || []).length ? ', with a colour sequence on the screen' : ''} — ${Math.ceil(ch.duration_ms / 1000)} s.`);
   setStage('countdown');
