@@ -50,7 +50,8 @@ before(async () => {
 after(async () => { if (server) await server.stop(); });
 
 test('actions+light under the shipped policy: the fake camera is refused for the light', { skip: skip || false, timeout: 300000 }, async () => {
-  const browser = await launchBrowser(chromium, join(dir, 'profile'), makeY4m(dir, D10, 0, 120), server.spki);
+  // A laptop-sized window here (the flows test uses a phone-sized one).
+  const browser = await launchBrowser(chromium, join(dir, 'profile'), makeY4m(dir, D10, 0, 120), server.spki, { width: 1280, height: 800 });
   const page = browser.pages()[0] || await browser.newPage();
   server.script(account, 'registration', LIGHT);
   const r = await runPageFlow(page, server.url, 'register.html', { account, password, label: '1-register-light', artefacts });
