@@ -77,6 +77,11 @@ test('register, authenticate, refuse another person, deregister, refuse the old 
   let browser = await launchBrowser(chromium, profile, y4mA, server.spki);
   let page = browser.pages()[0] || await browser.newPage();
   server.script(account, 'registration', OPEN_MOUTH);
+  // The start page, reached through the /app -> /app/ redirect.
+  await page.goto(`${server.url}/app`);
+  assert.equal(new URL(page.url()).pathname, '/app/');
+  assert.match(await page.textContent('h1'), /Face login/);
+  await page.screenshot({ path: join(artefacts, '0-index.png') });
   // Accessible markup: every form control has a label.
   await page.goto(`${server.url}/app/register.html`);
   const unlabelled = await page.evaluate(() => [...document.querySelectorAll('input, button, progress')]
