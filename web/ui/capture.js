@@ -189,7 +189,6 @@ export async function performChallenge(video, procedure, ui) {
   const maxFrames = Math.max(1, procedure.max_frames || 24);
   const side = Math.min(480, procedure.max_frame_side || 480);
   const maxBytes = procedure.max_frame_bytes || 262144;
-  const gap = Math.max(66, duration / maxFrames);
   const colours = ch.colours || [];
   const steps = ch.steps || [];
   const meter = new FrameMeter();
@@ -198,7 +197,8 @@ export async function performChallenge(video, procedure, ui) {
   const drawLog = [];
   let lastShown = null;
   let t0 = null;
-  let nextSample = 0;
+  const plan = planSamples(duration, maxFrames, colours);
+  let nextPlanned = 0;
   const useVfc = typeof video.requestVideoFrameCallback === 'function';
 
   return new Promise((resolve, reject) => {
@@ -224,8 +224,9 @@ export async function performChallenge(video, procedure, ui) {
         const step = steps.find((s) => t >= s.start_ms && t < s.end_ms);
         const done = steps.filter((s) => t >= s.end_ms).length;
         ui.challengeProgress({ t, duration, step, done, total: steps.length, colour: rgb });
-        if (t >= nextSample && pending.length < maxFrames) {
-          nextSample = t + gap;
+        if (nextPlanned < plan.length && t >= plan[nextPlanned] && pending.length < maxFrames) {
+          // One frame now; planned times this frame already passed are skipped.
+          while (nextPlanned < plan.length && plan[nextPlanned] <= t) ++nextPlanned;
           const index = pending.length;
           const tMs = t;
           pending.push((async () => {
@@ -254,4 +255,31 @@ export async function performChallenge(video, procedure, ui) {
       };
     }
   });
+}
+
+// When to take frames (challenge ms): at most `maxFrames`, >= `minGap` apart.
+// Under a colour sequence the light check correlates the face's colour with
+// the screen's over the frames taken under the colours, so each colour window
+// gets its own frames (up to 4, after `settleMs` for display and camera
+// lag), half the budget at most; the rest is spread evenly over the whole
+// challenge (the actions and the continuity check need the whole span).
+// With a small budget (the shipped limits.max_frames is 12) this is what
+// keeps frames under every colour.
+export function planSamples(duration, maxFrames, colours = [], { minGap = 66, settleMs = 150 } = {}) {
+  const times = [];
+  if (colours.length) {
+    const perWindow = Math.max(1, Math.min(4, Math.floor(maxFrames / 2 / colours.length)));
+    for (const c of colours) {
+      const from = Math.min(c.start_ms + settleMs, (c.start_ms + c.end_ms) / 2);
+      for (let i = 0; i < perWindow; ++i) times.push(Math.round(from + (c.end_ms - from) * (i + 0.5) / perWindow));
+    }
+  }
+  const rest = Math.max(1, maxFrames - times.length);
+  for (let i = 0; i < rest; ++i) times.push(Math.round((duration * i) / rest));
+  times.sort((a, b) => a - b);
+  const out = [];
+  for (const t of times) {
+    if (t <= duration && (!out.length || t - out[out.length - 1] >= minGap)) out.push(t);
+  }
+  return out.slice(0, maxFrames);
 }
