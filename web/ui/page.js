@@ -24,7 +24,7 @@ const els = {
   prompt: $('prompt'), guidance: $('guidance'), stage: $('camera-stage'), video: $('preview'),
   progress: $('progress'), progressLabel: $('progress-label'), countdown: $('countdown'),
   result: $('result'), resultTitle: $('result-title'), resultText: $('result-text'), resultCode: $('result-code'),
-  overlay: $('light-overlay'), overlayPrompt: $('overlay-prompt'), again: $('again'), steps: $('steps'),
+  overlay: $('light-overlay'), overlayPrompt: $('overlay-prompt'), overlayProgress: $('overlay-progress'), again: $('again'), steps: $('steps'),
 };
 
 function setStage(stage) {
@@ -69,6 +69,7 @@ const ui = {
       text += ` (${stepLeft} s)`;
     }
     if (text !== els.prompt.textContent) prompt(text);
+    els.overlayProgress.value = els.progress.value;
     els.overlayPrompt.textContent = text + (colour ? ' — keep your face close to the screen' : '');
   },
   colour(rgb) {
