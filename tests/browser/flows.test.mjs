@@ -58,7 +58,15 @@ before(async () => {
   server.createAccount(account, password);
 });
 
-after(async () => { if (server) await server.stop(); });
+// The temporary folder (database, logs, profiles, y4m) stays only after a
+// failure, for the post-mortem.
+let passedTests = 0;
+const TESTS = 2;
+after(async () => {
+  if (server) await server.stop();
+  if (passedTests === TESTS && dir) rmSync(dir, { recursive: true, force: true });
+  else if (dir) console.log(`kept ${dir} for inspection`);
+});
 
 function checkStages(r, outcomeTitle) {
   const seen = r.stages.map((s) => s.stage);
@@ -146,6 +154,7 @@ test('register, authenticate, refuse another person, deregister, refuse the old 
   await browser.close();
   assert.deepEqual(pageProblems, [], 'no console error, no CSP violation');
   console.log(`screenshots: ${artefacts}`);
+  passedTests += 1;
 });
 
 test('camera permission refused: the page says how to allow it, nothing is sent', { skip: skip || false, timeout: 120000 }, async () => {
@@ -161,4 +170,5 @@ test('camera permission refused: the page says how to allow it, nothing is sent'
   assert.match(r.stages.at(-1).prompt, /Camera not available/);
   assert.ok(!r.log.events.some((e) => e.step === 'channel'), 'no flow started before the camera');
   assert.deepEqual(server.lastCaptureReasons(who), []);  // nothing reached the server
+  passedTests += 1;
 });

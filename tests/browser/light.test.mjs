@@ -47,7 +47,15 @@ before(async () => {
   server.createAccount(account, password);
 });
 
-after(async () => { if (server) await server.stop(); });
+// The temporary folder (database, logs, profiles, y4m) stays only after a
+// failure, for the post-mortem.
+let passedTests = 0;
+const TESTS = 1;
+after(async () => {
+  if (server) await server.stop();
+  if (passedTests === TESTS && dir) rmSync(dir, { recursive: true, force: true });
+  else if (dir) console.log(`kept ${dir} for inspection`);
+});
 
 test('actions+light under the shipped policy: the fake camera is refused for the light', { skip: skip || false, timeout: 300000 }, async () => {
   // A laptop-sized window here (the flows test uses a phone-sized one).
@@ -90,4 +98,5 @@ test('actions+light under the shipped policy: the fake camera is refused for the
   assert.deepEqual(r.log.sentTMs, frames.map((f) => f.t_ms));
   assert.deepEqual(pageProblems, [], 'no console error, no CSP violation');
   console.log(`light: ${frames.length} frames, ${coloured} under the colours; drawn ${JSON.stringify(shown)}; audit ${JSON.stringify(audit)}`);
+  passedTests += 1;
 });
