@@ -115,6 +115,7 @@ int main(int argc, char** argv) {
   deps.limits = config->limits;
   deps.srp = config->srp;
   deps.admin = config->admin;
+  if (config->web.enabled) deps.web_static_dir = config->web.static_dir;
   auto service = server::Service::Create(deps);
   if (!service.ok()) return Fail(service.status(), "service");
 

@@ -220,6 +220,16 @@ Result<ServerConfig> ParseServerConfig(std::string_view json_text,
   }
   if (c.log.audit_file.empty()) c.log.audit_file = base_dir / "audit.log";
 
+  c.web.static_dir = LIVEGATE_WEB_DIR;
+  if (const auto* o = root.Child("web", false)) {
+    StrictObject x(*o, "web", "config");
+    x.Bool("enabled", c.web.enabled);
+    s.clear();
+    x.String("static_dir", s);
+    if (!s.empty()) c.web.static_dir = Resolve(base_dir, s);
+    LG_RETURN_IF_ERROR(x.Finish());
+  }
+
   if (const auto* o = root.Child("testing", false)) {
     StrictObject x(*o, "testing", "config");
     s.clear();

@@ -93,6 +93,15 @@ struct LogOptions {
   std::filesystem::path audit_file;      // empty = <config dir>/audit.log
 };
 
+// The browser client (docs/WEB.md): static files served at /app/ on the
+// API's origin.
+struct WebOptions {
+  bool enabled = true;                  // false: no /app/ route
+  // Folder with index.html and lib/. Default: the repository's web/ folder
+  // (compiled in as LIVEGATE_WEB_DIR); relative paths: against the config file.
+  std::filesystem::path static_dir;
+};
+
 // Test and evaluation hooks. Production leaves this section out.
 struct TestingOptions {
   // Scripted-challenge hook (docs/API.md "Scripted challenges"): at step 4
@@ -116,6 +125,7 @@ struct ServerConfig {
   SrpOptions srp;
   AdminOptions admin;
   LogOptions log;
+  WebOptions web;
   TestingOptions testing;
 };
 

@@ -10,6 +10,7 @@
 #include "protocol/codec.h"
 #include "server/json_log.h"
 #include "server/scripted_challenges.h"
+#include "server/static_files.h"
 #include "vision/image_io.h"
 
 namespace livegate::server {
@@ -74,6 +75,7 @@ void Service::RegisterRoutes(HttpServer& http) {
   http.Route("POST", "/v1/flows/([0-9a-f]{32})/verify", bind(&Service::VerifyFlow));
   http.Route("POST", "/v1/flows/([0-9a-f]{32})/risk", bind(&Service::RiskStep));
   http.Route("POST", "/v1/flows/([0-9a-f]{32})/capture", bind(&Service::CaptureStep));
+  if (!deps_.web_static_dir.empty()) RegisterStaticFiles(http, {deps_.web_static_dir});
 }
 
 ApiResponse Service::Health(const ApiRequest&) {

@@ -55,6 +55,9 @@ struct ServiceDeps {
   // (server/scripted_challenges.h); empty in production. Create() refuses it
   // unless judgement_policy.challenge.allow_scripted.
   std::filesystem::path scripted_challenges_dir;
+  // Static files of the browser client served at /app/ (server/static_files.h);
+  // empty: no /app/ route.
+  std::filesystem::path web_static_dir;
   std::function<std::int64_t()> now_ms;       // empty: system clock
   // Test-only fault injection (crash test): called at named points of the
   // final transaction. Empty in production.

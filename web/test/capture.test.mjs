@@ -1,0 +1,34 @@
+// The capture's frame schedule (web/ui/capture.js planSamples).
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+
+import { planSamples } from '../ui/capture.js';
+
+const COLOURS = [600, 1200, 1800].map((s, i) => ({ rgb: ['#ff0000', '#00ff00', '#0000ff'][i], start_ms: s, end_ms: s + 600 }));
+const under = (plan, c) => plan.filter((t) => t >= c.start_ms && t < c.end_ms).length;
+
+test('actions only: evenly over the challenge from 0, within the budget', () => {
+  const p = planSamples(8000, 40, []);
+  assert.equal(p.length, 40);
+  assert.equal(p[0], 0);
+  for (let i = 1; i < p.length; ++i) assert.equal(p[i] - p[i - 1], 200);
+});
+
+test('a small budget still puts frames under every colour (shipped max_frames 12)', () => {
+  const p = planSamples(12750, 12, COLOURS);
+  assert.ok(p.length <= 12 && p.length >= 10, JSON.stringify(p));
+  for (const c of COLOURS) assert.ok(under(p, c) >= 2, `${c.rgb}: ${JSON.stringify(p)}`);
+  assert.equal(p[0], 0);
+  assert.ok(p.at(-1) >= 9000, 'the rest spans the challenge');
+  // For this schedule no frame lands in a window's first 150 ms (display and camera lag).
+  for (const c of COLOURS) assert.ok(!p.some((t) => t >= c.start_ms && t < c.start_ms + 150), JSON.stringify(p));
+});
+
+test('frames at least 66 ms apart, never past the end, never more than the budget', () => {
+  for (const [d, n] of [[1000, 60], [8000, 60], [3000, 5], [100, 3]]) {
+    const p = planSamples(d, n, COLOURS.filter((c) => c.end_ms <= d));
+    assert.ok(p.length <= n);
+    for (let i = 1; i < p.length; ++i) assert.ok(p[i] - p[i - 1] >= 66, `${d}/${n}: ${p}`);
+    assert.ok(p.every((t) => t >= 0 && t <= d));
+  }
+});
