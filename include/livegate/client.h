@@ -34,6 +34,10 @@ struct ClientOptions {
   std::string model_dir;              // "" = $LIVEGATE_MODELS, else the build's models/
   std::string device_type = "linux-desktop";  // reported risk data (decision 11.13)
   int max_recaptures = 2;             // client-side cap on re-captures the server asks for
+  // The embedding application shows FlowEvent::screen_colour full-screen at
+  // the challenge's times. When false (the CLI), an actions+light procedure
+  // is refused before capture with client.light_unsupported.
+  bool shows_screen_colours = false;
 };
 
 // Where the frames come from (R-CLI-CAP-1).

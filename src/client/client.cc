@@ -283,6 +283,14 @@ class ClientImpl final : public Client {
       Emit(listener, type, 4,
            "server decision logic: biometric " + procedure.biometric_type + ", ASD " + procedure.asd_type +
                ", risk tier " + procedure.tier + (reasons.empty() ? "" : " (" + reasons + ")"));
+      // The light challenge (actions+light) needs the screen to show colours
+      // at the challenge's times: only the browser client can. Stop before
+      // capturing and name the client that can (issue 15, docs/WEB.md).
+      if (procedure.asd_type == "actions+light" && !options_.shows_screen_colours) {
+        return refused(Status(StatusCode::kPermissionDenied, "client.light_unsupported",
+                              "this check shows colours on the screen, which the command-line client cannot do; "
+                              "open " + options_.server_url + "/app/ in a browser with a camera"));
+      }
       LG_ASSIGN_OR_RETURN(auto challenge, judgement::ChallengeFromJson(procedure.challenge.dump()));
       out.challenge.clear();
       std::string todo;

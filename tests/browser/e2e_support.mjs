@@ -38,7 +38,9 @@ export function makeY4m(dir, clip, start, end) {
 }
 
 // policyEdit: (text) => text, applied to config/policy.default.json.
-export async function startServer(dir, { policyEdit = (p) => p, maxFrames = 60 } = {}) {
+// The limits are the shipped ones (config/server.example.json), so the page
+// is tested against what an operator deploys.
+export async function startServer(dir, { policyEdit = (p) => p } = {}) {
   mkdirSync(join(dir, 'challenges'), { recursive: true });
   writeFileSync(join(dir, 'policy.json'), policyEdit(readFileSync(join(env.source, 'config/policy.default.json'), 'utf8')));
   writeFileSync(join(dir, 'judgement.json'), JSON.stringify({ challenge: { allow_scripted: true } }));
@@ -52,7 +54,7 @@ export async function startServer(dir, { policyEdit = (p) => p, maxFrames = 60 }
     policy_file: 'policy.json',
     judgement_policy_file: 'judgement.json',
     testing: { scripted_challenges_dir: 'challenges' },
-    limits: { max_body_bytes: 32 << 20, max_frames: maxFrames, max_frame_bytes: 262144, max_frame_side: 480 },
+    limits: JSON.parse(readFileSync(join(env.source, 'config/server.example.json'), 'utf8')).limits,
     admin: { token_sha256: createHash('sha256').update(adminToken).digest('hex') },
     log: { level: 'info', file: join(dir, 'server.log'), audit_file: join(dir, 'audit.log') },
     web: { static_dir: join(env.source, 'web') },

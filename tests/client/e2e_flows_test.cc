@@ -137,6 +137,34 @@ TEST_P(E2eFlows, PhoneReplayOfTheRegisteredPersonIsRefused) {
   EXPECT_TRUE(Contains(reasons, "actions.missing:turn_right")) << nlohmann::json(reasons).dump();
 }
 
+// Issue 15: with the shipped decision policy a new device lands in the high
+// tier (actions+light), whose screen colours the CLI cannot show. The CLI
+// stops before capturing and names the client that can (the browser page);
+// nothing is registered.
+TEST_P(E2eFlows, ShippedPolicyTellsTheCliToUseTheBrowser) {
+  LG_REQUIRE_MODELS();
+  LG_REQUIRE_TEST_DATA(kD10);
+  Server server;
+  ServerSetup setup;
+  setup.shipped_policy = true;
+  ASSERT_TRUE(server.Start(dir_, Database(), setup).ok()) << ReadFile(dir_ / "server.out");
+  const std::string account = "light-" + Hex(4), password = "pw-" + Hex(8);
+  ASSERT_EQ(server.CreateAccount(account, password).exit_code, 0);
+  auto reg = Cli(server, "register", account, kD10, 0, 120, "device", password);
+  EXPECT_EQ(reg.exit_code, 1) << reg.json.dump() << "\n" << reg.err;
+  EXPECT_EQ(reg.json["outcome"], "refused");
+  EXPECT_EQ(reg.json["tier"], "high");
+  EXPECT_EQ(reg.json["asd_type"], "actions+light");
+  EXPECT_EQ(reg.json["reasons"], nlohmann::json::array({"client.light_unsupported"})) << reg.json.dump();
+  EXPECT_NE(reg.json.value("message", "").find(server.url() + "/app/"), std::string::npos) << reg.json.dump();
+  // No capture was sent: the server judged nothing and registered nothing.
+  EXPECT_TRUE(server.LastCaptureReasons(account).empty());
+  // ... and this device holds no credential afterwards.
+  auto after = Cli(server, "authenticate", account, kD10, 300, 450, "device");
+  EXPECT_EQ(after.exit_code, 1) << after.json.dump() << "\n" << after.err;
+  EXPECT_EQ(after.json["reasons"], nlohmann::json::array({"secret.not_found"})) << after.json.dump();
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, E2eFlows, ::testing::Values("sqlite", "postgresql"));
 
 }  // namespace

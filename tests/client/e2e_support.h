@@ -89,6 +89,7 @@ inline std::string ScriptJson(const std::vector<Step>& steps, int duration_ms) {
 
 struct ServerSetup {
   int challenge_length = 2;  // actions per random challenge in the medium tier
+  bool shipped_policy = false;  // config/policy.default.json unchanged (tiers as shipped)
 };
 
 class Server {
@@ -102,10 +103,12 @@ class Server {
     // medium_from 1 / high_from 1000 put every session in the medium tier:
     // ASD type `actions`, which the scripted challenges must match.
     std::string policy = ReadFile(testing::SourceDir() / "config/policy.default.json");
-    policy = std::regex_replace(policy, std::regex(R"("medium_from": [0-9]+)"), R"("medium_from": 1)");
-    policy = std::regex_replace(policy, std::regex(R"("high_from": [0-9]+)"), R"("high_from": 1000)");
-    policy = std::regex_replace(policy, std::regex(R"(("asd_type": "actions",\s+"challenge_length": )[0-9]+)"),
-                                "$01" + std::to_string(setup.challenge_length));
+    if (!setup.shipped_policy) {
+      policy = std::regex_replace(policy, std::regex(R"("medium_from": [0-9]+)"), R"("medium_from": 1)");
+      policy = std::regex_replace(policy, std::regex(R"("high_from": [0-9]+)"), R"("high_from": 1000)");
+      policy = std::regex_replace(policy, std::regex(R"(("asd_type": "actions",\s+"challenge_length": )[0-9]+)"),
+                                  "$01" + std::to_string(setup.challenge_length));
+    }
     std::ofstream(dir / "policy.json") << policy;
     std::ofstream(dir / "judgement.json") << R"({"challenge": {"allow_scripted": true}})";
     std::filesystem::create_directories(scripts());
