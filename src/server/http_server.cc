@@ -358,7 +358,10 @@ void HttpServer::Impl::SetInterest(Conn& c, std::uint32_t events) {
 }
 
 void HttpServer::Impl::Accept(TimePoint now) {
-  for (;;) {
+  // Bounded per wake-up so that a connection flood cannot starve the
+  // connections already open (the listener stays readable; the rest are
+  // accepted on the next turn).
+  for (int accepted = 0; accepted < 256; ++accepted) {
     sockaddr_storage ss{};
     socklen_t len = sizeof(ss);
     const int fd = accept4(listen_fd, reinterpret_cast<sockaddr*>(&ss), &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
