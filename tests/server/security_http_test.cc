@@ -5,7 +5,8 @@
 //   handshakes, trickled bodies) do not stop /healthz from answering in
 //   under a second, and the server closes each of them at its deadline;
 // - the per-address connection cap closes the N+1th connection from one
-//   address while other addresses (127.0.0.2) are served;
+//   address while other addresses (127.0.0.2) are served; the global cap
+//   holds across addresses;
 // - duplicate or conflicting Content-Length, Transfer-Encoding, obs-fold
 //   and non-JSON bodies on JSON endpoints are refused with JSON errors;
 // - a made-up method is refused and never becomes a metrics label.
@@ -306,6 +307,34 @@ TEST_F(SecurityHttpTest, PerAddressConnectionCap) {
   EXPECT_EQ(TimedHealth().first, 200);
   const std::string m = server_->Metrics();
   EXPECT_GE(MetricValue(m, "livegate_http_connections_refused_total{limit=\"per_address\"}"), 1) << m;
+}
+
+// The global cap holds across addresses: with every slot taken, a
+// connection from another address is closed at once too; a freed slot
+// serves again.
+TEST_F(SecurityHttpTest, GlobalConnectionCap) {
+  constexpr int kCap = 3;
+  ASSERT_NO_FATAL_FAILURE(StartServer({{"max_connections", kCap}, {"max_connections_per_address", kCap},
+                                       {"header_timeout_ms", 30000}, {"read_timeout_ms", 30000}}));
+  const int port = server_->port();
+  {
+    RawConn probe;
+    if (!probe.ConnectTcp(port, "127.0.0.2")) GTEST_SKIP() << "cannot bind 127.0.0.2 on this host";
+  }
+  std::this_thread::sleep_for(milliseconds(100));
+  std::vector<std::unique_ptr<RawConn>> held;
+  for (int i = 0; i < kCap; ++i) {
+    held.push_back(std::make_unique<RawConn>());
+    ASSERT_TRUE(held.back()->Connect(port)) << i;
+  }
+  RawConn other;
+  EXPECT_FALSE(other.Connect(port, "127.0.0.2"));
+  EXPECT_TRUE(other.WaitClosed(2000));
+  held.pop_back();
+  std::this_thread::sleep_for(milliseconds(200));
+  EXPECT_EQ(TimedHealth("127.0.0.2").first, 200);
+  const std::string m = server_->Metrics();
+  EXPECT_GE(MetricValue(m, "livegate_http_connections_refused_total{limit=\"total\"}"), 1) << m;
 }
 
 struct Refused {
