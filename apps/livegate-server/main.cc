@@ -125,10 +125,17 @@ int main(int argc, char** argv) {
   ho.cert_pem = tls->cert_pem;
   ho.key_pem = tls->key_pem;
   ho.max_body_bytes = config->limits.max_body_bytes;
+  ho.max_header_bytes = config->limits.max_header_bytes;
+  ho.max_header_count = config->limits.max_header_count;
+  ho.header_timeout_ms = config->limits.header_timeout_ms;
+  ho.body_timeout_ms = config->limits.body_timeout_ms;
   ho.read_timeout_ms = config->limits.read_timeout_ms;
+  ho.idle_timeout_ms = config->limits.idle_timeout_ms;
   ho.write_timeout_ms = config->limits.write_timeout_ms;
   ho.keep_alive_max_count = config->limits.keep_alive_max_count;
   ho.thread_pool_size = config->limits.thread_pool_size;
+  ho.max_connections = config->limits.max_connections;
+  ho.max_connections_per_address = config->limits.max_connections_per_address;
   auto http = server::HttpServer::Create(ho, &metrics);
   if (!http.ok()) return Fail(http.status(), "HTTPS");
   (*service)->RegisterRoutes(**http);

@@ -137,10 +137,17 @@ Result<ServerConfig> ParseServerConfig(std::string_view json_text,
     StrictObject x(*o, "limits", "config");
     auto& l = c.limits;
     x.Size("max_body_bytes", l.max_body_bytes, 1024, 64ull << 20);
+    x.Size("max_header_bytes", l.max_header_bytes, 1024, 1u << 20);
+    x.Int("max_header_count", l.max_header_count, 8, 1000);
+    x.Int("header_timeout_ms", l.header_timeout_ms, 100, 120000);
+    x.Int("body_timeout_ms", l.body_timeout_ms, 100, 3600000);
     x.Int("read_timeout_ms", l.read_timeout_ms, 100, 120000);
+    x.Int("idle_timeout_ms", l.idle_timeout_ms, 100, 600000);
     x.Int("write_timeout_ms", l.write_timeout_ms, 100, 120000);
     x.Int("keep_alive_max_count", l.keep_alive_max_count, 1, 100000);
     x.Int("thread_pool_size", l.thread_pool_size, 1, 256);
+    x.Int("max_connections", l.max_connections, 1, 1000000);
+    x.Int("max_connections_per_address", l.max_connections_per_address, 1, 1000000);
     x.Int("max_frames", l.max_frames, 1, 120);
     x.Size("max_frame_bytes", l.max_frame_bytes, 1024, 8ull << 20);
     x.Int("max_frame_side", l.max_frame_side, 64, 4096);
@@ -151,6 +158,10 @@ Result<ServerConfig> ParseServerConfig(std::string_view json_text,
     x.Int("challenge_lifetime_seconds", l.challenge_lifetime_seconds, 5, 3600);
     x.Int("flow_lifetime_seconds", l.flow_lifetime_seconds, 10, 86400);
     LG_RETURN_IF_ERROR(x.Finish());
+    if (l.max_connections_per_address > l.max_connections) {
+      return Status(StatusCode::kInvalidArgument, "config.bad_value",
+                    "limits: max_connections_per_address exceeds max_connections");
+    }
     if (l.max_frame_bytes * static_cast<std::size_t>(l.max_frames) > l.max_body_bytes) {
       return Status(StatusCode::kInvalidArgument, "config.bad_value",
                     "limits: max_frames * max_frame_bytes exceeds max_body_bytes, so a valid "

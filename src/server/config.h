@@ -58,11 +58,20 @@ struct MasterKeyOptions {
 };
 
 struct LimitOptions {
+  // HTTP transport (server/http_server.h; docs/SECURITY.md "Transport").
+  // Deadlines cover a whole request, not each socket read (issue 12).
   std::size_t max_body_bytes = 4u << 20;  // larger requests get 413
-  int read_timeout_ms = 5000;             // per socket read
-  int write_timeout_ms = 5000;            // per socket write
+  std::size_t max_header_bytes = 16384;   // request line + headers; larger get 431
+  int max_header_count = 64;              // header fields; more get 431
+  int header_timeout_ms = 10000;          // TLS handshake + request line + headers
+  int body_timeout_ms = 60000;            // the whole body, after the headers
+  int read_timeout_ms = 5000;             // longest silence inside a request
+  int idle_timeout_ms = 5000;             // keep-alive wait for the next request
+  int write_timeout_ms = 5000;            // the whole response
   int keep_alive_max_count = 100;         // requests per connection
   int thread_pool_size = 8;               // HTTP worker threads
+  int max_connections = 1024;             // open connections in all
+  int max_connections_per_address = 64;   // open connections from one peer address
   int max_frames = 24;                    // frames in one capture package
   std::size_t max_frame_bytes = 256u << 10;  // one JPEG frame
   int max_frame_side = 640;               // pixels, width and height

@@ -1,9 +1,20 @@
-// HTTPS transport (R-SEC-COM-1): cpp-httplib's SSLServer with TLS 1.2+,
-// TCP_NODELAY, a payload limit (413), read/write timeouts and a sized
-// worker pool (docs: /work/shared/notes/platform.md). Routing is kept apart
-// from httplib: handlers see an ApiRequest and return an ApiResponse, so the
-// API can be driven without a socket, and every error leaves as the same
-// JSON shape {"error":{"reason":..., "message":...}}.
+// HTTPS transport (R-SEC-COM-1): the server's own event-driven front
+// (issue 12, finding 2: cpp-httplib held a worker thread per connection and
+// timed out per recv, so 9 slow connections stopped the server).
+//
+// One event thread (epoll) accepts, runs the TLS handshake (OpenSSL, TLS
+// 1.2+, forward-secret AEAD suites) and reads requests without ever
+// blocking on a peer; it parses them with the strict incremental parser of
+// http_parser.h under deadlines that cover the whole request (handshake and
+// head, then body), not each recv; it caps connections globally and per
+// peer address. Complete requests go to a pool of worker threads that run
+// the router; the event thread writes the responses back, also under a
+// deadline. See docs/SECURITY.md "Transport" and docs/API.md "Transport".
+//
+// Routing is kept apart from the transport: handlers see an ApiRequest and
+// return an ApiResponse, so the API can be driven without a socket, and
+// every error leaves as the same JSON shape
+// {"error":{"reason":..., "message":...}}.
 #pragma once
 
 #include <atomic>
@@ -46,16 +57,31 @@ int HttpStatusFor(StatusCode code);
 ApiResponse ErrorResponse(const Status& status);
 ApiResponse JsonResponse(int http_status, const std::string& json);
 
+// What a route's request body must be (checked when the body is not empty;
+// anything else gets 415 http.unsupported_media_type).
+enum class RequestBody {
+  kJson,         // Content-Type: application/json (optionally ; charset=utf-8)
+  kOctetStream,  // Content-Type: application/octet-stream (sealed messages)
+};
+
 struct HttpServerOptions {
   std::string address = "127.0.0.1";
   int port = 0;                         // 0: any free port (see port())
   std::string cert_pem;                 // server certificate chain (PEM)
   std::string key_pem;                  // private key (PEM, unencrypted in memory)
-  std::size_t max_body_bytes = 4u << 20;
-  int read_timeout_ms = 5000;
-  int write_timeout_ms = 5000;
-  int keep_alive_max_count = 100;
-  int thread_pool_size = 8;
+  std::size_t max_body_bytes = 4u << 20;   // larger bodies: 413 before any is read
+  std::size_t max_header_bytes = 16384;    // request line + headers: else 431
+  int max_header_count = 64;               // header fields: else 431
+  // Deadlines per request, not per recv. A connection that misses one is closed.
+  int header_timeout_ms = 10000;  // TLS handshake (first request) + request line + headers
+  int body_timeout_ms = 60000;    // the whole body, from the end of the headers
+  int read_timeout_ms = 5000;     // longest silence inside a request (handshake, head, body)
+  int idle_timeout_ms = 5000;     // keep-alive: waiting for the next request
+  int write_timeout_ms = 5000;    // the whole response
+  int keep_alive_max_count = 100; // requests per connection
+  int thread_pool_size = 8;       // workers running the handlers
+  int max_connections = 1024;             // open connections in all
+  int max_connections_per_address = 64;   // open connections from one peer address
 };
 
 class HttpServer {
@@ -66,16 +92,21 @@ class HttpServer {
   ~HttpServer();
 
   // `pattern` is a full-match regex over the path; groups go to captures.
-  void Route(const std::string& method, const std::string& pattern, ApiHandler handler);
+  // A non-empty request body must have the media type `body` names.
+  void Route(const std::string& method, const std::string& pattern, ApiHandler handler,
+             RequestBody body = RequestBody::kJson);
 
   // Binds and serves on a background thread. Reasons: http.bind.
   Status Start();
   // The bound port (after Start).
   int port() const { return port_; }
-  // Stops listening and joins the thread. Idempotent.
+  // Stops accepting, lets requests already being handled finish and their
+  // responses be written (bounded by write_timeout_ms), closes every
+  // connection and joins the threads. Idempotent.
   void Stop();
 
-  // Runs the router without a socket (used by Start's handlers and tests).
+  // Runs the router without a socket (used by the workers and tests):
+  // route, method, request media type, handler.
   ApiResponse Dispatch(ApiRequest request) const;
 
  private:
@@ -87,6 +118,7 @@ class HttpServer {
     std::regex pattern;
     std::string pattern_text;
     ApiHandler handler;
+    RequestBody body;
   };
   std::vector<RouteEntry> routes_;
   std::thread thread_;

@@ -73,8 +73,10 @@ void Service::RegisterRoutes(HttpServer& http) {
   http.Route("POST", "/v1/admin/references", bind(&Service::AdminImportReference));
   http.Route("POST", "/v1/flows", bind(&Service::StartFlow));
   http.Route("POST", "/v1/flows/([0-9a-f]{32})/verify", bind(&Service::VerifyFlow));
-  http.Route("POST", "/v1/flows/([0-9a-f]{32})/risk", bind(&Service::RiskStep));
-  http.Route("POST", "/v1/flows/([0-9a-f]{32})/capture", bind(&Service::CaptureStep));
+  // Steps 3-11 carry sealed binary messages, the others JSON.
+  http.Route("POST", "/v1/flows/([0-9a-f]{32})/risk", bind(&Service::RiskStep), RequestBody::kOctetStream);
+  http.Route("POST", "/v1/flows/([0-9a-f]{32})/capture", bind(&Service::CaptureStep),
+             RequestBody::kOctetStream);
   if (!deps_.web_static_dir.empty()) RegisterStaticFiles(http, {deps_.web_static_dir});
 }
 

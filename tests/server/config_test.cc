@@ -24,6 +24,12 @@ TEST(ConfigTest, ShippedExampleParses) {
   EXPECT_TRUE(c->database.is_sqlite());
   EXPECT_EQ(c->limits.thread_pool_size, 8);
   EXPECT_EQ(c->limits.max_body_bytes, 4194304u);
+  // HTTP transport deadlines and caps (issue 12).
+  EXPECT_EQ(c->limits.header_timeout_ms, 10000);
+  EXPECT_EQ(c->limits.body_timeout_ms, 60000);
+  EXPECT_EQ(c->limits.max_header_bytes, 16384u);
+  EXPECT_EQ(c->limits.max_connections, 1024);
+  EXPECT_EQ(c->limits.max_connections_per_address, 64);
   EXPECT_EQ(c->srp.default_group, "modp/srp/3072");
   EXPECT_EQ(c->policy_file, testing::SourceDir() / "config/policy.default.json");
   EXPECT_EQ(c->master_key.env, "LIVEGATE_MASTER_KEY");
@@ -56,6 +62,15 @@ TEST(ConfigTest, EachMistakeHasItsReason) {
       {R"({"tls":{"generate":true},"database":{"uri":"sqlite:x"},"master_key":{"env":"K"},
            "policy_file":"p","limits":{"thread_pool_size":0}})",
        "config.out_of_range", "limits.thread_pool_size"},
+      {R"({"tls":{"generate":true},"database":{"uri":"sqlite:x"},"master_key":{"env":"K"},
+           "policy_file":"p","limits":{"header_timeout_ms":0}})",
+       "config.out_of_range", "limits.header_timeout_ms"},
+      {R"({"tls":{"generate":true},"database":{"uri":"sqlite:x"},"master_key":{"env":"K"},
+           "policy_file":"p","limits":{"max_header_bytes":100}})",
+       "config.out_of_range", "limits.max_header_bytes"},
+      {R"({"tls":{"generate":true},"database":{"uri":"sqlite:x"},"master_key":{"env":"K"},
+           "policy_file":"p","limits":{"max_connections":10,"max_connections_per_address":11}})",
+       "config.bad_value", "max_connections_per_address"},
       {R"({"tls":{"generate":true},"database":{"uri":"sqlite:x"},"master_key":{"env":"K"},
            "policy_file":"p","limits":{"thread_pool":4}})",
        "config.unknown_key", "limits.thread_pool"},
