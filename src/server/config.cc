@@ -150,6 +150,7 @@ Result<ServerConfig> ParseServerConfig(std::string_view json_text,
     x.Int("replay_window_seconds", l.replay_window_seconds, 1, 3600);
     x.Int("challenge_lifetime_seconds", l.challenge_lifetime_seconds, 5, 3600);
     x.Int("flow_lifetime_seconds", l.flow_lifetime_seconds, 10, 86400);
+    x.Int("max_open_flows_per_account", l.max_open_flows_per_account, 1, 100);
     LG_RETURN_IF_ERROR(x.Finish());
     if (l.max_frame_bytes * static_cast<std::size_t>(l.max_frames) > l.max_body_bytes) {
       return Status(StatusCode::kInvalidArgument, "config.bad_value",

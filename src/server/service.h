@@ -115,13 +115,30 @@ class Service {
   Result<OpenedStep> OpenSealedStep(const nlohmann::json& channel_state, const std::string& body);
   Result<crypto::Bytes> SealFlowState(const std::string& flow_id, const nlohmann::json& state);
   Result<nlohmann::json> OpenFlowState(const std::string& flow_id, const crypto::Bytes& sealed);
+  // Records one failed attempt (decision 11.9). With `spent_flow`, the same
+  // transaction moves that flow from `verifying` to `spent` (compare-and-set
+  // on its version), so the failure and the end of the in-flight guess are
+  // seen together.
   Status RecordFailure(const std::string& account_id, const std::string& device_id,
                        const std::string& flow_type, const std::vector<std::string>& reasons,
-                       const std::string& remote);
+                       const std::string& remote, const storage::FlowState* spent_flow = nullptr);
   Result<bool> IsLockedOut(const std::string& account_id);
+  // OK, or the lockout refusal (auth.locked_out, the answer a locked start
+  // gets), or the database error: the check of every flow step after the
+  // start (R-SEC-SRV-2).
+  Status CheckNotLockedOut(const std::string& account_id);
   // Decision 11.9: the end of the lockout of `account_id` (known or not),
   // derived from the failure events in the database; nullopt = not locked.
   Result<std::optional<storage::Timestamp>> LockedUntil(const std::string& account_id);
+  // The same over `ops` (inside a transaction), counting `in_flight` proofs
+  // being checked right now as failures at the current time.
+  Result<std::optional<storage::Timestamp>> LockedUntilIn(storage::StoreOps& ops,
+                                                          const std::string& account_id,
+                                                          int in_flight);
+  // Takes flow `flow` for its one SRP proof (started -> verifying) unless
+  // the account is locked out, counting the account's proofs in flight
+  // (R-SEC-SRV-2). On OK, flow->version is the taken row's.
+  Status TakeFlowForProof(storage::FlowState* flow);
 
   ServiceDeps deps_;
   std::unique_ptr<storage::TemplateProtector> protector_;

@@ -122,6 +122,9 @@ ApiResponse Service::RiskStep(const ApiRequest& r) {
                          "this flow is not waiting for risk data"),
                   op, r, account, flow_id);
   }
+  // Decision 11.9 at every step (R-SEC-SRV-2): a flow that proved the
+  // password before the account id was locked goes no further while it is.
+  if (auto st = CheckNotLockedOut(account); !st.ok()) return Refuse(st, op, r, account, flow_id);
   auto opened = OpenSealedStep(ctx->state.at("channel"), r.body);
   if (!opened.ok()) return Refuse(opened.status(), op, r, account, flow_id);
   crypto::SealedChannel* channel = &opened->channel;
@@ -243,6 +246,9 @@ ApiResponse Service::CaptureStep(const ApiRequest& r) {
                          "this flow is not waiting for a capture"),
                   op, r, account, flow_id);
   }
+  // Decision 11.9 at every step (R-SEC-SRV-2), before the face is judged:
+  // a locked account id gets no biometric comparison either.
+  if (auto st = CheckNotLockedOut(account); !st.ok()) return Refuse(st, op, r, account, flow_id);
   auto opened = OpenSealedStep(ctx->state.at("channel"), r.body);
   if (!opened.ok()) return Refuse(opened.status(), op, r, account, flow_id);
   crypto::SealedChannel* channel = &opened->channel;
