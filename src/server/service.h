@@ -135,10 +135,16 @@ class Service {
   Result<std::optional<storage::Timestamp>> LockedUntilIn(storage::StoreOps& ops,
                                                           const std::string& account_id,
                                                           int in_flight);
-  // Takes flow `flow` for its one SRP proof (started -> verifying) unless
-  // the account is locked out, counting the account's proofs in flight
-  // (R-SEC-SRV-2). On OK, flow->version is the taken row's.
-  Status TakeFlowForProof(storage::FlowState* flow);
+  // Takes `flow` for one credential check - its SRP proof (started ->
+  // verifying) or a capture's judgement (challenge -> judging) - unless the
+  // account id is locked out, counting its checks in flight as failures
+  // (R-SEC-SRV-2). `not_waiting` is the answer when the flow is not at
+  // `from` (or another request took it first). On OK, flow->step and
+  // flow->version are the taken row's.
+  Status TakeFlowForCheck(storage::FlowState* flow, int from, int to, const Status& not_waiting);
+  // Ends a taken flow that cannot go on (spent), so it stops counting as a
+  // check in flight; logs a failure to do so.
+  void SpendFlow(storage::FlowState flow);
 
   ServiceDeps deps_;
   std::unique_ptr<storage::TemplateProtector> protector_;

@@ -67,15 +67,7 @@ Result<Service::FlowContext> Service::LoadFlow(const std::string& flow_id) {
   {
     StepTimer t(timings_.database_ns);
     auto row = deps_.store->GetFlow(flow_id);
-    if (!row.ok()) {
-      if (row.status().reason() == "storage.flow_not_found") {
-        return Status::NotFound("flow.not_found", "no such flow (finished, expired or never started)");
-      }
-      if (row.status().reason() == "storage.flow_expired") {
-        return Status(StatusCode::kExpired, "flow.expired", "the flow has expired; start again");
-      }
-      return row.status();
-    }
+    if (!row.ok()) return FlowStatusFromStorage(row.status());
     ctx.row = std::move(row).value();
   }
   LG_ASSIGN_OR_RETURN(ctx.state, OpenFlowState(flow_id, ctx.row.channel_state));
@@ -138,29 +130,36 @@ Status Service::CheckNotLockedOut(const std::string& account_id) {
   return locked ? LockedOut() : Status::Ok();
 }
 
-Status Service::TakeFlowForProof(storage::FlowState* flow) {
+Status Service::TakeFlowForCheck(storage::FlowState* flow, int from, int to,
+                                 const Status& not_waiting) {
   StepTimer t(timings_.database_ns);
   return deps_.store->Transact([&](storage::StoreOps& ops) -> Status {
     // One account id at a time: the lockout read and the take below are
-    // atomic against every other proof of this account id, in any process.
+    // atomic against every other check of this account id, in any process.
     LG_RETURN_IF_ERROR(ops.GuardAccount(flow->account_id));
     auto current = ops.GetFlow(flow->flow_id);
     if (!current.ok()) return current.status();
-    if (current->step != kStepStarted || current->version != flow->version) return ProofNotAccepted();
-    LG_ASSIGN_OR_RETURN(int in_flight, ops.CountOpenFlows(flow->account_id, {kStepVerifying}));
+    if (current->step != from || current->version != flow->version) return not_waiting;
+    LG_ASSIGN_OR_RETURN(int in_flight, ops.CountOpenFlows(flow->account_id, InFlightSteps()));
     LG_ASSIGN_OR_RETURN(auto until, LockedUntilIn(ops, flow->account_id, in_flight));
-    // Locked: the flow stays `started` and nothing is checked or recorded.
+    // Locked: the flow stays where it was and nothing is checked or recorded.
     if (until) return LockedOut();
     storage::FlowState taken = *flow;
-    taken.step = kStepVerifying;
+    taken.step = to;
     auto v = ops.UpdateFlow(taken);  // compare-and-set on the version read above
-    if (!v.ok()) {
-      return v.status().reason() == "storage.flow_conflict" ? ProofNotAccepted() : v.status();
-    }
-    flow->step = kStepVerifying;
+    if (!v.ok()) return v.status().reason() == "storage.flow_conflict" ? not_waiting : v.status();
+    flow->step = to;
     flow->version = *v;
     return Status::Ok();
   });
+}
+
+void Service::SpendFlow(storage::FlowState flow) {
+  StepTimer t(timings_.database_ns);
+  flow.step = kStepSpent;
+  if (auto v = deps_.store->UpdateFlow(flow); !v.ok()) {
+    LogEvent(LogLevel::kError, "flow.spend_failed", {{"reason", v.status().reason()}});
+  }
 }
 
 Status Service::RecordFailure(const std::string& account_id, const std::string& device_id,
@@ -356,13 +355,9 @@ ApiResponse Service::VerifyFlow(const ApiRequest& r) {
   // is checked: exactly one proof per flow is evaluated, even when many
   // arrive at once on several processes, and every other one gets
   // ProofNotAccepted whatever it holds.
-  if (Status taken = TakeFlowForProof(&ctx->row); !taken.ok()) {
-    if (taken.reason() == "storage.flow_not_found") {
-      taken = Status::NotFound("flow.not_found", "no such flow (finished, expired or never started)");
-    } else if (taken.reason() == "storage.flow_expired") {
-      taken = Status(StatusCode::kExpired, "flow.expired", "the flow has expired; start again");
-    }
-    return Refuse(taken, op, r, account, flow_id);
+  if (Status taken = TakeFlowForCheck(&ctx->row, kStepStarted, kStepVerifying, ProofNotAccepted());
+      !taken.ok()) {
+    return Refuse(FlowStatusFromStorage(taken), op, r, account, flow_id);
   }
 
   crypto::SrpPolicy sp;

@@ -31,11 +31,23 @@ constexpr int kStepDone = 10;      // terminal (the row is deleted in the same t
 // checked, so exactly one proof per flow is evaluated, across threads and
 // processes; a verifying flow counts as a failure in flight for the lockout.
 constexpr int kStepVerifying = 20;  // one request took the flow; its proof is being checked
-constexpr int kStepSpent = 21;      // the proof was refused; the row stays until it expires so
-                                    // every later proof gets the same answer as a concurrent one
+constexpr int kStepSpent = 21;      // the proof was refused (or the capture could not be judged);
+                                    // the row stays until it expires so every later proof gets
+                                    // the same answer as a concurrent one
+// The same for the capture (the biometric credential): challenge -> judging
+// before the face is judged, so one capture per challenge is judged and a
+// judgement in progress counts for the lockout like a proof in flight.
+constexpr int kStepJudging = 22;
 // Steps of an open flow (the per-account cap counts these).
 inline const std::vector<int>& OpenFlowSteps() {
-  static const std::vector<int> steps = {kStepStarted, kStepVerifying, kStepChannel, kStepChallenge};
+  static const std::vector<int> steps = {kStepStarted, kStepVerifying, kStepChannel, kStepChallenge,
+                                         kStepJudging};
+  return steps;
+}
+// Credential checks in progress (counted as failures by the lockout until
+// they end).
+inline const std::vector<int>& InFlightSteps() {
+  static const std::vector<int> steps = {kStepVerifying, kStepJudging};
   return steps;
 }
 
@@ -60,6 +72,20 @@ inline Status LockedOut() {
 inline Status ProofNotAccepted() {
   return Status(StatusCode::kFailedPrecondition, "flow.wrong_step",
                 "this flow is not waiting for the SRP proof");
+}
+inline Status CaptureNotAccepted() {
+  return Status(StatusCode::kFailedPrecondition, "flow.wrong_step",
+                "this flow is not waiting for a capture");
+}
+// The flow refusals of the API for the store's flow reasons.
+inline Status FlowStatusFromStorage(const Status& st) {
+  if (st.reason() == "storage.flow_not_found") {
+    return Status::NotFound("flow.not_found", "no such flow (finished, expired or never started)");
+  }
+  if (st.reason() == "storage.flow_expired") {
+    return Status(StatusCode::kExpired, "flow.expired", "the flow has expired; start again");
+  }
+  return st;
 }
 inline Status TooManyOpenFlows(int cap) {
   return Status(StatusCode::kResourceExhausted, "flow.too_many_open",
