@@ -177,7 +177,14 @@ Status Service::RecordFailure(const std::string& account_id, const std::string& 
     if (spent_flow != nullptr) {
       storage::FlowState spent = *spent_flow;
       spent.step = kStepSpent;
-      LG_RETURN_IF_ERROR(ops.UpdateFlow(spent).status());
+      // A flow that expired (or was purged) while its proof was checked has
+      // nothing left to spend; the failure still counts (a guess timed to
+      // land on the expiry must not go unrecorded).
+      auto v = ops.UpdateFlow(spent);
+      if (!v.ok() && v.status().reason() != "storage.flow_expired" &&
+          v.status().reason() != "storage.flow_not_found") {
+        return v.status();
+      }
     }
     storage::RiskEvent ev;
     ev.account_id = account_id;
@@ -368,7 +375,10 @@ ApiResponse Service::VerifyFlow(const ApiRequest& r) {
   {
     StepTimer t(timings_.crypto_ns);
     auto session = crypto::SrpServerSession::Restore(UnB64(ctx->state.at("srp")), sp);
-    if (!session.ok()) return Refuse(session.status(), op, r, account, flow_id);
+    if (!session.ok()) {
+      SpendFlow(ctx->row);  // taken but uncheckable: end it, so it stops counting as in flight
+      return Refuse(session.status(), op, r, account, flow_id);
+    }
     m2 = session->VerifyClient(req->A, req->M1);
     if (m2.ok()) key = session->session_key();
   }
@@ -402,11 +412,17 @@ ApiResponse Service::VerifyFlow(const ApiRequest& r) {
                                             [this] { return NowMs(); });
     crypto::Cleanse(key);
   }
-  if (!channel.ok()) return Refuse(channel.status(), op, r, account, flow_id);
+  if (!channel.ok()) {
+    SpendFlow(ctx->row);
+    return Refuse(channel.status(), op, r, account, flow_id);
+  }
   ctx->state.erase("srp");
   ctx->state["channel"] = B64(channel->Serialize());
   auto sealed = SealFlowState(flow_id, ctx->state);
-  if (!sealed.ok()) return Refuse(sealed.status(), op, r, account, flow_id);
+  if (!sealed.ok()) {
+    SpendFlow(ctx->row);
+    return Refuse(sealed.status(), op, r, account, flow_id);
+  }
   ctx->row.channel_state = std::move(sealed).value();
   ctx->row.step = kStepChannel;
   {
