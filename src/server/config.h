@@ -76,7 +76,7 @@ struct LimitOptions {
   // Flows of one account id (known or not) open at once: started and not
   // yet finished, failed or expired. A start beyond it is refused (429
   // flow.too_many_open) - open flows are never evicted. Counted in the
-  // database, so the cap holds across server processes (R-SEC-SRV-2).
+  // database, so the cap holds across server processes (R-SEC-SRV-1).
   int max_open_flows_per_account = 3;
 };
 

@@ -125,7 +125,7 @@ class Service {
   Result<bool> IsLockedOut(const std::string& account_id);
   // OK, or the lockout refusal (auth.locked_out, the answer a locked start
   // gets), or the database error: the check of every flow step after the
-  // start (R-SEC-SRV-2).
+  // start (R-SEC-SRV-1).
   Status CheckNotLockedOut(const std::string& account_id);
   // Decision 11.9: the end of the lockout of `account_id` (known or not),
   // derived from the failure events in the database; nullopt = not locked.
@@ -138,7 +138,7 @@ class Service {
   // Takes `flow` for one credential check - its SRP proof (started ->
   // verifying) or a capture's judgement (challenge -> judging) - unless the
   // account id is locked out, counting its checks in flight as failures
-  // (R-SEC-SRV-2). `not_waiting` is the answer when the flow is not at
+  // (R-SEC-SRV-1). `not_waiting` is the answer when the flow is not at
   // `from` (or another request took it first). On OK, flow->step and
   // flow->version are the taken row's.
   Status TakeFlowForCheck(storage::FlowState* flow, int from, int to, const Status& not_waiting);

@@ -91,7 +91,7 @@ std::vector<std::string> V1(Dialect d) {
 
 // Version 2: open flows are counted per account at every flow start and
 // every SRP proof (the open-flow cap and the lockout's in-flight guesses,
-// R-SEC-SRV-2): an index, so the count does not scan the table.
+// R-SEC-SRV-1): an index, so the count does not scan the table.
 std::vector<std::string> V2(Dialect) {
   return {"CREATE INDEX flows_by_account ON flows (account_id, expires_ms)"};
 }

@@ -206,7 +206,7 @@ class StoreOps {
   // Unexpired flows of `account_id` whose step is one of `steps` (any step
   // when empty). Counts in the database, so every server process sees the
   // same number (the open-flow cap and the lockout's in-flight guesses,
-  // R-SEC-SRV-2).
+  // R-SEC-SRV-1).
   virtual Result<int> CountOpenFlows(const std::string& account_id, const std::vector<int>& steps) = 0;
 
   // --- per-account serialisation ---

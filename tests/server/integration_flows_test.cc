@@ -262,7 +262,7 @@ TEST_P(FlowsTest, QualityRejectionAsksForRecapture) {  // R-FLOW-X1, R-SRV-QJ-2
   EXPECT_EQ(r.reason, "flow.nonce_mismatch");
 }
 
-// Issue 12 (R-SEC-SRV-2): one capture per challenge is judged. The same
+// Issue 12 (R-SEC-SRV-1): one capture per challenge is judged. The same
 // sealed capture sent four times at once, to both servers: the flow is taken
 // (challenge -> judging) before the face is judged, so exactly one request is
 // judged and answered; the others get one identical refusal, and one

@@ -161,7 +161,7 @@ TEST_P(LockoutTest, UnknownIdFailuresArePurgedKnownHistoryStays) {
   EXPECT_EQ(kept->size(), 1u);
 }
 
-// R-SEC-SRV-2 (issue 12, finding 1): flows started before the lockout carry
+// R-SEC-SRV-1 (issue 12, finding 1): flows started before the lockout carry
 // no guess past it. The proof on a pre-started flow of a locked account id
 // gets the start's lockout answer, byte for byte, right password or not,
 // on either server, and nothing is checked or recorded.

@@ -1,4 +1,4 @@
-// Attack regression (issue 12, findings 1 and 5; R-SEC-SRV-1/2, decision
+// Attack regression (issue 12, findings 1 and 5; R-SEC-SRV-1 and -3, decision
 // 11.9) against a real `livegate-server` process over HTTPS, on SQLite and
 // on PostgreSQL. The attack: start many flows for the victim's account id
 // while it is not locked, then spend one password guess per flow - before

@@ -87,7 +87,7 @@ Result<std::optional<storage::Timestamp>> Service::LockedUntil(const std::string
   return LockedUntilIn(*deps_.store, account_id, 0);
 }
 
-// `in_flight` proofs being checked now count as failures at `now` (R-SEC-SRV-2):
+// `in_flight` proofs being checked now count as failures at `now` (R-SEC-SRV-1):
 // with max_failures - 1 failures recorded and one proof in flight, a second
 // concurrent proof of the same account id is refused as locked out instead
 // of being checked too.
@@ -309,7 +309,7 @@ ApiResponse Service::StartFlow(const ApiRequest& r) {
   row.created = Now();
   row.expires_at = row.created + std::chrono::seconds(deps_.limits.flow_lifetime_seconds);
   {
-    // R-SEC-SRV-2: at most max_open_flows_per_account open flows per account
+    // R-SEC-SRV-1: at most max_open_flows_per_account open flows per account
     // id, known or not (the same statements either way), counted in the
     // database and added under the account's guard, so concurrent starts on
     // any number of processes cannot pass the cap together. A start beyond
@@ -356,7 +356,7 @@ ApiResponse Service::VerifyFlow(const ApiRequest& r) {
   auto req = protocol::ParseVerifyRequest(r.body);
   if (!req.ok()) return Refuse(req.status(), op, r, account, flow_id);
 
-  // R-SEC-SRV-2 / decision 11.9: the lockout is checked here too, not only
+  // R-SEC-SRV-1 / decision 11.9: the lockout is checked here too, not only
   // at the start (flows started before the lockout must not carry guesses
   // past it), and the flow is taken (started -> verifying) before its proof
   // is checked: exactly one proof per flow is evaluated, even when many

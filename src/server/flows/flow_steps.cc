@@ -122,7 +122,7 @@ ApiResponse Service::RiskStep(const ApiRequest& r) {
                          "this flow is not waiting for risk data"),
                   op, r, account, flow_id);
   }
-  // Decision 11.9 at every step (R-SEC-SRV-2): a flow that proved the
+  // Decision 11.9 at every step (R-SEC-SRV-1): a flow that proved the
   // password before the account id was locked goes no further while it is.
   if (auto st = CheckNotLockedOut(account); !st.ok()) return Refuse(st, op, r, account, flow_id);
   auto opened = OpenSealedStep(ctx->state.at("channel"), r.body);
@@ -242,7 +242,7 @@ ApiResponse Service::CaptureStep(const ApiRequest& r) {
   const std::string device_id = ctx->state.value("device_id", "");
   const std::string device_type = ctx->state.value("device_type", "");
   if (ctx->row.step != kStepChallenge) return Refuse(CaptureNotAccepted(), op, r, account, flow_id);
-  // Decision 11.9 at every step (R-SEC-SRV-2), before the face is judged:
+  // Decision 11.9 at every step (R-SEC-SRV-1), before the face is judged:
   // a locked account id gets no biometric comparison either.
   if (auto st = CheckNotLockedOut(account); !st.ok()) return Refuse(st, op, r, account, flow_id);
   auto opened = OpenSealedStep(ctx->state.at("channel"), r.body);
@@ -318,7 +318,7 @@ ApiResponse Service::CaptureStep(const ApiRequest& r) {
     return Refuse(Status(StatusCode::kUnavailable, "vision.unavailable", "face analysis is not available"),
                   op, r, account, flow_id);
   }
-  // R-SEC-SRV-2: the flow is taken (challenge -> judging) before the face is
+  // R-SEC-SRV-1: the flow is taken (challenge -> judging) before the face is
   // judged, under the account id's guard and with the lockout counting the
   // checks in flight: one capture per challenge is judged, and captures
   // racing on the account id's other flows cannot carry face attempts past
