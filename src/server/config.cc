@@ -157,6 +157,7 @@ Result<ServerConfig> ParseServerConfig(std::string_view json_text,
     x.Int("replay_window_seconds", l.replay_window_seconds, 1, 3600);
     x.Int("challenge_lifetime_seconds", l.challenge_lifetime_seconds, 5, 3600);
     x.Int("flow_lifetime_seconds", l.flow_lifetime_seconds, 10, 86400);
+    x.Int("max_open_flows_per_account", l.max_open_flows_per_account, 1, 100);
     LG_RETURN_IF_ERROR(x.Finish());
     if (l.max_connections_per_address > l.max_connections) {
       return Status(StatusCode::kInvalidArgument, "config.bad_value",

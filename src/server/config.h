@@ -82,6 +82,11 @@ struct LimitOptions {
   int replay_window_seconds = 120;        // sealed-message timestamp skew
   int challenge_lifetime_seconds = 120;   // a challenge expires after this
   int flow_lifetime_seconds = 600;        // a whole flow (SRP to result)
+  // Flows of one account id (known or not) open at once: started and not
+  // yet finished, failed or expired. A start beyond it is refused (429
+  // flow.too_many_open) - open flows are never evicted. Counted in the
+  // database, so the cap holds across server processes (R-SEC-SRV-1).
+  int max_open_flows_per_account = 3;
 };
 
 struct SrpOptions {

@@ -118,13 +118,36 @@ class Service {
   Result<OpenedStep> OpenSealedStep(const nlohmann::json& channel_state, const std::string& body);
   Result<crypto::Bytes> SealFlowState(const std::string& flow_id, const nlohmann::json& state);
   Result<nlohmann::json> OpenFlowState(const std::string& flow_id, const crypto::Bytes& sealed);
+  // Records one failed attempt (decision 11.9). With `spent_flow`, the same
+  // transaction moves that flow from `verifying` to `spent` (compare-and-set
+  // on its version), so the failure and the end of the in-flight guess are
+  // seen together.
   Status RecordFailure(const std::string& account_id, const std::string& device_id,
                        const std::string& flow_type, const std::vector<std::string>& reasons,
-                       const std::string& remote);
+                       const std::string& remote, const storage::FlowState* spent_flow = nullptr);
   Result<bool> IsLockedOut(const std::string& account_id);
+  // OK, or the lockout refusal (auth.locked_out, the answer a locked start
+  // gets), or the database error: the check of every flow step after the
+  // start (R-SEC-SRV-1).
+  Status CheckNotLockedOut(const std::string& account_id);
   // Decision 11.9: the end of the lockout of `account_id` (known or not),
   // derived from the failure events in the database; nullopt = not locked.
   Result<std::optional<storage::Timestamp>> LockedUntil(const std::string& account_id);
+  // The same over `ops` (inside a transaction), counting `in_flight` proofs
+  // being checked right now as failures at the current time.
+  Result<std::optional<storage::Timestamp>> LockedUntilIn(storage::StoreOps& ops,
+                                                          const std::string& account_id,
+                                                          int in_flight);
+  // Takes `flow` for one credential check - its SRP proof (started ->
+  // verifying) or a capture's judgement (challenge -> judging) - unless the
+  // account id is locked out, counting its checks in flight as failures
+  // (R-SEC-SRV-1). `not_waiting` is the answer when the flow is not at
+  // `from` (or another request took it first). On OK, flow->step and
+  // flow->version are the taken row's.
+  Status TakeFlowForCheck(storage::FlowState* flow, int from, int to, const Status& not_waiting);
+  // Ends a taken flow that cannot go on (spent), so it stops counting as a
+  // check in flight; logs a failure to do so.
+  void SpendFlow(storage::FlowState flow);
 
   ServiceDeps deps_;
   std::unique_ptr<storage::TemplateProtector> protector_;

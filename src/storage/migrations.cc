@@ -89,17 +89,25 @@ std::vector<std::string> V1(Dialect d) {
   };
 }
 
+// Version 2: open flows are counted per account at every flow start and
+// every SRP proof (the open-flow cap and the lockout's in-flight guesses,
+// R-SEC-SRV-1): an index, so the count does not scan the table.
+std::vector<std::string> V2(Dialect) {
+  return {"CREATE INDEX flows_by_account ON flows (account_id, expires_ms)"};
+}
+
 }  // namespace
 
 const std::vector<std::vector<std::string>>& Migrations(Dialect dialect) {
-  static const std::vector<std::vector<std::string>> sqlite = {V1(Dialect::kSqlite)};
-  static const std::vector<std::vector<std::string>> postgres = {V1(Dialect::kPostgres)};
+  static const std::vector<std::vector<std::string>> sqlite = {V1(Dialect::kSqlite), V2(Dialect::kSqlite)};
+  static const std::vector<std::vector<std::string>> postgres = {V1(Dialect::kPostgres),
+                                                                 V2(Dialect::kPostgres)};
   return dialect == Dialect::kSqlite ? sqlite : postgres;
 }
 
 Status Migrate(SqlConn& conn, Dialect dialect, const Clock& clock) {
   const auto& migrations = Migrations(dialect);
-  static_assert(kSchemaVersion == 1, "add the migration to Migrations() and bump kSchemaVersion");
+  static_assert(kSchemaVersion == 2, "add the migration to Migrations() and bump kSchemaVersion");
   LG_RETURN_IF_ERROR(conn.Exec("CREATE TABLE IF NOT EXISTS schema_version ("
                                " version INTEGER PRIMARY KEY,"
                                " applied_ms BIGINT NOT NULL)",

@@ -88,6 +88,9 @@ Status MapPqxxError(const std::exception& e, bool* broken) {
   return Status::Internal("storage.error", msg);
 }
 
+// First key of the per-account guard locks (StoreOps::GuardAccount).
+constexpr std::int32_t kAccountGuardSpace = 727900002;
+
 class PgConn final : public SqlConn {
  public:
   explicit PgConn(pqxx::transaction_base* w) : w_(*w) {}
@@ -132,6 +135,14 @@ class PgConn final : public SqlConn {
     } catch (const std::exception& e) {
       return MapPqxxError(e, &broken_);
     }
+  }
+  Status LockUntilTransactionEnd(std::int32_t key) override {
+    // The two-int4 form of the advisory lock: a key space of its own, apart
+    // from the single-bigint key the migrations take. Released at commit
+    // or rollback; waits at most lock_timeout (then storage.busy).
+    return Exec("SELECT 1 FROM (SELECT pg_advisory_xact_lock(?::int4, ?::int4)) AS guard",
+                {static_cast<std::int64_t>(kAccountGuardSpace), static_cast<std::int64_t>(key)})
+        .status();
   }
   bool broken() const { return broken_; }
 

@@ -203,6 +203,20 @@ class StoreOps {
   // FailedPrecondition(storage.flow_conflict) when someone else advanced it.
   virtual Result<std::int64_t> UpdateFlow(const FlowState& flow) = 0;
   virtual Status DeleteFlow(const std::string& flow_id) = 0;
+  // Unexpired flows of `account_id` whose step is one of `steps` (any step
+  // when empty). Counts in the database, so every server process sees the
+  // same number (the open-flow cap and the lockout's in-flight guesses,
+  // R-SEC-SRV-1).
+  virtual Result<int> CountOpenFlows(const std::string& account_id, const std::vector<int>& steps) = 0;
+
+  // --- per-account serialisation ---
+  // Inside Transact: every other transaction that guards the same account
+  // id waits until this one ends (commit or rollback), across connections
+  // and processes, so "read the lockout or count the flows, then write" is
+  // atomic per account. PostgreSQL: a transaction-scoped advisory lock;
+  // SQLite: writers are serialised already (BEGIN IMMEDIATE). Outside
+  // Transact it guards nothing.
+  virtual Status GuardAccount(const std::string& account_id) = 0;
 
   // --- nonces (R-SEC-SRV-3) ---
   // Records `nonce` in `scope`; Replay(storage.nonce_used) when it was
@@ -236,7 +250,7 @@ class ReferenceStore : public StoreOps {
 };
 
 // Highest schema version this code knows (migrations 1..kSchemaVersion).
-constexpr int kSchemaVersion = 1;
+constexpr int kSchemaVersion = 2;
 
 struct SqliteOptions {
   std::string path;                   // database file; created if missing

@@ -29,6 +29,9 @@ class SqlConn {
  public:
   virtual ~SqlConn() = default;
   virtual Result<SqlRows> Exec(const std::string& sql, const std::vector<SqlValue>& params) = 0;
+  // Holds other transactions that lock the same key until this transaction
+  // ends (StoreOps::GuardAccount).
+  virtual Status LockUntilTransactionEnd(std::int32_t key) = 0;
 };
 
 // The operations, over one SqlConn. Not thread-safe (one per transaction).
@@ -94,6 +97,10 @@ class SqlReferenceStore : public ReferenceStore {
   Result<FlowState> GetFlow(const std::string& id) override { return R<FlowState>([&](StoreOps& o) { return o.GetFlow(id); }); }
   Result<std::int64_t> UpdateFlow(const FlowState& f) override { return RW<std::int64_t>([&](StoreOps& o) { return o.UpdateFlow(f); }); }
   Status DeleteFlow(const std::string& id) override { return W([&](StoreOps& o) { return o.DeleteFlow(id); }); }
+  Result<int> CountOpenFlows(const std::string& a, const std::vector<int>& steps) override {
+    return R<int>([&](StoreOps& o) { return o.CountOpenFlows(a, steps); });
+  }
+  Status GuardAccount(const std::string& a) override { return W([&](StoreOps& o) { return o.GuardAccount(a); }); }
   Status ConsumeNonce(const std::string& s, const std::string& n, Timestamp e) override {
     return W([&](StoreOps& o) { return o.ConsumeNonce(s, n, e); });
   }

@@ -425,6 +425,29 @@ class SqlStoreOps final : public StoreOps {
     return Status::Ok();
   }
 
+  Result<int> CountOpenFlows(const std::string& a, const std::vector<int>& steps) override {
+    std::string sql = "SELECT COUNT(*) FROM flows WHERE account_id = ? AND expires_ms > ?";
+    std::vector<SqlValue> params = {a, ToMillis(clock_())};
+    if (!steps.empty()) {
+      sql += " AND step IN (";
+      for (std::size_t i = 0; i < steps.size(); ++i) {
+        sql += i == 0 ? "?" : ",?";
+        params.push_back(static_cast<std::int64_t>(steps[i]));
+      }
+      sql += ")";
+    }
+    LG_ASSIGN_OR_RETURN(auto rows, c_.Exec(sql, params));
+    return static_cast<int>(I(rows.at(0).at(0)));
+  }
+
+  Status GuardAccount(const std::string& a) override {
+    if (a.empty()) return Invalid("empty account id");
+    // FNV-1a of the id: two ids sharing a key only wait for each other.
+    std::uint32_t h = 2166136261u;
+    for (unsigned char ch : a) h = (h ^ ch) * 16777619u;
+    return c_.LockUntilTransactionEnd(static_cast<std::int32_t>(h));
+  }
+
   Status ConsumeNonce(const std::string& scope, const std::string& nonce,
                       Timestamp expires_at) override {
     if (nonce.empty()) return Invalid("empty nonce");

@@ -102,6 +102,12 @@ class SqliteConn final : public SqlConn {
     }
   }
 
+  Status LockUntilTransactionEnd(std::int32_t) override {
+    // Every write transaction holds SQLite's write lock from BEGIN IMMEDIATE
+    // to its end, across connections and processes: already serialised.
+    return Status::Ok();
+  }
+
  private:
   SQLite::Statement& Prepare(const std::string& sql) {
     auto it = cache_.find(sql);

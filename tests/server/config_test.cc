@@ -23,13 +23,15 @@ TEST(ConfigTest, ShippedExampleParses) {
   EXPECT_TRUE(c->tls.generate);
   EXPECT_TRUE(c->database.is_sqlite());
   EXPECT_EQ(c->limits.thread_pool_size, 8);
-  EXPECT_EQ(c->limits.max_body_bytes, 4194304u);
+  EXPECT_EQ(c->limits.max_body_bytes, 33554432u);
   // HTTP transport deadlines and caps (issue 12).
   EXPECT_EQ(c->limits.header_timeout_ms, 10000);
   EXPECT_EQ(c->limits.body_timeout_ms, 60000);
   EXPECT_EQ(c->limits.max_header_bytes, 16384u);
   EXPECT_EQ(c->limits.max_connections, 1024);
   EXPECT_EQ(c->limits.max_connections_per_address, 64);
+  EXPECT_EQ(c->limits.max_open_flows_per_account, 3);
+  EXPECT_EQ(c->limits.max_frames, 60);  // the browser tests run with these limits
   EXPECT_EQ(c->srp.default_group, "modp/srp/3072");
   EXPECT_EQ(c->policy_file, testing::SourceDir() / "config/policy.default.json");
   EXPECT_EQ(c->master_key.env, "LIVEGATE_MASTER_KEY");
@@ -45,6 +47,8 @@ TEST(ConfigTest, MinimalGetsDefaultsAndResolvesPaths) {
   EXPECT_EQ(c->log.audit_file, "/etc/lg/audit.log");
   EXPECT_EQ(c->limits.read_timeout_ms, 5000);
   EXPECT_EQ(c->limits.challenge_lifetime_seconds, 120);
+  EXPECT_EQ(c->limits.max_open_flows_per_account, 3);
+  EXPECT_EQ(c->limits.max_frames, 60);  // the browser tests run with these limits  // the cap has no "off" (issue 12)
   EXPECT_TRUE(c->admin.token_sha256_hex.empty());
 }
 
@@ -71,6 +75,9 @@ TEST(ConfigTest, EachMistakeHasItsReason) {
       {R"({"tls":{"generate":true},"database":{"uri":"sqlite:x"},"master_key":{"env":"K"},
            "policy_file":"p","limits":{"max_connections":10,"max_connections_per_address":11}})",
        "config.bad_value", "max_connections_per_address"},
+      {R"({"tls":{"generate":true},"database":{"uri":"sqlite:x"},"master_key":{"env":"K"},
+           "policy_file":"p","limits":{"max_open_flows_per_account":0}})",
+       "config.out_of_range", "limits.max_open_flows_per_account"},
       {R"({"tls":{"generate":true},"database":{"uri":"sqlite:x"},"master_key":{"env":"K"},
            "policy_file":"p","limits":{"thread_pool":4}})",
        "config.unknown_key", "limits.thread_pool"},

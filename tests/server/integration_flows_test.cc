@@ -9,6 +9,9 @@
 // is a passive challenge, and the server's challenge source returns a
 // scripted passive challenge the judgement accepts only because the test's
 // judgement policy allows scripted challenges.
+#include <latch>
+#include <thread>
+
 #include <gtest/gtest.h>
 
 #include "server_harness.h"
@@ -262,6 +265,58 @@ TEST_P(FlowsTest, QualityRejectionAsksForRecapture) {  // R-FLOW-X1, R-SRV-QJ-2
   HttpResult r;
   EXPECT_FALSE(c.Capture(stale, &r));
   EXPECT_EQ(r.reason, "flow.nonce_mismatch");
+}
+
+// Issue 12 (R-SEC-SRV-1): one capture per challenge is judged. The same
+// sealed capture sent four times at once, to both servers: the flow is taken
+// (challenge -> judging) before the face is judged, so exactly one request is
+// judged and answered; the others get one identical refusal, and one
+// registration is written.
+TEST_P(FlowsTest, ConcurrentCapturesOfOneFlowAreJudgedOnce) {
+  ASSERT_EQ(CreateAccount(*ha_, "cc", "pw").status, 201);
+  FlowClient c(*ha_, clock_);
+  ASSERT_EQ(c.Start(FlowType::kRegistration, "cc", "phone-cc").status, 200);
+  ASSERT_EQ(c.Verify("cc", "pw").status, 200);
+  auto proc = c.Risk(CleanRisk());
+  ASSERT_TRUE(proc);
+  auto sub = Submission(*proc, Frames(kPersonVideo, {0, 80, 2}));
+  sub.device_credential = MakeDeviceCredential("phone-cc", "secret-cc");
+  const std::string wire = c.Seal(protocol::ToJson(sub));
+  constexpr int kSenders = 4;
+  std::vector<std::unique_ptr<TestHttp>> conns;
+  for (int i = 0; i < kSenders; ++i) {
+    TestServer& s = i % 2 == 0 ? *a_ : *b_;
+    conns.push_back(std::make_unique<TestHttp>(s.port(), s.cert_pem(), dir_));
+    ASSERT_EQ(conns.back()->Get("/healthz").status, 200);
+  }
+  std::vector<HttpResult> answers(kSenders);
+  std::latch go(kSenders);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kSenders; ++i) {
+    threads.emplace_back([&, i] {
+      go.arrive_and_wait();
+      answers[i] = conns[i]->Post("/v1/flows/" + c.start().flow_id + "/capture", wire,
+                                  "application/octet-stream");
+    });
+  }
+  for (auto& t : threads) t.join();
+  int judged = 0;
+  std::string refusal;
+  for (const auto& a : answers) {
+    if (a.status == 200) {
+      ++judged;
+      auto text = c.OpenReply(a);
+      ASSERT_TRUE(text);
+      EXPECT_EQ(protocol::ParseFlowResult(*text)->outcome, "registered");
+      continue;
+    }
+    EXPECT_EQ(a.status, 409) << a.body;
+    EXPECT_EQ(a.reason, "flow.wrong_step");
+    if (refusal.empty()) refusal = a.body;
+    EXPECT_EQ(a.body, refusal);
+  }
+  EXPECT_EQ(judged, 1);
+  EXPECT_EQ(Snapshot(a_->store(), "cc"), (AccountSnapshot{1, 1, true}));
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, FlowsTest, ::testing::Values(Backend::kSqlite, Backend::kPostgres),

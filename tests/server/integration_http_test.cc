@@ -192,6 +192,9 @@ TEST_P(HttpTest, FlowStepsInOrderAndFlowIdsSingleUse) {
 }
 
 TEST_P(HttpTest, CaptureRefusalsWriteNothing) {
+  TestServer::Options o;
+  o.limits.max_open_flows_per_account = 6;  // the six refused flows below stay open
+  Start(std::move(o));
   ASSERT_EQ(CreateAccount(*http_, "erin", "pw-erin").status, 201);
   const AccountSnapshot before = Snapshot(server_->store(), "erin");
   // Each refusal on its own flow, at step 8 (capture expected).

@@ -7,7 +7,10 @@
 //     server objects on one database add up, and both refuse afterwards;
 //   - a success ends the run of failures; the admin view shows the lock;
 //   - failure events of unknown ids are purged once the lockout no longer
-//     needs them (bounded table), those of known accounts stay (history).
+//     needs them (bounded table), those of known accounts stay (history);
+//   - issue 12: the lockout holds at every step of flows started before it,
+//     open flows per account id are capped, and a second proof on a flow
+//     gets one answer whatever the first proof's outcome.
 #include <gtest/gtest.h>
 
 #include "server_harness.h"
@@ -156,6 +159,92 @@ TEST_P(LockoutTest, UnknownIdFailuresArePurgedKnownHistoryStays) {
   auto kept = a_->store().ListRiskEvents("kept", storage::Timestamp{}, 10);
   ASSERT_TRUE(kept.ok());
   EXPECT_EQ(kept->size(), 1u);
+}
+
+// R-SEC-SRV-1 (issue 12, finding 1): flows started before the lockout carry
+// no guess past it. The proof on a pre-started flow of a locked account id
+// gets the start's lockout answer, byte for byte, right password or not,
+// on either server, and nothing is checked or recorded.
+TEST_P(LockoutTest, ProofOnAPreStartedFlowIsRefusedOnceLocked) {
+  ASSERT_EQ(CreateAccount(*ha_, "pre", "right password").status, 201);
+  FlowClient early(*ha_, clock_);  // started before the failures (cap 3: one open)
+  ASSERT_EQ(early.Start(FlowType::kRegistration, "pre", "dev-x").status, 200);
+  for (int i = 0; i < 5; ++i) Fail(i % 2 == 0 ? *ha_ : *hb_, "pre");
+  const auto locked_start = StartOn(*ha_, "pre");
+  ASSERT_EQ(locked_start.reason, "auth.locked_out");
+  auto right = early.VerifyVia(*hb_, "pre", "right password");
+  EXPECT_EQ(right.status, 429);
+  EXPECT_EQ(right.body, locked_start.body);
+  EXPECT_EQ(a_->store().GetAccount("pre")->failure_count, 5);  // not checked, not counted
+  // After the lockout (900 s) a new flow takes the right proof again.
+  clock_.Advance(901 * 1000);
+  FlowClient later(*ha_, clock_);
+  ASSERT_EQ(later.Start(FlowType::kRegistration, "pre", "dev-x").status, 200);
+  EXPECT_EQ(later.Verify("pre", "right password").status, 200);
+}
+
+// Every step after the start checks the lockout too (risk, capture): a flow
+// that proved the password goes no further once the account id is locked.
+TEST_P(LockoutTest, LaterStepsOfAnOpenFlowAreRefusedOnceLocked) {
+  ASSERT_EQ(CreateAccount(*ha_, "steps", "pw").status, 201);
+  FlowClient c(*ha_, clock_);
+  ASSERT_EQ(c.Start(FlowType::kRegistration, "steps", "dev-x").status, 200);
+  ASSERT_EQ(c.Verify("steps", "pw").status, 200);
+  for (int i = 0; i < 5; ++i) Fail(*hb_, "steps");
+  const auto locked_start = StartOn(*ha_, "steps");
+  ASSERT_EQ(locked_start.reason, "auth.locked_out");
+  HttpResult raw;
+  EXPECT_FALSE(c.Risk(CleanRisk(), &raw));
+  EXPECT_EQ(raw.status, 429);
+  EXPECT_EQ(raw.body, locked_start.body);
+}
+
+// Open flows per account id are capped (limits.max_open_flows_per_account,
+// default 3), counted in the database: starts alternating between two
+// servers add up, an unknown id is capped exactly like a known one, and a
+// flow that ended (here: its one proof refused) no longer counts.
+TEST_P(LockoutTest, OpenFlowsPerAccountAreCappedAcrossServers) {
+  ASSERT_EQ(CreateAccount(*ha_, "capped", "pw").status, 201);
+  std::vector<std::unique_ptr<FlowClient>> open;
+  for (const char* id : {"capped", "nobody-capped"}) {
+    for (int i = 0; i < 3; ++i) {
+      open.push_back(std::make_unique<FlowClient>(i % 2 == 0 ? *ha_ : *hb_, clock_));
+      ASSERT_EQ(open.back()->Start(FlowType::kRegistration, id, "dev-x").status, 200);
+    }
+  }
+  auto known = StartOn(*hb_, "capped");
+  auto unknown = StartOn(*ha_, "nobody-capped");
+  EXPECT_EQ(known.status, 429);
+  EXPECT_EQ(known.reason, "flow.too_many_open");
+  EXPECT_EQ(unknown.status, known.status);
+  EXPECT_EQ(unknown.body, known.body);
+  // One proof refused: that flow is spent and no longer open.
+  EXPECT_EQ(open[0]->Verify("capped", "wrong").status, 401);
+  EXPECT_EQ(StartOn(*hb_, "capped").status, 200);
+  EXPECT_EQ(StartOn(*ha_, "capped").reason, "flow.too_many_open");
+  // Expired flows do not count either (flow_lifetime_seconds = 600).
+  clock_.Advance(601 * 1000);
+  EXPECT_EQ(StartOn(*ha_, "capped").status, 200);
+}
+
+// A second proof on a flow whose proof was refused gets the same answer as
+// a second proof on a flow whose proof was accepted (the flow is spent, not
+// deleted): a later proof cannot tell the first one's outcome.
+TEST_P(LockoutTest, SecondProofGetsOneAnswerWhateverTheFirstOutcome) {
+  ASSERT_EQ(CreateAccount(*ha_, "twice", "pw").status, 201);
+  FlowClient ok(*ha_, clock_), bad(*ha_, clock_);
+  ASSERT_EQ(ok.Start(FlowType::kRegistration, "twice", "dev-x").status, 200);
+  ASSERT_EQ(bad.Start(FlowType::kRegistration, "twice", "dev-x").status, 200);
+  ASSERT_EQ(ok.Verify("twice", "pw").status, 200);
+  ASSERT_EQ(bad.Verify("twice", "wrong").status, 401);
+  auto after_ok = ok.VerifyVia(*hb_, "twice", "pw");
+  auto after_bad_right = bad.VerifyVia(*hb_, "twice", "pw");
+  auto after_bad_wrong = bad.VerifyVia(*ha_, "twice", "wrong");
+  EXPECT_EQ(after_ok.status, 409);
+  EXPECT_EQ(after_ok.reason, "flow.wrong_step");
+  EXPECT_EQ(after_bad_right.body, after_ok.body);
+  EXPECT_EQ(after_bad_wrong.body, after_ok.body);
+  EXPECT_EQ(a_->store().GetAccount("twice")->failure_count, 1);
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, LockoutTest, ::testing::Values(Backend::kSqlite, Backend::kPostgres),

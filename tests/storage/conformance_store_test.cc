@@ -446,6 +446,61 @@ TEST_P(StoreConformance, ConcurrentFlowAdvanceHasExactlyOneWinner) {
   }
 }
 
+// Open flows per account (issue 12: the open-flow cap and the lockout's
+// proofs in flight): unexpired flows of the account, filtered by step.
+TEST_P(StoreConformance, CountOpenFlowsPerAccountAndStep) {
+  auto flow = [&](const std::string& id, const std::string& account, int step, int ttl_s) {
+    FlowState f = MakeFlow(id, clock_.Now() + seconds(ttl_s));
+    f.account_id = account;
+    f.step = step;
+    return f;
+  };
+  ASSERT_TRUE(store_->CreateFlow(flow("c1", "acc", 2, 60)).ok());
+  ASSERT_TRUE(store_->CreateFlow(flow("c2", "acc", 20, 60)).ok());
+  ASSERT_TRUE(store_->CreateFlow(flow("c3", "acc", 21, 60)).ok());
+  ASSERT_TRUE(store_->CreateFlow(flow("c4", "acc", 2, 10)).ok());
+  ASSERT_TRUE(store_->CreateFlow(flow("c5", "other", 2, 60)).ok());
+  EXPECT_EQ(store_->CountOpenFlows("acc", {}).value(), 4);
+  EXPECT_EQ(store_->CountOpenFlows("acc", {2, 20}).value(), 3);
+  EXPECT_EQ(store_->CountOpenFlows("acc", {20}).value(), 1);
+  EXPECT_EQ(store_->CountOpenFlows("nobody", {}).value(), 0);
+  clock_.Advance(seconds(10));  // c4 expires (expiry is inclusive)
+  EXPECT_EQ(store_->CountOpenFlows("acc", {2, 20}).value(), 2);
+}
+
+// The per-account guard: transactions guarding one account id run one at a
+// time, across store objects (processes). Each reads a count, waits, then
+// writes count + 1; without the guard the increments would be lost.
+TEST_P(StoreConformance, GuardAccountSerialisesTransactionsOfOneAccount) {
+  auto other = OpenAnother();
+  ASSERT_NE(other, nullptr);
+  constexpr int kPerStore = 6;
+  std::vector<std::thread> threads;
+  std::atomic<int> failed{0};
+  for (ReferenceStore* s : {store_.get(), other.get()}) {
+    for (int i = 0; i < kPerStore; ++i) {
+      threads.emplace_back([&, s, i] {
+        Status st = s->Transact([&](StoreOps& ops) -> Status {
+          LG_RETURN_IF_ERROR(ops.GuardAccount("guarded"));
+          LG_ASSIGN_OR_RETURN(int n, ops.CountOpenFlows("guarded", {}));
+          std::this_thread::sleep_for(std::chrono::milliseconds(5));
+          FlowState f = MakeFlow("g" + std::to_string(n), clock_.Now() + seconds(60));
+          f.account_id = "guarded";
+          return ops.CreateFlow(f).status();  // flow_exists if two read the same n
+        });
+        if (!st.ok()) {
+          ++failed;
+          ADD_FAILURE() << i << ": " << st.ToString();
+        }
+      });
+    }
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(failed.load(), 0);
+  EXPECT_EQ(store_->CountOpenFlows("guarded", {}).value(), 2 * kPerStore);
+  EXPECT_EQ(store_->GuardAccount("").reason(), "storage.invalid_argument");
+}
+
 // Registration stores the reference and the device credential together; a
 // failure half-way leaves neither (decision 11.11, crash-safety).
 TEST_P(StoreConformance, FailedTransactionLeavesNothing) {

@@ -10,6 +10,7 @@
 // Steps 5-7 and the last step (inform the user) are the client's.
 // Every step reads the flow from the database and writes it back with a
 // compare-and-set, so any server process can serve any step.
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 
@@ -66,15 +67,7 @@ Result<Service::FlowContext> Service::LoadFlow(const std::string& flow_id) {
   {
     StepTimer t(timings_.database_ns);
     auto row = deps_.store->GetFlow(flow_id);
-    if (!row.ok()) {
-      if (row.status().reason() == "storage.flow_not_found") {
-        return Status::NotFound("flow.not_found", "no such flow (finished, expired or never started)");
-      }
-      if (row.status().reason() == "storage.flow_expired") {
-        return Status(StatusCode::kExpired, "flow.expired", "the flow has expired; start again");
-      }
-      return row.status();
-    }
+    if (!row.ok()) return FlowStatusFromStorage(row.status());
     ctx.row = std::move(row).value();
   }
   LG_ASSIGN_OR_RETURN(ctx.state, OpenFlowState(flow_id, ctx.row.channel_state));
@@ -91,18 +84,32 @@ Result<Service::FlowContext> Service::LoadFlow(const std::string& flow_id) {
 // `window_seconds`, until `lockout_seconds` after the newest of them.
 Result<std::optional<storage::Timestamp>> Service::LockedUntil(const std::string& account_id) {
   StepTimer t(timings_.database_ns);
+  return LockedUntilIn(*deps_.store, account_id, 0);
+}
+
+// `in_flight` proofs being checked now count as failures at `now` (R-SEC-SRV-1):
+// with max_failures - 1 failures recorded and one proof in flight, a second
+// concurrent proof of the same account id is refused as locked out instead
+// of being checked too.
+Result<std::optional<storage::Timestamp>> Service::LockedUntilIn(storage::StoreOps& ops,
+                                                                 const std::string& account_id,
+                                                                 int in_flight) {
   const auto& lo = deps_.policy.lockout;
+  if (lo.max_failures <= 0) return std::optional<storage::Timestamp>();
   const auto now = Now();
   const auto since = now - std::chrono::seconds(lo.window_seconds + lo.lockout_seconds);
-  LG_ASSIGN_OR_RETURN(auto events, deps_.store->ListRiskEvents(account_id, since, lo.max_failures + 32));
-  std::vector<storage::Timestamp> failures;
-  for (const auto& e : events) {
-    if (!protocol::ParseFlowType(e.event_type)) continue;  // admin events do not count
-    if (e.success) break;  // a success ends the run of failures
-    failures.push_back(e.at);
-    if (static_cast<int>(failures.size()) == lo.max_failures) break;
+  std::vector<storage::Timestamp> failures(
+      static_cast<std::size_t>(std::clamp(in_flight, 0, lo.max_failures)), now);
+  if (static_cast<int>(failures.size()) < lo.max_failures) {
+    LG_ASSIGN_OR_RETURN(auto events, ops.ListRiskEvents(account_id, since, lo.max_failures + 32));
+    for (const auto& e : events) {
+      if (!protocol::ParseFlowType(e.event_type)) continue;  // admin events do not count
+      if (e.success) break;  // a success ends the run of failures
+      failures.push_back(e.at);
+      if (static_cast<int>(failures.size()) == lo.max_failures) break;
+    }
   }
-  if (lo.max_failures <= 0 || static_cast<int>(failures.size()) < lo.max_failures) {
+  if (static_cast<int>(failures.size()) < lo.max_failures) {
     return std::optional<storage::Timestamp>();
   }
   if (failures.front() - failures.back() > std::chrono::seconds(lo.window_seconds)) {
@@ -118,9 +125,46 @@ Result<bool> Service::IsLockedOut(const std::string& account_id) {
   return until.has_value();
 }
 
+Status Service::CheckNotLockedOut(const std::string& account_id) {
+  LG_ASSIGN_OR_RETURN(bool locked, IsLockedOut(account_id));
+  return locked ? LockedOut() : Status::Ok();
+}
+
+Status Service::TakeFlowForCheck(storage::FlowState* flow, int from, int to,
+                                 const Status& not_waiting) {
+  StepTimer t(timings_.database_ns);
+  return deps_.store->Transact([&](storage::StoreOps& ops) -> Status {
+    // One account id at a time: the lockout read and the take below are
+    // atomic against every other check of this account id, in any process.
+    LG_RETURN_IF_ERROR(ops.GuardAccount(flow->account_id));
+    auto current = ops.GetFlow(flow->flow_id);
+    if (!current.ok()) return current.status();
+    if (current->step != from || current->version != flow->version) return not_waiting;
+    LG_ASSIGN_OR_RETURN(int in_flight, ops.CountOpenFlows(flow->account_id, InFlightSteps()));
+    LG_ASSIGN_OR_RETURN(auto until, LockedUntilIn(ops, flow->account_id, in_flight));
+    // Locked: the flow stays where it was and nothing is checked or recorded.
+    if (until) return LockedOut();
+    storage::FlowState taken = *flow;
+    taken.step = to;
+    auto v = ops.UpdateFlow(taken);  // compare-and-set on the version read above
+    if (!v.ok()) return v.status().reason() == "storage.flow_conflict" ? not_waiting : v.status();
+    flow->step = to;
+    flow->version = *v;
+    return Status::Ok();
+  });
+}
+
+void Service::SpendFlow(storage::FlowState flow) {
+  StepTimer t(timings_.database_ns);
+  flow.step = kStepSpent;
+  if (auto v = deps_.store->UpdateFlow(flow); !v.ok()) {
+    LogEvent(LogLevel::kError, "flow.spend_failed", {{"reason", v.status().reason()}});
+  }
+}
+
 Status Service::RecordFailure(const std::string& account_id, const std::string& device_id,
                               const std::string& flow_type, const std::vector<std::string>& reasons,
-                              const std::string& remote) {
+                              const std::string& remote, const storage::FlowState* spent_flow) {
   // Decision 11.9: every failed attempt counts against the account id it
   // named, whether or not the account exists (no early return for unknown
   // ids: the same statements run either way, so the answer's timing does
@@ -130,6 +174,18 @@ Status Service::RecordFailure(const std::string& account_id, const std::string& 
   for (const auto& r : reasons) codes += (codes.empty() ? "" : ",") + r;
   std::optional<StepTimer> t(std::in_place, timings_.database_ns);
   Status st = deps_.store->Transact([&](storage::StoreOps& ops) {
+    if (spent_flow != nullptr) {
+      storage::FlowState spent = *spent_flow;
+      spent.step = kStepSpent;
+      // A flow that expired (or was purged) while its proof was checked has
+      // nothing left to spend; the failure still counts (a guess timed to
+      // land on the expiry must not go unrecorded).
+      auto v = ops.UpdateFlow(spent);
+      if (!v.ok() && v.status().reason() != "storage.flow_expired" &&
+          v.status().reason() != "storage.flow_not_found") {
+        return v.status();
+      }
+    }
     storage::RiskEvent ev;
     ev.account_id = account_id;
     ev.device_id = device_id;
@@ -185,11 +241,7 @@ ApiResponse Service::StartFlow(const ApiRequest& r) {
   // Lockout (decision 11.9) before any credential is tried.
   auto locked = IsLockedOut(req->account_id);
   if (!locked.ok()) return Refuse(locked.status(), fop, r, req->account_id);
-  if (*locked) {
-    return Refuse(Status(StatusCode::kResourceExhausted, "auth.locked_out",
-                         "too many failed attempts; try again later"),
-                  fop, r, req->account_id);
-  }
+  if (*locked) return Refuse(LockedOut(), fop, r, req->account_id);
 
   // R-FLOW-REG-2 / DER-2: the account password verifier; R-FLOW-AUT-2: the
   // device credential (decision 11.6). Anything missing -> an indistinguishable
@@ -259,9 +311,21 @@ ApiResponse Service::StartFlow(const ApiRequest& r) {
   row.created = Now();
   row.expires_at = row.created + std::chrono::seconds(deps_.limits.flow_lifetime_seconds);
   {
+    // R-SEC-SRV-1: at most max_open_flows_per_account open flows per account
+    // id, known or not (the same statements either way), counted in the
+    // database and added under the account's guard, so concurrent starts on
+    // any number of processes cannot pass the cap together. A start beyond
+    // it is refused; open flows are never evicted (a stranger's starts
+    // cannot end a user's flow in progress).
     StepTimer t(timings_.database_ns);
-    auto created = deps_.store->CreateFlow(row);
-    if (!created.ok()) return Refuse(created.status(), fop, r, req->account_id);
+    const int cap = deps_.limits.max_open_flows_per_account;
+    Status created = deps_.store->Transact([&](storage::StoreOps& ops) -> Status {
+      LG_RETURN_IF_ERROR(ops.GuardAccount(req->account_id));
+      LG_ASSIGN_OR_RETURN(int open, ops.CountOpenFlows(req->account_id, OpenFlowSteps()));
+      if (open >= cap) return TooManyOpenFlows(cap);
+      return ops.CreateFlow(row).status();
+    });
+    if (!created.ok()) return Refuse(created, fop, r, req->account_id);
   }
   Audit({"client", fop, req->account_id, req->device_id, flow_id, "ok", {}, r.remote_addr});
   deps_.metrics->Increment("livegate_flows_started_total", "flow=\"" + type_name + "\"");
@@ -290,13 +354,20 @@ ApiResponse Service::VerifyFlow(const ApiRequest& r) {
   op = "flow." + ctx->row.flow_type + ".verify";
   const std::string account = ctx->row.account_id;
   const std::string device = ctx->state.value("device_id", "");
-  if (ctx->row.step != kStepStarted) {
-    return Refuse(Status(StatusCode::kFailedPrecondition, "flow.wrong_step",
-                         "this flow is not waiting for the SRP proof"),
-                  op, r, account, flow_id);
-  }
+  if (ctx->row.step != kStepStarted) return Refuse(ProofNotAccepted(), op, r, account, flow_id);
   auto req = protocol::ParseVerifyRequest(r.body);
   if (!req.ok()) return Refuse(req.status(), op, r, account, flow_id);
+
+  // R-SEC-SRV-1 / decision 11.9: the lockout is checked here too, not only
+  // at the start (flows started before the lockout must not carry guesses
+  // past it), and the flow is taken (started -> verifying) before its proof
+  // is checked: exactly one proof per flow is evaluated, even when many
+  // arrive at once on several processes, and every other one gets
+  // ProofNotAccepted whatever it holds.
+  if (Status taken = TakeFlowForCheck(&ctx->row, kStepStarted, kStepVerifying, ProofNotAccepted());
+      !taken.ok()) {
+    return Refuse(FlowStatusFromStorage(taken), op, r, account, flow_id);
+  }
 
   crypto::SrpPolicy sp;
   sp.allowed_groups = deps_.srp.allowed_groups;
@@ -306,19 +377,20 @@ ApiResponse Service::VerifyFlow(const ApiRequest& r) {
   {
     StepTimer t(timings_.crypto_ns);
     auto session = crypto::SrpServerSession::Restore(UnB64(ctx->state.at("srp")), sp);
-    if (!session.ok()) return Refuse(session.status(), op, r, account, flow_id);
+    if (!session.ok()) {
+      SpendFlow(ctx->row);  // taken but uncheckable: end it, so it stops counting as in flight
+      return Refuse(session.status(), op, r, account, flow_id);
+    }
     m2 = session->VerifyClient(req->A, req->M1);
     if (m2.ok()) key = session->session_key();
   }
   if (!m2.ok() || ctx->state.value("unknown", true)) {
-    // One attempt per flow: the flow ends; the failure counts (11.9).
-    {
-      StepTimer t(timings_.database_ns);
-      (void)deps_.store->DeleteFlow(flow_id);
-    }
-    // Known or unknown credential alike (the same lockout for both).
+    // One attempt per flow: the flow is spent and the failure counts (11.9),
+    // in one transaction. Known or unknown credential alike (the same
+    // lockout for both). Should it fail, the flow stays `verifying` and goes
+    // on counting as a failure until it expires.
     if (auto st = RecordFailure(account, ctx->type == FlowType::kAuthentication ? device : "",
-                                ctx->row.flow_type, {"srp.failed"}, r.remote_addr);
+                                ctx->row.flow_type, {"srp.failed"}, r.remote_addr, &ctx->row);
         !st.ok()) {
       LogEvent(LogLevel::kError, "risk.record_failed", {{"reason", st.reason()}});
     }
@@ -342,11 +414,17 @@ ApiResponse Service::VerifyFlow(const ApiRequest& r) {
                                             [this] { return NowMs(); });
     crypto::Cleanse(key);
   }
-  if (!channel.ok()) return Refuse(channel.status(), op, r, account, flow_id);
+  if (!channel.ok()) {
+    SpendFlow(ctx->row);
+    return Refuse(channel.status(), op, r, account, flow_id);
+  }
   ctx->state.erase("srp");
   ctx->state["channel"] = B64(channel->Serialize());
   auto sealed = SealFlowState(flow_id, ctx->state);
-  if (!sealed.ok()) return Refuse(sealed.status(), op, r, account, flow_id);
+  if (!sealed.ok()) {
+    SpendFlow(ctx->row);
+    return Refuse(sealed.status(), op, r, account, flow_id);
+  }
   ctx->row.channel_state = std::move(sealed).value();
   ctx->row.step = kStepChannel;
   {

@@ -122,6 +122,9 @@ ApiResponse Service::RiskStep(const ApiRequest& r) {
                          "this flow is not waiting for risk data"),
                   op, r, account, flow_id);
   }
+  // Decision 11.9 at every step (R-SEC-SRV-1): a flow that proved the
+  // password before the account id was locked goes no further while it is.
+  if (auto st = CheckNotLockedOut(account); !st.ok()) return Refuse(st, op, r, account, flow_id);
   auto opened = OpenSealedStep(ctx->state.at("channel"), r.body);
   if (!opened.ok()) return Refuse(opened.status(), op, r, account, flow_id);
   crypto::SealedChannel* channel = &opened->channel;
@@ -238,11 +241,10 @@ ApiResponse Service::CaptureStep(const ApiRequest& r) {
   const std::string account = ctx->row.account_id;
   const std::string device_id = ctx->state.value("device_id", "");
   const std::string device_type = ctx->state.value("device_type", "");
-  if (ctx->row.step != kStepChallenge) {
-    return Refuse(Status(StatusCode::kFailedPrecondition, "flow.wrong_step",
-                         "this flow is not waiting for a capture"),
-                  op, r, account, flow_id);
-  }
+  if (ctx->row.step != kStepChallenge) return Refuse(CaptureNotAccepted(), op, r, account, flow_id);
+  // Decision 11.9 at every step (R-SEC-SRV-1), before the face is judged:
+  // a locked account id gets no biometric comparison either.
+  if (auto st = CheckNotLockedOut(account); !st.ok()) return Refuse(st, op, r, account, flow_id);
   auto opened = OpenSealedStep(ctx->state.at("channel"), r.body);
   if (!opened.ok()) return Refuse(opened.status(), op, r, account, flow_id);
   crypto::SealedChannel* channel = &opened->channel;
@@ -316,6 +318,25 @@ ApiResponse Service::CaptureStep(const ApiRequest& r) {
     return Refuse(Status(StatusCode::kUnavailable, "vision.unavailable", "face analysis is not available"),
                   op, r, account, flow_id);
   }
+  // R-SEC-SRV-1: the flow is taken (challenge -> judging) before the face is
+  // judged, under the account id's guard and with the lockout counting the
+  // checks in flight: one capture per challenge is judged, and captures
+  // racing on the account id's other flows cannot carry face attempts past
+  // the lockout. Until its result is written, a refusal below spends the
+  // flow (the client's sealed channel is ahead of the stored one anyway).
+  if (Status taken = TakeFlowForCheck(&ctx->row, kStepChallenge, kStepJudging, CaptureNotAccepted());
+      !taken.ok()) {
+    return Refuse(FlowStatusFromStorage(taken), op, r, account, flow_id);
+  }
+  bool result_written = false;
+  struct SpendUnlessWritten {
+    Service* service;
+    const storage::FlowState* row;
+    const bool* written;
+    ~SpendUnlessWritten() {
+      if (!*written) service->SpendFlow(*row);
+    }
+  } spend_unless_written{this, &ctx->row, &result_written};
   // R-FLOW-REG-9 / AUT-9 / DER-9 with R-FLOW-X1: quality judgement, then
   // anti-spoofing judgement; the server extracts the descriptor itself.
   const TierSettings settings = SettingsFromJson(ctx->state.at("settings"));
@@ -480,6 +501,7 @@ ApiResponse Service::CaptureStep(const ApiRequest& r) {
   }
   fault("capture.after_commit");
   if (!st.ok()) return Refuse(st, op, r, account, flow_id);
+  result_written = true;
   Audit({"client", op, account, device_id, flow_id, outcome, audit_reasons, r.remote_addr});
   deps_.metrics->Increment("livegate_flow_outcomes_total",
                            "flow=\"" + flow_type + "\",outcome=\"" + outcome + "\"");

@@ -26,6 +26,30 @@ constexpr int kStepStarted = 2;    // SRP round 1 answered (R-FLOW-*-2)
 constexpr int kStepChannel = 3;    // SRP confirmed; awaiting risk data (R-FLOW-*-3)
 constexpr int kStepChallenge = 4;  // procedure + challenge issued (R-FLOW-*-4)
 constexpr int kStepDone = 10;      // terminal (the row is deleted in the same transaction)
+// Not clause-8 steps: the states of the one SRP proof a flow accepts.
+// started -> verifying is a compare-and-set taken before the proof is
+// checked, so exactly one proof per flow is evaluated, across threads and
+// processes; a verifying flow counts as a failure in flight for the lockout.
+constexpr int kStepVerifying = 20;  // one request took the flow; its proof is being checked
+constexpr int kStepSpent = 21;      // the proof was refused (or the capture could not be judged);
+                                    // the row stays until it expires so every later proof gets
+                                    // the same answer as a concurrent one
+// The same for the capture (the biometric credential): challenge -> judging
+// before the face is judged, so one capture per challenge is judged and a
+// judgement in progress counts for the lockout like a proof in flight.
+constexpr int kStepJudging = 22;
+// Steps of an open flow (the per-account cap counts these).
+inline const std::vector<int>& OpenFlowSteps() {
+  static const std::vector<int> steps = {kStepStarted, kStepVerifying, kStepChannel, kStepChallenge,
+                                         kStepJudging};
+  return steps;
+}
+// Credential checks in progress (counted as failures by the lockout until
+// they end).
+inline const std::vector<int>& InFlightSteps() {
+  static const std::vector<int> steps = {kStepVerifying, kStepJudging};
+  return steps;
+}
 
 struct Service::FlowContext {
   storage::FlowState row;
@@ -34,6 +58,40 @@ struct Service::FlowContext {
 };
 
 namespace flows {
+
+// The one answer to a locked account id, known or not, at every step that
+// uses it (decision 11.9): a proof on a pre-started flow gets the same
+// bytes as a start, and nothing tells whether the proof would have been right.
+inline Status LockedOut() {
+  return Status(StatusCode::kResourceExhausted, "auth.locked_out",
+                "too many failed attempts; try again later");
+}
+// The one answer to every SRP proof the flow does not take: a second proof
+// after the first was checked, or a concurrent one that lost the
+// compare-and-set - whatever the proof and whatever the first one's outcome.
+inline Status ProofNotAccepted() {
+  return Status(StatusCode::kFailedPrecondition, "flow.wrong_step",
+                "this flow is not waiting for the SRP proof");
+}
+inline Status CaptureNotAccepted() {
+  return Status(StatusCode::kFailedPrecondition, "flow.wrong_step",
+                "this flow is not waiting for a capture");
+}
+// The flow refusals of the API for the store's flow reasons.
+inline Status FlowStatusFromStorage(const Status& st) {
+  if (st.reason() == "storage.flow_not_found") {
+    return Status::NotFound("flow.not_found", "no such flow (finished, expired or never started)");
+  }
+  if (st.reason() == "storage.flow_expired") {
+    return Status(StatusCode::kExpired, "flow.expired", "the flow has expired; start again");
+  }
+  return st;
+}
+inline Status TooManyOpenFlows(int cap) {
+  return Status(StatusCode::kResourceExhausted, "flow.too_many_open",
+                "this account id already has " + std::to_string(cap) +
+                    " flows open; finish one or wait until one expires");
+}
 
 class StepTimer {
  public:
