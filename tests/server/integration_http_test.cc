@@ -56,12 +56,19 @@ TEST_P(HttpTest, HealthAndMetrics) {
   auto j = nlohmann::json::parse(h.body);
   EXPECT_EQ(j["status"], "ok");
   EXPECT_EQ(j["database"], GetParam() == Backend::kSqlite ? "sqlite" : "postgresql");
-  auto m = http_->Get("/metrics");
+  // /metrics is behind the admin token (issue 12, finding 3).
+  auto anonymous = http_->Get("/metrics");
+  EXPECT_EQ(anonymous.status, 401);
+  EXPECT_EQ(anonymous.reason, "auth.failed");
+  auto m = http_->Get("/metrics", kAdminToken);
   ASSERT_EQ(m.status, 200);
   EXPECT_NE(m.body.find("# TYPE livegate_http_requests_total counter"), std::string::npos);
+  EXPECT_NE(m.body.find("# HELP livegate_http_requests_total "), std::string::npos);
   EXPECT_NE(m.body.find("livegate_http_requests_total{method=\"GET\",code=\"200\"} 1"),
             std::string::npos) << m.body;
-  EXPECT_NE(m.body.find("livegate_time_seconds_total{part=\"vision\"}"), std::string::npos);
+  EXPECT_NE(m.body.find("livegate_http_requests_total{method=\"GET\",code=\"401\"} 1"),
+            std::string::npos) << m.body;
+  EXPECT_NE(m.body.find("livegate_processing_seconds_total{part=\"vision\"}"), std::string::npos);
 }
 
 TEST_P(HttpTest, ErrorsAreJsonWithStableReasons) {
