@@ -164,14 +164,15 @@ void Service::Audit(AuditEvent e) {
 ApiResponse Service::Refuse(const Status& st, const std::string& operation, const ApiRequest& r,
                             const std::string& account, const std::string& flow) {
   deps_.metrics->Increment("livegate_refusals_total", "reason=\"" + st.reason() + "\"");
-  // Issue 12, finding 4: a refusal inside an established flow (its account
-  // known from the flow) is a decision of that flow and is written on its
-  // own (R-SEC-SRV-4). Every other refusal - wrong admin token, 429s,
-  // malformed or unknown-flow requests - is aggregated per (address,
-  // reason): the first of a window is written, the rest counted into one
-  // summary entry (FlushRefusalSummaries).
-  const bool flow_decision = !account.empty() && !flow.empty() && st.reason() != "rate.limited";
-  if (!flow_decision && !refusals_.Admit(r.remote_addr, st.reason(), NowMs())) {
+  // Issue 12, finding 4: a refusal that names an account (a lockout, a
+  // step of that account's flow, an admin call on it) is a decision about
+  // that account and is written on its own (R-SEC-SRV-4); the per-address
+  // rate limit bounds how many there can be. Every other refusal - 429s,
+  // wrong admin tokens, malformed or unknown-flow requests - is aggregated
+  // per (address, reason): the first of a window is written, the rest
+  // counted into one summary entry (FlushRefusalSummaries).
+  const bool about_an_account = !account.empty() && st.reason() != "rate.limited";
+  if (!about_an_account && !refusals_.Admit(r.remote_addr, st.reason(), NowMs())) {
     deps_.metrics->Increment("livegate_audit_refusals_aggregated_total", "");
     return ErrorResponse(st);
   }
