@@ -5,6 +5,14 @@
 //
 //   livegate-server --config /etc/livegate/server.json
 //   livegate-server --config server.json --check   # validate and exit
+//   livegate-server --config server.json --master-key-file /run/secrets/kek
+//   livegate-server --config server.json --master-key-fd 3 3< <(secret-tool ...)
+//
+// Files (issue 12, finding 6): the process runs with umask 077, and every
+// file it creates (database, -wal, -shm, logs, keys, audit log) is made
+// owner-only explicitly as well; directories it creates are 0700.
+#include <sys/stat.h>
+
 #include <csignal>
 #include <fstream>
 #include <iostream>
@@ -16,6 +24,7 @@
 #include "crypto/audit_log.h"
 #include "crypto/key_manager.h"
 #include "crypto/key_store.h"
+#include "crypto/signing.h"
 #include "judgement/policy.h"
 #include "server/audit.h"
 #include "server/capture_judge.h"
@@ -27,6 +36,8 @@
 #include "server/scripted_challenges.h"
 #include "server/service.h"
 #include "storage/reference_store.h"
+
+#include <filesystem>
 
 namespace {
 
@@ -40,19 +51,57 @@ int Fail(const livegate::Status& st, const char* what) {
   return st.code() == livegate::StatusCode::kUnavailable ? 4 : 3;
 }
 
+// SQLite creates -wal and -shm with the database file's mode; make all
+// three owner-only whatever the umask was when they were first created.
+void MakeSqliteFilesPrivate(const std::string& db_path) {
+  for (const char* suffix : {"", "-wal", "-shm", "-journal"}) {
+    const std::string p = db_path + suffix;
+    struct stat st {};
+    if (::stat(p.c_str(), &st) == 0 && (st.st_mode & 077) != 0) ::chmod(p.c_str(), 0600);
+  }
+}
+
+std::string AbsolutePath(const std::filesystem::path& p) {
+  std::error_code ec;
+  auto a = std::filesystem::absolute(p, ec);
+  return (ec ? p : a).lexically_normal().string();
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   using namespace livegate;
   CLI::App app("livegate-server - X.1279 remote face authentication server");
+  // Before anything is created: owner-only files and directories.
+  ::umask(077);
   std::string config_path;
+  std::string master_key_file;
+  int master_key_fd = -1;
   bool check_only = false;
   app.add_option("--config,-c", config_path, "configuration file (JSON)")->required();
   app.add_flag("--check", check_only, "validate the configuration and policy, then exit");
+  app.add_option("--master-key-file", master_key_file,
+                 "read the master key from this file (mode 0600; overrides master_key in the config)");
+  app.add_option("--master-key-fd", master_key_fd,
+                 "read the master key from this open file descriptor, then close it (overrides "
+                 "master_key in the config)")
+      ->check(CLI::NonNegativeNumber);
   CLI11_PARSE(app, argc, argv);
+  if (!master_key_file.empty() && master_key_fd >= 0) {
+    std::cerr << "livegate-server: give at most one of --master-key-file and --master-key-fd\n";
+    return 2;
+  }
 
   auto config = server::LoadServerConfig(config_path);
   if (!config.ok()) return Fail(config.status(), "configuration");
+  if (!master_key_file.empty() || master_key_fd >= 0) {
+    // The command line names the current key; an env setting in the
+    // config is still scrubbed (LoadMasterKeys wipes only what it reads).
+    if (!config->master_key.env.empty()) server::ScrubEnvironmentVariable(config->master_key.env);
+    config->master_key.file = master_key_file;
+    config->master_key.env.clear();
+    config->master_key.fd = master_key_fd;
+  }
   auto policy = server::LoadPolicy(config->policy_file);
   if (!policy.ok()) return Fail(policy.status(), "policy");
   // The judgement policy, and the rule that the scripted-challenge hook
@@ -77,6 +126,7 @@ int main(int argc, char** argv) {
 
   auto store = storage::OpenStore(config->database.uri);
   if (!store.ok()) return Fail(store.status(), "database");
+  if (config->database.is_sqlite()) MakeSqliteFilesPrivate(config->database.sqlite_path());
 
   crypto::TlsOptions to;
   to.cert_file = config->tls.cert_path.string();
@@ -88,9 +138,48 @@ int main(int argc, char** argv) {
 
   auto signing = crypto::LoadOrCreateAuditSigningKey(config->tls.generated_dir.string(), *keys);
   if (!signing.ok()) return Fail(signing.status(), "audit signing key");
-  auto sink = crypto::FileAuditSink::Open(config->log.audit_file.string());
+  // Issue 12, finding 8: the database keeps where the audit log stood (its
+  // last signed checkpoint and last entry), out of reach of a cut of the
+  // file. A log that no longer reaches what the database recorded is not
+  // continued (that would bury the cut under new entries): the operator
+  // verifies and archives it first.
+  const std::string audit_path = AbsolutePath(config->log.audit_file);
+  if (auto lines = crypto::ReadAuditLines(audit_path); lines.ok() && !lines->empty()) {
+    // An unparseable first line is AuditLog::Open's to refuse (tampered).
+    const std::string genesis = crypto::AuditGenesisHash(*lines);
+    auto rec = (*store)->GetAuditHead(genesis);
+    if (!rec.ok()) return Fail(rec.status(), "audit log");
+    if (!genesis.empty() && rec->has_value()) {
+      auto pub = crypto::Ed25519PublicFromPrivate(signing->private_key);
+      if (!pub.ok()) return Fail(pub.status(), "audit log");
+      crypto::RecordedAuditHead r{(*rec)->genesis_hash, (*rec)->log_path, (*rec)->checkpoint_seq,
+                                  (*rec)->checkpoint_hash, (*rec)->head_seq, (*rec)->head_hash};
+      const auto report = crypto::VerifyAuditLogAgainst(*lines, *pub, &r);
+      if (!report.intact) {
+        return Fail(Status(StatusCode::kDataLoss, "audit.truncated",
+                           "audit log " + audit_path + " " + report.problem + ": " + report.detail +
+                               "; check it with `livegate-admin audit verify`, move it aside and restart"),
+                    "audit log");
+      }
+    }
+  }
+  auto sink = crypto::FileAuditSink::Open(audit_path);
   if (!sink.ok()) return Fail(sink.status(), "audit log");
-  auto audit_log = crypto::AuditLog::Open(std::move(sink).value(), signing->private_key);
+  crypto::AuditLogOptions audit_options;
+  storage::ReferenceStore* head_store = store->get();
+  audit_options.on_append = [head_store, audit_path](const crypto::AuditHead& h) {
+    storage::AuditHeadRecord rec;
+    rec.genesis_hash = h.genesis_hash;
+    rec.log_path = audit_path;
+    rec.head_seq = static_cast<std::int64_t>(h.seq);
+    rec.head_hash = h.hash;
+    if (h.checkpoint) {
+      rec.checkpoint_seq = rec.head_seq;
+      rec.checkpoint_hash = h.hash;
+    }
+    return head_store->RecordAuditHead(rec);
+  };
+  auto audit_log = crypto::AuditLog::Open(std::move(sink).value(), signing->private_key, audit_options);
   if (!audit_log.ok()) return Fail(audit_log.status(), "audit log");
   server::ChainedAuditTrail chained(audit_log->get());
   server::LogAuditTrail audit(100, &chained);
@@ -116,6 +205,8 @@ int main(int argc, char** argv) {
   deps.srp = config->srp;
   deps.admin = config->admin;
   if (config->web.enabled) deps.web_static_dir = config->web.static_dir;
+  deps.metrics_access = config->metrics;
+  deps.audit_refusal_window_ms = static_cast<std::int64_t>(config->log.audit_refusal_window_seconds) * 1000;
   auto service = server::Service::Create(deps);
   if (!service.ok()) return Fail(service.status(), "service");
 
@@ -141,6 +232,20 @@ int main(int argc, char** argv) {
   (*service)->RegisterRoutes(**http);
   if (auto st = (*http)->Start(); !st.ok()) return Fail(st, "listen");
 
+  // /metrics on its own listener (metrics.listen), when configured.
+  std::unique_ptr<server::HttpServer> metrics_http;
+  if (config->metrics.separate_listener()) {
+    server::HttpServerOptions mo = ho;
+    mo.address = config->metrics.listen_address;
+    mo.port = config->metrics.listen_port;
+    mo.thread_pool_size = 2;
+    auto mh = server::HttpServer::Create(mo, nullptr);
+    if (!mh.ok()) return Fail(mh.status(), "metrics HTTPS");
+    metrics_http = std::move(mh).value();
+    (*service)->RegisterMetricsRoute(*metrics_http);
+    if (auto st = metrics_http->Start(); !st.ok()) return Fail(st, "metrics listen");
+  }
+
   std::signal(SIGINT, OnSignal);
   std::signal(SIGTERM, OnSignal);
   std::signal(SIGPIPE, SIG_IGN);
@@ -150,11 +255,20 @@ int main(int argc, char** argv) {
                     {"tls_generated", tls->generated}});
   std::cout << "livegate-server listening on https://" << ho.address << ":" << (*http)->port()
             << std::endl;
+  if (metrics_http) {
+    std::cout << "livegate-server metrics on https://" << config->metrics.listen_address << ":"
+              << metrics_http->port() << "/metrics" << std::endl;
+  }
   // Housekeeping once a minute: expired flows and nonces, and the failure
   // events of unknown account ids once the lockout no longer needs them
   // (bounded tables under an account-id spraying attack).
   auto next_purge = std::chrono::steady_clock::now();
+  auto next_summary = std::chrono::steady_clock::now();
   while (!g_stop) {
+    if (std::chrono::steady_clock::now() >= next_summary) {
+      (*service)->FlushRefusalSummaries(false);  // windows that ended
+      next_summary = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+    }
     if (std::chrono::steady_clock::now() >= next_purge) {
       auto purged = (*service)->PurgeExpired();
       if (!purged.ok()) {
@@ -167,7 +281,11 @@ int main(int argc, char** argv) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   (*http)->Stop();
-  (void)(*audit_log)->Checkpoint();
+  if (metrics_http) metrics_http->Stop();
+  (*service)->FlushRefusalSummaries(true);  // nothing counted is lost
+  if (auto st = (*audit_log)->Checkpoint(); !st.ok()) {
+    server::LogEvent(server::LogLevel::kError, "audit.checkpoint_failed", {{"reason", st.reason()}});
+  }
   server::LogEvent(server::LogLevel::kInfo, "server.stopped", {});
   return 0;
 }

@@ -185,6 +185,12 @@ std::optional<Entry> ParseLine(const std::string& line) {
 
 Result<std::unique_ptr<FileAuditSink>> FileAuditSink::Open(const std::string& path) {
   const int fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+  // Owner-only even when the file was created by someone else's umask.
+  if (fd >= 0 && ::fchmod(fd, 0600) != 0) {
+    ::close(fd);
+    return Status(StatusCode::kUnavailable, "audit.open_failed",
+                  "cannot make audit log " + path + " owner-only: " + std::strerror(errno));
+  }
   if (fd < 0) {
     return Status(StatusCode::kUnavailable, "audit.open_failed",
                   "cannot open audit log " + path + ": " + std::strerror(errno));
@@ -247,6 +253,8 @@ Result<std::unique_ptr<AuditLog>> AuditLog::Open(std::unique_ptr<AuditSink> sink
     log->next_seq_ = last->seq + 1;
     log->prev_hash_ = last->hash;
     log->since_checkpoint_ = report.unsigned_tail;
+    log->last_is_checkpoint_ = last->type == "checkpoint";
+    log->genesis_hash_ = HexEncode(ParseLine(lines.front())->hash);
   }
   return log;
 }
@@ -267,20 +275,42 @@ Status AuditLog::AppendLocked(const std::string& type, const AuditEvent& ev, con
   e.hash = EntryHash(e);
   LG_RETURN_IF_ERROR(sink_->Append(ToLine(e)));
   prev_hash_ = e.hash;
+  if (e.seq == 0) genesis_hash_ = HexEncode(e.hash);
+  last_is_checkpoint_ = type == "checkpoint";
   ++next_seq_;
+  if (options_.on_append) {
+    AuditHead h{genesis_hash_, e.seq, HexEncode(e.hash), last_is_checkpoint_};
+    // The line is written and chained: a failed record is reported by the
+    // caller (Append / Checkpoint), not allowed to break the chain logic.
+    Status st = options_.on_append(h);
+    if (!st.ok() && hook_error_.ok()) hook_error_ = st;
+  }
   return Status::Ok();
 }
 
-Status AuditLog::Append(const AuditEvent& event) {
+Status AuditLog::TakeHookError() {
+  Status st = hook_error_;
+  hook_error_ = Status::Ok();
+  return st;
+}
+
+AuditHead AuditLog::head() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (next_seq_ == 0) return {};
+  return {genesis_hash_, next_seq_ - 1, HexEncode(prev_hash_), last_is_checkpoint_};
+}
+
+Status AuditLog::Append(const AuditEvent& event, std::uint64_t* seq) {
   LG_RETURN_IF_ERROR(ValidateEvent(event));
   std::lock_guard<std::mutex> lock(mu_);
+  if (seq != nullptr) *seq = next_seq_;
   LG_RETURN_IF_ERROR(AppendLocked("event", event, {}));
   if (++since_checkpoint_ >= options_.checkpoint_every) {
     LG_ASSIGN_OR_RETURN(Bytes sig, Ed25519Sign(key_, CheckpointMessage(next_seq_, prev_hash_)));
     LG_RETURN_IF_ERROR(AppendLocked("checkpoint", {"audit", "audit.checkpoint", "", "ok", {}}, sig));
     since_checkpoint_ = 0;
   }
-  return Status::Ok();
+  return TakeHookError();
 }
 
 Status AuditLog::Checkpoint() {
@@ -288,7 +318,7 @@ Status AuditLog::Checkpoint() {
   LG_ASSIGN_OR_RETURN(Bytes sig, Ed25519Sign(key_, CheckpointMessage(next_seq_, prev_hash_)));
   LG_RETURN_IF_ERROR(AppendLocked("checkpoint", {"audit", "audit.checkpoint", "", "ok", {}}, sig));
   since_checkpoint_ = 0;
-  return Status::Ok();
+  return TakeHookError();
 }
 
 // ---- verifier ---------------------------------------------------------------
@@ -373,6 +403,67 @@ AuditVerifyReport VerifyAuditLog(const std::vector<std::string>& lines, ByteView
   }
   rep.intact = true;
   rep.unsigned_tail = since_checkpoint;
+  return rep;
+}
+
+// ---- truncation, against a record kept outside the file ---------------------
+
+std::string AuditGenesisHash(const std::vector<std::string>& lines) {
+  if (lines.empty()) return "";
+  auto first = ParseLine(lines.front());
+  if (!first || first->seq != 0) return "";
+  return HexEncode(first->hash);
+}
+
+AuditVerifyReport VerifyAuditLogAgainst(const std::vector<std::string>& lines, ByteView public_key,
+                                        const RecordedAuditHead* recorded) {
+  AuditVerifyReport rep = VerifyAuditLog(lines, public_key);
+  if (!rep.intact || recorded == nullptr) return rep;
+  // Intact means entry i has seq i.
+  const std::int64_t last = static_cast<std::int64_t>(lines.size()) - 1;
+  auto hash_at = [&](std::int64_t seq) { return HexEncode(ParseLine(lines[static_cast<std::size_t>(seq)])->hash); };
+  auto fail = [&](const char* problem, std::int64_t index, std::string detail) {
+    rep.intact = false;
+    rep.problem = problem;
+    rep.first_bad_index = index;
+    rep.detail = std::move(detail);
+    return rep;
+  };
+  const std::string genesis = AuditGenesisHash(lines);
+  if (!recorded->genesis_hash.empty() && !genesis.empty() && genesis != recorded->genesis_hash) {
+    return fail("replaced", 0,
+                "the log's first entry is not the one the database recorded for this log "
+                "(another log was put in its place)");
+  }
+  const std::string ends = last < 0 ? std::string("the log is empty")
+                                    : "the log ends at seq " + std::to_string(last);
+  if (recorded->checkpoint_seq >= 0) {
+    if (last < recorded->checkpoint_seq) {
+      return fail("truncated", last + 1,
+                  ends + ", but the database recorded a signed checkpoint at seq " +
+                      std::to_string(recorded->checkpoint_seq) + ": entries seq " +
+                      std::to_string(last + 1) + ".." + std::to_string(recorded->checkpoint_seq) +
+                      " and any after were cut");
+    }
+    if (hash_at(recorded->checkpoint_seq) != recorded->checkpoint_hash) {
+      return fail("replaced", recorded->checkpoint_seq,
+                  "the entry at seq " + std::to_string(recorded->checkpoint_seq) +
+                      " is not the signed checkpoint the database recorded");
+    }
+  }
+  if (recorded->head_seq >= 0) {
+    if (last < recorded->head_seq) {
+      return fail("truncated", last + 1,
+                  ends + ", but the database recorded entry seq " + std::to_string(recorded->head_seq) +
+                      " (after the last signed checkpoint): entries seq " + std::to_string(last + 1) +
+                      ".." + std::to_string(recorded->head_seq) + " were cut");
+    }
+    if (hash_at(recorded->head_seq) != recorded->head_hash) {
+      return fail("replaced", recorded->head_seq,
+                  "the entry at seq " + std::to_string(recorded->head_seq) +
+                      " is not the one the database recorded");
+    }
+  }
   return rep;
 }
 

@@ -18,6 +18,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -76,9 +77,23 @@ class FileAuditSink : public AuditSink {
 // Reads a log file's lines (for verification). Error: NotFound(audit.no_log).
 Result<std::vector<std::string>> ReadAuditLines(const std::string& path);
 
+// Where the log stands after an append: what a store out of the log
+// file's reach records so that a truncated file is detected (issue 12,
+// finding 8; VerifyAuditLogAgainst).
+struct AuditHead {
+  std::string genesis_hash;   // hex hash of entry 0: names the log
+  std::uint64_t seq = 0;      // the last entry written
+  std::string hash;           // its hex hash
+  bool checkpoint = false;    // the last entry is a signed checkpoint
+};
+
 struct AuditLogOptions {
   // A signed checkpoint after this many events. Default 100.
   std::size_t checkpoint_every = 100;
+  // Called (under the log's lock) after every line reached the sink; an
+  // error is reported by the append that caused it, after the line is
+  // written (the line stays: the chain is intact).
+  std::function<Status(const AuditHead&)> on_append;
 };
 
 class AuditLog {
@@ -91,13 +106,18 @@ class AuditLog {
                                                 Clock clock = {});
   // Error: InvalidArgument(audit.bad_field) for a field outside the allowed
   // character set or length (this is what keeps biometric data out).
-  Status Append(const AuditEvent& event);
+  // `seq`, when given, receives the entry's sequence number.
+  Status Append(const AuditEvent& event, std::uint64_t* seq = nullptr);
   // Writes a signed checkpoint now (e.g. at shutdown).
   Status Checkpoint();
   std::uint64_t next_seq() const;
+  // Where the log stands now (seq/hash of the last entry; empty genesis for
+  // an empty log).
+  AuditHead head() const;
 
  private:
   Status AppendLocked(const std::string& type, const AuditEvent& e, const Bytes& sig);
+  Status TakeHookError();
   std::unique_ptr<AuditSink> sink_;
   Bytes key_;
   AuditLogOptions options_;
@@ -106,6 +126,9 @@ class AuditLog {
   std::uint64_t next_seq_ = 0;
   Bytes prev_hash_ = Bytes(32, 0);
   std::size_t since_checkpoint_ = 0;
+  std::string genesis_hash_;
+  bool last_is_checkpoint_ = false;
+  Status hook_error_;
 };
 
 struct AuditVerifyReport {
@@ -123,5 +146,28 @@ struct AuditVerifyReport {
 // Checks the chain, the sequence numbers and every checkpoint signature and
 // classifies the first problem found.
 AuditVerifyReport VerifyAuditLog(const std::vector<std::string>& lines, ByteView public_key);
+
+// What a store outside the log file recorded about the log (the database's
+// audit_heads row): the last signed checkpoint and the last entry written.
+struct RecordedAuditHead {
+  std::string genesis_hash;
+  std::string log_path;
+  std::int64_t checkpoint_seq = -1;   // -1: no checkpoint recorded yet
+  std::string checkpoint_hash;
+  std::int64_t head_seq = -1;
+  std::string head_hash;
+};
+
+// VerifyAuditLog, then checks that the log still reaches what was recorded:
+// a log cut short (tail cut, whole entries removed after the last
+// checkpoint, the file replaced by a shorter valid prefix) is reported as
+// problem "truncated"; a log whose entry at the recorded seq has another
+// hash as "replaced". `recorded` = nullptr: VerifyAuditLog alone.
+AuditVerifyReport VerifyAuditLogAgainst(const std::vector<std::string>& lines, ByteView public_key,
+                                        const RecordedAuditHead* recorded);
+
+// The genesis hash (hex hash of entry 0) of a log's lines, "" when empty or
+// unparseable.
+std::string AuditGenesisHash(const std::vector<std::string>& lines);
 
 }  // namespace livegate::crypto

@@ -226,7 +226,7 @@ Result<TlsMaterial> LoadOrCreateTlsMaterial(const TlsOptions& o, const KeyManage
   LG_ASSIGN_OR_RETURN(TlsMaterial m, GenerateSelfSigned(o));
   LG_ASSIGN_OR_RETURN(Bytes wrapped, keys.WrapKey(AsBytes(m.key_pem), kTlsPurpose));
   LG_RETURN_IF_ERROR(WriteFile(key_path, wrapped, 0600));
-  LG_RETURN_IF_ERROR(WriteFile(cert_path, AsBytes(m.cert_pem), 0644));
+  LG_RETURN_IF_ERROR(WriteFile(cert_path, AsBytes(m.cert_pem), 0600));
   return m;
 }
 
@@ -279,7 +279,7 @@ Result<Ed25519KeyPair> LoadOrCreateAuditSigningKey(const std::string& key_dir,
   Ed25519KeyPair kp = GenerateEd25519();
   LG_ASSIGN_OR_RETURN(Bytes wrapped, keys.WrapKey(kp.private_key, kAuditPurpose));
   LG_RETURN_IF_ERROR(WriteFile(path, wrapped, 0600));
-  LG_RETURN_IF_ERROR(WriteFile(pub_path, AsBytes(Ed25519PublicKeyToPem(kp.public_key)), 0644));
+  LG_RETURN_IF_ERROR(WriteFile(pub_path, AsBytes(Ed25519PublicKeyToPem(kp.public_key)), 0600));
   return kp;
 }
 

@@ -276,6 +276,13 @@ Result<CaptureSubmission> ParseCaptureSubmission(std::string_view text, const Me
     LG_ASSIGN_OR_RETURN(fm.timestamp_ms, f.Integer("t_ms", -(1ll << 50), 1ll << 50));
     LG_ASSIGN_OR_RETURN(fm.jpeg, f.Base64Url("jpeg", l.max_frame_bytes, 1));
     LG_RETURN_IF_ERROR(f.Finish());
+    // Frames are JPEG only (docs/API.md; issue 12, finding 8): judged on the
+    // magic bytes (SOI + a marker), before any decoder sees them.
+    if (fm.jpeg.size() < 3 || fm.jpeg[0] != 0xFF || fm.jpeg[1] != 0xD8 || fm.jpeg[2] != 0xFF) {
+      return Status::BadInput("image.format_not_allowed",
+                              "capture.frames[" + std::to_string(i) +
+                                  "].jpeg is not a JPEG image (frames must be JPEG)");
+    }
     m.frames.push_back(std::move(fm));
   }
   ObjectReader c(*client, "capture.client");

@@ -112,10 +112,12 @@ Result<ServerConfig> ParseServerConfig(std::string_view json_text,
     x.String("previous_file", s);
     c.master_key.previous_file = Resolve(base_dir, s);
     x.String("previous_env", c.master_key.previous_env);
+    x.Int("fd", c.master_key.fd, 0, 1 << 20);
     LG_RETURN_IF_ERROR(x.Finish());
-    if (c.master_key.file.empty() == c.master_key.env.empty()) {
+    const int sources = !c.master_key.file.empty() + !c.master_key.env.empty() + (c.master_key.fd >= 0);
+    if (sources != 1) {
       return Status(StatusCode::kInvalidArgument, "config.bad_value",
-                    "master_key: give exactly one of \"file\" or \"env\"");
+                    "master_key: give exactly one of \"file\", \"fd\" or \"env\"");
     }
     if (!c.master_key.previous_file.empty() && !c.master_key.previous_env.empty()) {
       return Status(StatusCode::kInvalidArgument, "config.bad_value",
@@ -206,12 +208,27 @@ Result<ServerConfig> ParseServerConfig(std::string_view json_text,
   if (const auto* o = root.Child("admin", false)) {
     StrictObject x(*o, "admin", "config");
     x.String("token_sha256", c.admin.token_sha256_hex);
+    x.Int("rate_per_address_per_minute", c.admin.rate_per_address_per_minute, 0, 1000000);
+    x.Int("failures_per_address_per_minute", c.admin.failures_per_address_per_minute, 0, 1000000);
     LG_RETURN_IF_ERROR(x.Finish());
     if (!c.admin.token_sha256_hex.empty() &&
         (c.admin.token_sha256_hex.size() != 64 || !IsHex(c.admin.token_sha256_hex))) {
       return Status(StatusCode::kInvalidArgument, "config.bad_value",
                     "admin.token_sha256 must be 64 hex characters (sha256sum of the token)");
     }
+  }
+
+  if (const auto* o = root.Child("metrics", false)) {
+    StrictObject x(*o, "metrics", "config");
+    x.Bool("require_admin_token", c.metrics.require_admin_token);
+    if (const auto* l = x.Child("listen", false)) {
+      StrictObject y(*l, "metrics.listen", "config");
+      y.String("address", c.metrics.listen_address, false);
+      y.Require("port");
+      y.Int("port", c.metrics.listen_port, 0, 65535);
+      LG_RETURN_IF_ERROR(y.Finish());
+    }
+    LG_RETURN_IF_ERROR(x.Finish());
   }
 
   if (const auto* o = root.Child("log", false)) {
@@ -223,6 +240,7 @@ Result<ServerConfig> ParseServerConfig(std::string_view json_text,
     s.clear();
     x.String("audit_file", s);
     c.log.audit_file = Resolve(base_dir, s);
+    x.Int("audit_refusal_window_seconds", c.log.audit_refusal_window_seconds, 1, 86400);
     LG_RETURN_IF_ERROR(x.Finish());
     const auto& lv = c.log.level;
     if (lv != "trace" && lv != "debug" && lv != "info" && lv != "warn" && lv != "error") {

@@ -45,10 +45,16 @@ struct DatabaseOptions {
 
 struct MasterKeyOptions {
   // Exactly one of: a file holding the 32-byte key as 64 hex characters
-  // (mode 0600), or the name of an environment variable holding the same.
-  // Loaded by crypto::KeyManager (crypto/key_manager.h).
+  // (mode 0600: a file readable or writable by group/others refuses
+  // start-up), an open file descriptor to read it from (read once, then
+  // closed: e.g. a pipe from a secret manager), or the name of an
+  // environment variable holding the same (cleared and overwritten right
+  // after reading, so the key is not left in /proc/<pid>/environ).
+  // livegate-server's --master-key-file / --master-key-fd override these.
+  // Loaded by server/master_key.h.
   std::filesystem::path file;
   std::string env;
+  int fd = -1;
   // During master-key rotation only (docs/SECURITY.md): the PREVIOUS key,
   // at most one of a file (mode 0600, like `file`) or an environment
   // variable name. A named variable must be set at start-up. Neither given:
@@ -99,12 +105,37 @@ struct SrpOptions {
 struct AdminOptions {
   // SHA-256 (hex) of the admin bearer token. Empty = admin API disabled.
   std::string token_sha256_hex;
+  // Admin requests (and /metrics behind the token) per minute per address
+  // (token bucket), checked before the token. High enough for scripted
+  // provisioning; 0 = off.
+  int rate_per_address_per_minute = 600;
+  // Wrong admin tokens per minute per address: once spent, every admin
+  // request from that address gets 429 until the bucket refills (a token
+  // guesser is throttled; refusals are counted, not logged one by one).
+  // 0 = off.
+  int failures_per_address_per_minute = 10;
+};
+
+// Where /metrics is served (issue 12, finding 3).
+struct MetricsOptions {
+  // /metrics needs the admin bearer token (Authorization: Bearer ...).
+  bool require_admin_token = true;
+  // A separate HTTPS listener for /metrics only (same certificate), e.g. on
+  // an interface only the monitoring network reaches; the API listener then
+  // has no /metrics. listen_port -1 = no separate listener, 0 = any port.
+  std::string listen_address = "127.0.0.1";
+  int listen_port = -1;
+  bool separate_listener() const { return listen_port >= 0; }
 };
 
 struct LogOptions {
   std::string level = "info";            // trace|debug|info|warn|error
   std::filesystem::path file;            // empty = stdout
   std::filesystem::path audit_file;      // empty = <config dir>/audit.log
+  // Refused requests are aggregated per (address, reason) in windows of
+  // this length: the first of a window has its own audit entry, the rest
+  // one summary entry with their count (server/audit.h RefusalAggregator).
+  int audit_refusal_window_seconds = 60;
 };
 
 // The browser client (docs/WEB.md): static files served at /app/ on the
@@ -138,6 +169,7 @@ struct ServerConfig {
   LimitOptions limits;
   SrpOptions srp;
   AdminOptions admin;
+  MetricsOptions metrics;
   LogOptions log;
   WebOptions web;
   TestingOptions testing;

@@ -1,6 +1,12 @@
 #include "server/json_log.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <ctime>
 #include <mutex>
 
@@ -48,6 +54,15 @@ Status ConfigureJsonLog(std::string_view level, const std::filesystem::path& fil
       logger = std::make_shared<spdlog::logger>("livegate",
                                                 std::make_shared<spdlog::sinks::stdout_sink_mt>());
     } else {
+      // Owner-only (issue 12, finding 6): create it 0600 ourselves and
+      // tighten a file left by an older version, before spdlog opens it.
+      const int fd = ::open(file.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+      if (fd < 0 || ::fchmod(fd, 0600) != 0) {
+        const std::string why = std::strerror(errno);
+        if (fd >= 0) ::close(fd);
+        return Status::BadInput("config.log_unwritable", "cannot open log " + file.string() + ": " + why);
+      }
+      ::close(fd);
       logger = std::make_shared<spdlog::logger>(
           "livegate", std::make_shared<spdlog::sinks::basic_file_sink_mt>(file.string()));
     }

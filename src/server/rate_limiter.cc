@@ -28,4 +28,14 @@ bool RateLimiter::Allow(const std::string& key) {
   return true;
 }
 
+bool RateLimiter::Available(const std::string& key) {
+  if (per_minute_ <= 0) return true;
+  const auto now = clock_();
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = buckets_.find(key);
+  if (it == buckets_.end()) return true;
+  const double elapsed = std::chrono::duration<double>(now - it->second.last).count();
+  return std::min<double>(per_minute_, it->second.tokens + elapsed * per_minute_ / 60.0) >= 1.0;
+}
+
 }  // namespace livegate::server

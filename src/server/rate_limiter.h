@@ -19,6 +19,9 @@ class RateLimiter {
   explicit RateLimiter(int per_minute, Clock clock = [] { return std::chrono::steady_clock::now(); });
   // Takes one token for `key`; false when the bucket is empty (or per_minute 0 = no limit -> true).
   bool Allow(const std::string& key);
+  // True when Allow(key) would succeed now; takes nothing (a bucket that
+  // is spent only by failures, e.g. wrong admin tokens).
+  bool Available(const std::string& key);
 
  private:
   struct Bucket {

@@ -21,7 +21,10 @@ Service::Service(ServiceDeps deps)
     : deps_(std::move(deps)),
       per_address_(deps_.limits.rate_per_address_per_minute),
       per_account_(deps_.limits.rate_per_account_per_minute),
-      per_device_(deps_.limits.rate_per_device_per_minute) {}
+      per_device_(deps_.limits.rate_per_device_per_minute),
+      per_admin_address_(deps_.admin.rate_per_address_per_minute),
+      per_admin_failure_(deps_.admin.failures_per_address_per_minute),
+      refusals_(deps_.audit_refusal_window_ms) {}
 
 Service::~Service() = default;
 
@@ -65,7 +68,7 @@ void Service::RegisterRoutes(HttpServer& http) {
     return [this, fn](const ApiRequest& r) { return (this->*fn)(r); };
   };
   http.Route("GET", "/healthz", bind(&Service::Health));
-  http.Route("GET", "/metrics", bind(&Service::MetricsText));
+  if (!deps_.metrics_access.separate_listener()) RegisterMetricsRoute(http);
   http.Route("POST", "/v1/admin/accounts", bind(&Service::AdminCreateAccount));
   http.Route("GET", "/v1/admin/accounts/([A-Za-z0-9._@:-]{1,128})", bind(&Service::AdminGetAccount));
   http.Route("DELETE", "/v1/admin/accounts/([A-Za-z0-9._@:-]{1,128})/biometrics",
@@ -80,6 +83,10 @@ void Service::RegisterRoutes(HttpServer& http) {
   if (!deps_.web_static_dir.empty()) RegisterStaticFiles(http, {deps_.web_static_dir});
 }
 
+void Service::RegisterMetricsRoute(HttpServer& http) {
+  http.Route("GET", "/metrics", [this](const ApiRequest& r) { return MetricsText(r); });
+}
+
 ApiResponse Service::Health(const ApiRequest&) {
   // Healthy = the database answers.
   auto v = deps_.store->SchemaVersion();
@@ -91,20 +98,43 @@ ApiResponse Service::Health(const ApiRequest&) {
                                .dump());
 }
 
-ApiResponse Service::MetricsText(const ApiRequest&) {
+ApiResponse Service::MetricsText(const ApiRequest& req) {
+  // Issue 12, finding 3: the exposition tells about traffic and refusals,
+  // so by default only the operator (admin token) reads it; the admin rate
+  // limit applies like on every admin call.
+  if (deps_.metrics_access.require_admin_token) {
+    if (auto st = CheckAdmin(req); !st.ok()) return Refuse(st, "admin.metrics.read", req);
+  }
   ApiResponse r;
   r.content_type = "text/plain; version=0.0.4";
-  deps_.metrics->SetGauge("livegate_time_seconds_total", "part=\"vision\"",
-                          timings_.vision_ns.load() / 1e9);
-  deps_.metrics->SetGauge("livegate_time_seconds_total", "part=\"crypto\"",
-                          timings_.crypto_ns.load() / 1e9);
-  deps_.metrics->SetGauge("livegate_time_seconds_total", "part=\"database\"",
-                          timings_.database_ns.load() / 1e9);
+  deps_.metrics->SetCounter("livegate_processing_seconds_total", "part=\"vision\"",
+                            timings_.vision_ns.load() / 1e9);
+  deps_.metrics->SetCounter("livegate_processing_seconds_total", "part=\"crypto\"",
+                            timings_.crypto_ns.load() / 1e9);
+  deps_.metrics->SetCounter("livegate_processing_seconds_total", "part=\"database\"",
+                            timings_.database_ns.load() / 1e9);
+  deps_.metrics->SetGauge("livegate_uptime_seconds", "", static_cast<double>(NowMs() - started_ms_) / 1000.0);
   r.body = deps_.metrics->Render();
   return r;
 }
 
-Status Service::CheckAdmin(const ApiRequest& r) const {
+Status Service::CheckAdmin(const ApiRequest& r) {
+  // Issue 12, finding 4: admin requests are rate-limited per address
+  // before the token is looked at, and an address that sent too many wrong
+  // tokens gets 429 until its failure bucket refills: guessing or flooding
+  // costs one counted refusal, not an audit line each.
+  LG_RETURN_IF_ERROR(CheckRate(per_admin_address_, r.remote_addr, "admin"));
+  if (!per_admin_failure_.Available(r.remote_addr)) {
+    deps_.metrics->Increment("livegate_rate_limited_total", "scope=\"admin\"");
+    return Status(StatusCode::kResourceExhausted, "rate.limited",
+                  "too many failed admin authentications; wait a minute and try again");
+  }
+  Status st = CheckAdminToken(r);
+  if (!st.ok()) (void)per_admin_failure_.Allow(r.remote_addr);  // takes a failure token
+  return st;
+}
+
+Status Service::CheckAdminToken(const ApiRequest& r) const {
   // Admin authentication: a bearer token whose SHA-256 is configured
   // (docs/API.md explains the choice over mutual TLS).
   const std::string auth = r.Header("authorization");
@@ -137,6 +167,19 @@ void Service::Audit(AuditEvent e) {
 
 ApiResponse Service::Refuse(const Status& st, const std::string& operation, const ApiRequest& r,
                             const std::string& account, const std::string& flow) {
+  deps_.metrics->Increment("livegate_refusals_total", "reason=\"" + st.reason() + "\"");
+  // Issue 12, finding 4: a refusal that names an account (a lockout, a
+  // step of that account's flow, an admin call on it) is a decision about
+  // that account and is written on its own (R-SEC-SRV-4); the per-address
+  // rate limit bounds how many there can be. Every other refusal - 429s,
+  // wrong admin tokens, malformed or unknown-flow requests - is aggregated
+  // per (address, reason): the first of a window is written, the rest
+  // counted into one summary entry (FlushRefusalSummaries).
+  const bool about_an_account = !account.empty() && st.reason() != "rate.limited";
+  if (!about_an_account && !refusals_.Admit(r.remote_addr, st.reason(), NowMs())) {
+    deps_.metrics->Increment("livegate_audit_refusals_aggregated_total", "");
+    return ErrorResponse(st);
+  }
   AuditEvent e;
   e.actor = operation.rfind("admin.", 0) == 0 ? "admin" : "client";
   e.operation = operation;
@@ -146,8 +189,11 @@ ApiResponse Service::Refuse(const Status& st, const std::string& operation, cons
   e.reasons = {st.reason()};
   e.remote = r.remote_addr;
   Audit(std::move(e));
-  deps_.metrics->Increment("livegate_refusals_total", "reason=\"" + st.reason() + "\"");
   return ErrorResponse(st);
+}
+
+void Service::FlushRefusalSummaries(bool all) {
+  for (const auto& s : refusals_.TakeDue(NowMs(), all)) Audit(RefusalSummaryEvent(s, refusals_.window_ms()));
 }
 
 // ---------------------------------------------------------------- admin
@@ -266,6 +312,8 @@ ApiResponse Service::AdminImportReference(const ApiRequest& r) {
   vision::ImageLimits il;
   il.max_bytes = deps_.limits.max_body_bytes;
   il.max_pixels = 16'000'000;
+  // Reference photos from a batch: JPEG or PNG, nothing else is decoded.
+  il.formats = vision::kImageJpeg | vision::kImagePng;
   for (std::size_t i = 0; i < (*images)->size(); ++i) {
     const auto& e = (**images)[i];
     if (!e.is_string()) {

@@ -50,6 +50,8 @@ struct ServiceDeps {
   LimitOptions limits;
   SrpOptions srp;
   AdminOptions admin;
+  MetricsOptions metrics_access;              // token; API listener or own
+  std::int64_t audit_refusal_window_ms = 60'000;  // RefusalAggregator window
   ChallengeSource challenge_source;           // empty: random (DrawChallenge)
   // Scripted-challenge hook for external test clients
   // (server/scripted_challenges.h); empty in production. Create() refuses it
@@ -77,7 +79,14 @@ class Service {
   static Result<std::unique_ptr<Service>> Create(ServiceDeps deps);
   ~Service();
 
+  // The API routes; /metrics too unless metrics_access has its own listener.
   void RegisterRoutes(HttpServer& http);
+  // /metrics alone, for the separate metrics listener.
+  void RegisterMetricsRoute(HttpServer& http);
+
+  // Writes the audit summaries of the refusal windows that ended (all open
+  // windows when `all`, at shutdown). livegate-server calls it every second.
+  void FlushRefusalSummaries(bool all);
 
   // Endpoint handlers (public so tests and the benchmark can drive them).
   ApiResponse Health(const ApiRequest& r);
@@ -103,7 +112,8 @@ class Service {
   explicit Service(ServiceDeps deps);
   std::int64_t NowMs() const;
   storage::Timestamp Now() const;
-  Status CheckAdmin(const ApiRequest& r) const;
+  Status CheckAdmin(const ApiRequest& r);  // rate limits, then the token
+  Status CheckAdminToken(const ApiRequest& r) const;
   Status CheckRate(RateLimiter& limiter, const std::string& key, const char* what);
   void Audit(AuditEvent e);
   ApiResponse Refuse(const Status& st, const std::string& operation, const ApiRequest& r,
@@ -154,6 +164,9 @@ class Service {
   RateLimiter per_address_;
   RateLimiter per_account_;
   RateLimiter per_device_;
+  RateLimiter per_admin_address_;
+  RateLimiter per_admin_failure_;  // wrong admin tokens per address
+  RefusalAggregator refusals_;
   crypto::Bytes flow_state_key_;
   crypto::Bytes fake_srp_secret_;
   ServiceTimings timings_;

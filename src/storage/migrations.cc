@@ -96,18 +96,37 @@ std::vector<std::string> V2(Dialect) {
   return {"CREATE INDEX flows_by_account ON flows (account_id, expires_ms)"};
 }
 
+// Version 3 (issue 12, finding 8): where each audit log stood - its last
+// signed checkpoint and its last entry - out of reach of a truncation of
+// the log file (livegate-admin audit verify --database).
+std::vector<std::string> V3(Dialect d) {
+  const std::string i64 = d == Dialect::kSqlite ? "INTEGER" : "BIGINT";
+  return {
+      "CREATE TABLE audit_heads ("
+      " genesis_hash TEXT PRIMARY KEY,"
+      " log_path TEXT NOT NULL,"
+      " checkpoint_seq " + i64 + " NOT NULL,"
+      " checkpoint_hash TEXT NOT NULL,"
+      " head_seq " + i64 + " NOT NULL,"
+      " head_hash TEXT NOT NULL,"
+      " updated_ms " + i64 + " NOT NULL)",
+      "CREATE INDEX audit_heads_by_path ON audit_heads (log_path, updated_ms)",
+  };
+}
+
 }  // namespace
 
 const std::vector<std::vector<std::string>>& Migrations(Dialect dialect) {
-  static const std::vector<std::vector<std::string>> sqlite = {V1(Dialect::kSqlite), V2(Dialect::kSqlite)};
-  static const std::vector<std::vector<std::string>> postgres = {V1(Dialect::kPostgres),
-                                                                 V2(Dialect::kPostgres)};
+  static const std::vector<std::vector<std::string>> sqlite = {V1(Dialect::kSqlite), V2(Dialect::kSqlite),
+                                                               V3(Dialect::kSqlite)};
+  static const std::vector<std::vector<std::string>> postgres = {V1(Dialect::kPostgres), V2(Dialect::kPostgres),
+                                                                 V3(Dialect::kPostgres)};
   return dialect == Dialect::kSqlite ? sqlite : postgres;
 }
 
 Status Migrate(SqlConn& conn, Dialect dialect, const Clock& clock) {
   const auto& migrations = Migrations(dialect);
-  static_assert(kSchemaVersion == 2, "add the migration to Migrations() and bump kSchemaVersion");
+  static_assert(kSchemaVersion == 3, "add the migration to Migrations() and bump kSchemaVersion");
   LG_RETURN_IF_ERROR(conn.Exec("CREATE TABLE IF NOT EXISTS schema_version ("
                                " version INTEGER PRIMARY KEY,"
                                " applied_ms BIGINT NOT NULL)",

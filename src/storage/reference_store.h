@@ -128,6 +128,20 @@ struct FlowState {
   std::int64_t version = 0;
 };
 
+// Where the server's audit log stood (issue 12, finding 8), kept in the
+// database so that cutting the log file cannot hide what it held:
+// `livegate-admin audit verify --database` compares the log with this.
+// One row per log, named by the hash of its first entry.
+struct AuditHeadRecord {
+  std::string genesis_hash;            // hex hash of entry 0
+  std::string log_path;                // where the server wrote it (absolute)
+  std::int64_t checkpoint_seq = -1;    // last signed checkpoint; -1 none yet
+  std::string checkpoint_hash;
+  std::int64_t head_seq = -1;          // last entry written
+  std::string head_hash;
+  Timestamp updated{};
+};
+
 // Every operation a caller can perform; used both directly on the store
 // (each call is its own transaction) and inside Transact (all or nothing).
 class StoreOps {
@@ -245,12 +259,22 @@ class ReferenceStore : public StoreOps {
 
   // Schema version now in the database (after migrations at open).
   virtual Result<int> SchemaVersion() = 0;
+
+  // --- audit-log heads (schema version 3) ---
+  // Creates or advances the row of `record.genesis_hash`: head_seq/hash
+  // move only forward; checkpoint_* are kept when record.checkpoint_seq is
+  // -1 and move only forward otherwise; log_path is replaced.
+  virtual Status RecordAuditHead(const AuditHeadRecord& record) = 0;
+  // nullopt: no row for this log.
+  virtual Result<std::optional<AuditHeadRecord>> GetAuditHead(const std::string& genesis_hash) = 0;
+  // The rows whose log_path is `log_path`, newest first.
+  virtual Result<std::vector<AuditHeadRecord>> ListAuditHeadsByPath(const std::string& log_path) = 0;
   // "sqlite" or "postgresql".
   virtual const char* backend_name() const = 0;
 };
 
 // Highest schema version this code knows (migrations 1..kSchemaVersion).
-constexpr int kSchemaVersion = 2;
+constexpr int kSchemaVersion = 3;
 
 struct SqliteOptions {
   std::string path;                   // database file; created if missing

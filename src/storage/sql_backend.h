@@ -52,6 +52,9 @@ class SqlReferenceStore : public ReferenceStore {
   Result<int> PurgeExpired() override;
   Result<int> PurgeOrphanRiskEvents(Timestamp before) override;
   Result<int> SchemaVersion() override;
+  Status RecordAuditHead(const AuditHeadRecord& record) override;
+  Result<std::optional<AuditHeadRecord>> GetAuditHead(const std::string& genesis_hash) override;
+  Result<std::vector<AuditHeadRecord>> ListAuditHeadsByPath(const std::string& log_path) override;
 
   Status CreateAccount(const Account& a) override { return W([&](StoreOps& o) { return o.CreateAccount(a); }); }
   Result<Account> GetAccount(const std::string& id) override { return R<Account>([&](StoreOps& o) { return o.GetAccount(id); }); }

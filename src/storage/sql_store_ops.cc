@@ -525,5 +525,80 @@ Result<int> SqlReferenceStore::SchemaVersion() {
   return v;
 }
 
+namespace {
+AuditHeadRecord AuditHeadFromRow(const SqlRow& r) {
+  AuditHeadRecord h;
+  h.genesis_hash = S(r[0]);
+  h.log_path = S(r[1]);
+  h.checkpoint_seq = I(r[2]);
+  h.checkpoint_hash = S(r[3]);
+  h.head_seq = I(r[4]);
+  h.head_hash = S(r[5]);
+  h.updated = FromMillis(I(r[6]));
+  return h;
+}
+constexpr const char* kAuditHeadColumns =
+    "SELECT genesis_hash, log_path, checkpoint_seq, checkpoint_hash, head_seq, head_hash, updated_ms "
+    "FROM audit_heads ";
+}  // namespace
+
+Status SqlReferenceStore::RecordAuditHead(const AuditHeadRecord& rec) {
+  if (rec.genesis_hash.empty()) {
+    return Status::InvalidArgument("storage.invalid_argument", "audit head without a genesis hash");
+  }
+  const std::int64_t now = ToMillis(clock()());
+  return RunTx(true, [&](SqlConn& c) {
+    LG_ASSIGN_OR_RETURN(auto rows, c.Exec(std::string(kAuditHeadColumns) + "WHERE genesis_hash = ?",
+                                          {rec.genesis_hash}));
+    AuditHeadRecord cur;
+    if (!rows.empty()) cur = AuditHeadFromRow(rows[0]);
+    if (rec.checkpoint_seq > cur.checkpoint_seq) {
+      cur.checkpoint_seq = rec.checkpoint_seq;
+      cur.checkpoint_hash = rec.checkpoint_hash;
+    }
+    if (rec.head_seq > cur.head_seq) {
+      cur.head_seq = rec.head_seq;
+      cur.head_hash = rec.head_hash;
+    }
+    if (rows.empty()) {
+      return c.Exec("INSERT INTO audit_heads (genesis_hash, log_path, checkpoint_seq, checkpoint_hash, "
+                    "head_seq, head_hash, updated_ms) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    {rec.genesis_hash, rec.log_path, cur.checkpoint_seq, cur.checkpoint_hash,
+                     cur.head_seq, cur.head_hash, now})
+          .status();
+    }
+    return c.Exec("UPDATE audit_heads SET log_path = ?, checkpoint_seq = ?, checkpoint_hash = ?, "
+                  "head_seq = ?, head_hash = ?, updated_ms = ? WHERE genesis_hash = ?",
+                  {rec.log_path, cur.checkpoint_seq, cur.checkpoint_hash, cur.head_seq, cur.head_hash,
+                   now, rec.genesis_hash})
+        .status();
+  });
+}
+
+Result<std::optional<AuditHeadRecord>> SqlReferenceStore::GetAuditHead(const std::string& genesis_hash) {
+  std::optional<AuditHeadRecord> out;
+  Status s = RunTx(false, [&](SqlConn& c) {
+    LG_ASSIGN_OR_RETURN(auto rows, c.Exec(std::string(kAuditHeadColumns) + "WHERE genesis_hash = ?",
+                                          {genesis_hash}));
+    if (!rows.empty()) out = AuditHeadFromRow(rows[0]);
+    return Status::Ok();
+  });
+  if (!s.ok()) return s;
+  return out;
+}
+
+Result<std::vector<AuditHeadRecord>> SqlReferenceStore::ListAuditHeadsByPath(const std::string& log_path) {
+  std::vector<AuditHeadRecord> out;
+  Status s = RunTx(false, [&](SqlConn& c) {
+    LG_ASSIGN_OR_RETURN(auto rows,
+                        c.Exec(std::string(kAuditHeadColumns) + "WHERE log_path = ? ORDER BY updated_ms DESC",
+                               {log_path}));
+    for (const auto& r : rows) out.push_back(AuditHeadFromRow(r));
+    return Status::Ok();
+  });
+  if (!s.ok()) return s;
+  return out;
+}
+
 }  // namespace internal
 }  // namespace livegate::storage

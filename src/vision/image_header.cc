@@ -284,6 +284,19 @@ std::string_view ImageFormatName(ImageFormat format) {
   return "?";
 }
 
+std::optional<ImageFormat> SniffImageFormat(std::span<const std::uint8_t> b) {
+  if (StartsWith(b, "\xFF\xD8\xFF", 3)) return ImageFormat::kJpeg;
+  if (StartsWith(b, "\x89PNG\r\n\x1A\n", 8)) return ImageFormat::kPng;
+  if (StartsWith(b, "BM", 2)) return ImageFormat::kBmp;
+  if (b.size() >= 3 && b[0] == 'P' && b[1] >= '1' && b[1] <= '6' && std::isspace(b[2])) return ImageFormat::kPnm;
+  if (b.size() >= 12 && StartsWith(b, "RIFF", 4) && std::memcmp(b.data() + 8, "WEBP", 4) == 0) {
+    return ImageFormat::kWebp;
+  }
+  if (StartsWith(b, "II*\0", 4) || StartsWith(b, "MM\0*", 4)) return ImageFormat::kTiff;
+  if (StartsWith(b, "GIF87a", 6) || StartsWith(b, "GIF89a", 6)) return ImageFormat::kGif;
+  return std::nullopt;
+}
+
 Result<ImageHeader> ReadImageHeader(std::span<const std::uint8_t> b) {
   if (StartsWith(b, "\xFF\xD8\xFF", 3)) return ParseJpeg(b);
   if (StartsWith(b, "\x89PNG\r\n\x1A\n", 8)) return ParsePng(b);

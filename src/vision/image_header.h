@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string_view>
 
@@ -25,6 +26,10 @@ struct ImageHeader {
   // the scan, PNG IEND, BMP pixel data size).
   bool truncated = false;
 };
+
+// The format named by the magic bytes alone (nothing else is read);
+// nullopt when none matches.
+std::optional<ImageFormat> SniffImageFormat(std::span<const std::uint8_t> bytes);
 
 // Reasons: image.unknown_format (not a recognised signature),
 // image.truncated (header cut short), image.corrupt (header inconsistent).

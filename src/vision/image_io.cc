@@ -97,6 +97,26 @@ Result<cv::Mat> DecodeImage(std::span<const std::uint8_t> bytes, const ImageLimi
                             "the image is " + std::to_string(bytes.size()) + " bytes, over the limit of " +
                                 std::to_string(limits.max_bytes));
   }
+  static_assert(kImageJpeg == 1u << static_cast<unsigned>(ImageFormat::kJpeg) &&
+                kImageTiff == 1u << static_cast<unsigned>(ImageFormat::kTiff));
+  if (const auto format = SniffImageFormat(bytes); format) {
+    // GIF has no bit: refused as "not allowed" where formats are restricted,
+    // with its own reason (read it as a video) otherwise.
+    const std::uint32_t bit = *format == ImageFormat::kGif ? 0u : 1u << static_cast<unsigned>(*format);
+    const bool restricted = limits.formats != kAnyStillImage;
+    if ((limits.formats & bit) == 0 && (bit != 0 || restricted)) {
+      std::string allowed;
+      for (ImageFormat f : {ImageFormat::kJpeg, ImageFormat::kPng, ImageFormat::kBmp, ImageFormat::kPnm,
+                            ImageFormat::kWebp, ImageFormat::kTiff}) {
+        if (limits.formats & (1u << static_cast<unsigned>(f))) {
+          allowed += std::string(allowed.empty() ? "" : ", ") + std::string(ImageFormatName(f));
+        }
+      }
+      return Status::BadInput("image.format_not_allowed",
+                              std::string(ImageFormatName(*format)) + " images are not accepted here (" +
+                                  (allowed.empty() ? std::string("none") : allowed) + " only)");
+    }
+  }
   LG_ASSIGN_OR_RETURN(const ImageHeader header, ReadImageHeader(bytes));
   if (header.format == ImageFormat::kGif) {
     // OpenCV 4.6 has no GIF image decoder; animated GIFs are read as video.

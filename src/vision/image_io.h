@@ -16,14 +16,29 @@
 
 namespace livegate::vision {
 
+// Image formats, as bits of ImageLimits::formats.
+inline constexpr std::uint32_t kImageJpeg = 1u << 0;
+inline constexpr std::uint32_t kImagePng = 1u << 1;
+inline constexpr std::uint32_t kImageBmp = 1u << 2;
+inline constexpr std::uint32_t kImagePnm = 1u << 3;
+inline constexpr std::uint32_t kImageWebp = 1u << 4;
+inline constexpr std::uint32_t kImageTiff = 1u << 5;
+inline constexpr std::uint32_t kAnyStillImage =
+    kImageJpeg | kImagePng | kImageBmp | kImagePnm | kImageWebp | kImageTiff;
+
 struct ImageLimits {
   std::uint64_t max_bytes = 32ull << 20;     // encoded size
   std::uint64_t max_pixels = 40'000'000;     // width*height, read from the header before decoding
+  // Formats accepted, judged on the magic bytes before any header is parsed
+  // or pixel decoded (issue 12, finding 8: a server accepting JPEG only
+  // must not run the BMP/TIFF/WebP decoders on untrusted bytes).
+  std::uint32_t formats = kAnyStillImage;
 };
 
 // Reasons (Status::reason()):
 //   image.empty, image.too_large_bytes, image.too_many_pixels,
-//   image.unknown_format, image.truncated, image.corrupt, image.unreadable_file
+//   image.unknown_format, image.format_not_allowed (a known format outside
+//   limits.formats), image.truncated, image.corrupt, image.unreadable_file
 Result<cv::Mat> DecodeImage(std::span<const std::uint8_t> bytes, const ImageLimits& limits = {});
 Result<cv::Mat> ReadImageFile(const std::filesystem::path& path, const ImageLimits& limits = {});
 // True when `head` (the first bytes of a file; 4 KiB is plenty) starts with

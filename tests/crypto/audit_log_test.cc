@@ -62,6 +62,79 @@ TEST(AuditLogTest, IntactLogVerifies) {
   EXPECT_EQ(r.first_bad_index, -1);
 }
 
+// Issue 12, finding 8: what the database recorded (last checkpoint, last
+// entry) exposes a log cut short that the chain alone cannot tell from a
+// shorter log.
+TEST(AuditLogTest, CutLogReportedAgainstTheRecordedHead) {
+  Fixture f;  // e0 e1 e2 e3 C(4) e4 e5 e6 e7 C(9) e8 e9: seq 0..11
+  auto hash = [&](std::size_t i) { return nlohmann::json::parse(f.lines[i])["hash"].get<std::string>(); };
+  RecordedAuditHead rec{AuditGenesisHash(f.lines), "/var/audit.log", 9, hash(9), 11, hash(11)};
+  ASSERT_EQ(rec.genesis_hash, hash(0));
+  EXPECT_TRUE(VerifyAuditLogAgainst(f.lines, f.key.public_key, &rec).intact);
+  auto cut = [&](std::size_t keep) { return std::vector<std::string>(f.lines.begin(), f.lines.begin() + keep); };
+  // Entries after the last checkpoint removed: the chain is fine...
+  EXPECT_TRUE(f.Verify(cut(10)).intact);
+  // ...but not against the recorded last entry.
+  auto r = VerifyAuditLogAgainst(cut(10), f.key.public_key, &rec);
+  EXPECT_FALSE(r.intact);
+  EXPECT_EQ(r.problem, "truncated");
+  EXPECT_EQ(r.first_bad_index, 10);
+  EXPECT_NE(r.detail.find("the log ends at seq 9, but the database recorded entry seq 11"), std::string::npos)
+      << r.detail;
+  // A shorter valid prefix, before the last checkpoint.
+  r = VerifyAuditLogAgainst(cut(6), f.key.public_key, &rec);
+  EXPECT_EQ(r.problem, "truncated");
+  EXPECT_NE(r.detail.find("recorded a signed checkpoint at seq 9"), std::string::npos) << r.detail;
+  // Emptied.
+  r = VerifyAuditLogAgainst({}, f.key.public_key, &rec);
+  EXPECT_EQ(r.problem, "truncated");
+  EXPECT_NE(r.detail.find("the log is empty"), std::string::npos) << r.detail;
+  // Another log in its place.
+  Fixture other;
+  RecordedAuditHead same_key = rec;
+  r = VerifyAuditLogAgainst(other.lines, other.key.public_key, &same_key);
+  EXPECT_EQ(r.problem, "replaced");
+  // The recorded head may lag the file (a crash between the line and the
+  // database): a longer log is fine.
+  RecordedAuditHead older = rec;
+  older.head_seq = 7;
+  older.head_hash = hash(7);
+  older.checkpoint_seq = 4;
+  older.checkpoint_hash = hash(4);
+  EXPECT_TRUE(VerifyAuditLogAgainst(f.lines, f.key.public_key, &older).intact);
+}
+
+TEST(AuditLogTest, OnAppendReportsEveryLineAndCheckpoint) {
+  auto key = GenerateEd25519();
+  std::vector<std::string> lines;
+  std::vector<AuditHead> heads;
+  AuditLogOptions o;
+  o.checkpoint_every = 2;
+  o.on_append = [&](const AuditHead& h) {
+    heads.push_back(h);
+    return Status::Ok();
+  };
+  auto log = AuditLog::Open(std::make_unique<MemorySink>(&lines), key.private_key, o);
+  ASSERT_TRUE(log.ok());
+  std::uint64_t seq = 99;
+  ASSERT_TRUE((*log)->Append({"acct:a", "auth.verify", "", "ok"}, &seq).ok());
+  EXPECT_EQ(seq, 0u);
+  ASSERT_TRUE((*log)->Append({"acct:a", "auth.verify", "", "ok"}, &seq).ok());
+  EXPECT_EQ(seq, 1u);
+  ASSERT_EQ(heads.size(), 3u);  // e0 e1 C2
+  EXPECT_EQ(heads[2].seq, 2u);
+  EXPECT_TRUE(heads[2].checkpoint);
+  EXPECT_FALSE(heads[1].checkpoint);
+  for (const auto& h : heads) EXPECT_EQ(h.genesis_hash, heads[0].hash);
+  // A failing record is reported, the line stays written and chained.
+  o.on_append = [](const AuditHead&) { return Status(StatusCode::kUnavailable, "storage.unavailable", "down"); };
+  auto log2 = AuditLog::Open(std::make_unique<MemorySink>(&lines), key.private_key, o);
+  ASSERT_TRUE(log2.ok());
+  EXPECT_EQ((*log2)->Append({"acct:a", "auth.verify", "", "ok"}).reason(), "storage.unavailable");
+  EXPECT_EQ(lines.size(), 4u);
+  EXPECT_TRUE(VerifyAuditLog(lines, key.public_key).intact);
+}
+
 TEST(AuditLogTest, ModifiedEntryReported) {
   Fixture f;
   auto l = f.lines;

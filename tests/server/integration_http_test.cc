@@ -56,12 +56,19 @@ TEST_P(HttpTest, HealthAndMetrics) {
   auto j = nlohmann::json::parse(h.body);
   EXPECT_EQ(j["status"], "ok");
   EXPECT_EQ(j["database"], GetParam() == Backend::kSqlite ? "sqlite" : "postgresql");
-  auto m = http_->Get("/metrics");
+  // /metrics is behind the admin token (issue 12, finding 3).
+  auto anonymous = http_->Get("/metrics");
+  EXPECT_EQ(anonymous.status, 401);
+  EXPECT_EQ(anonymous.reason, "auth.failed");
+  auto m = http_->Get("/metrics", kAdminToken);
   ASSERT_EQ(m.status, 200);
   EXPECT_NE(m.body.find("# TYPE livegate_http_requests_total counter"), std::string::npos);
+  EXPECT_NE(m.body.find("# HELP livegate_http_requests_total "), std::string::npos);
   EXPECT_NE(m.body.find("livegate_http_requests_total{method=\"GET\",code=\"200\"} 1"),
             std::string::npos) << m.body;
-  EXPECT_NE(m.body.find("livegate_time_seconds_total{part=\"vision\"}"), std::string::npos);
+  EXPECT_NE(m.body.find("livegate_http_requests_total{method=\"GET\",code=\"401\"} 1"),
+            std::string::npos) << m.body;
+  EXPECT_NE(m.body.find("livegate_processing_seconds_total{part=\"vision\"}"), std::string::npos);
 }
 
 TEST_P(HttpTest, ErrorsAreJsonWithStableReasons) {
@@ -121,8 +128,20 @@ TEST_P(HttpTest, AdminNeedsTheToken) {
       refused += e.outcome == "refused";
     }
   }
-  EXPECT_EQ(creates, 5);
-  EXPECT_EQ(refused, 4);
+  // The second wrong token of the window is counted, not written
+  // (issue 12, finding 4): it comes in the window's summary.
+  EXPECT_EQ(creates, 4);
+  EXPECT_EQ(refused, 3);
+  server_->service().FlushRefusalSummaries(/*all=*/true);
+  int summaries = 0;
+  for (const auto& e : server_->audit().Recent()) {
+    if (e.operation != "audit.refusals_aggregated") continue;
+    ++summaries;
+    ASSERT_GE(e.reasons.size(), 2u);
+    EXPECT_EQ(e.reasons[0], "auth.failed");
+    EXPECT_EQ(e.reasons[1], "count:2");
+  }
+  EXPECT_EQ(summaries, 1);
 }
 
 // Every authentication failure looks the same to the caller: wrong

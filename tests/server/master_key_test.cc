@@ -97,7 +97,10 @@ TEST_F(MasterKeyTest, PreviousEnvFromConfig) {
   ASSERT_TRUE(keys.ok()) << keys.status().ToString();
   EXPECT_EQ(keys->previous_kek_id(), old_id_);
   EXPECT_TRUE(keys->UnwrapKey(wrapped_old_, "user:7").ok());
+  // Read once, then wiped from the environment (issue 12, finding 8).
+  EXPECT_EQ(std::getenv("LG_TEST_PREVIOUS_KEK"), nullptr);
   // The named variable wins over the default one.
+  setenv("LG_TEST_PREVIOUS_KEK", old_hex_.c_str(), 1);
   setenv("LIVEGATE_MASTER_KEY_PREVIOUS", std::string(64, 'a').c_str(), 1);
   keys = LoadMasterKeys(c->master_key);
   ASSERT_TRUE(keys.ok());

@@ -27,7 +27,8 @@ TEST(MessagesTest, CaptureRoundTripAndLimits) {
   CaptureSubmission c;
   c.challenge_id = "abc";
   c.session_nonce = crypto::Bytes(16, 7);
-  c.frames = {{0, {1, 2, 3}}, {66, {4, 5}}};
+  // Frames start with the JPEG magic bytes (anything else is refused).
+  c.frames = {{0, {0xFF, 0xD8, 0xFF, 1, 2, 3}}, {66, {0xFF, 0xD8, 0xFF, 4, 5}}};
   c.client.live = true;
   c.client.quality = 0.5;
   c.client.best_frame = 1;
@@ -37,7 +38,7 @@ TEST(MessagesTest, CaptureRoundTripAndLimits) {
   ASSERT_TRUE(back.ok()) << back.status().ToString();
   EXPECT_EQ(back->frames.size(), 2u);
   EXPECT_EQ(back->frames[1].timestamp_ms, 66);
-  EXPECT_EQ(back->frames[1].jpeg, (crypto::Bytes{4, 5}));
+  EXPECT_EQ(back->frames[1].jpeg, (crypto::Bytes{0xFF, 0xD8, 0xFF, 4, 5}));
   ASSERT_TRUE(back->device_credential);
   EXPECT_EQ(back->device_credential->verifier.size(), 384u);
   MessageLimits l;
@@ -46,10 +47,18 @@ TEST(MessagesTest, CaptureRoundTripAndLimits) {
   ASSERT_FALSE(many.ok());
   EXPECT_EQ(many.status().reason(), "codec.too_many_items");
   l = MessageLimits{};
-  l.max_frame_bytes = 2;
+  l.max_frame_bytes = 5;
   auto big = ParseCaptureSubmission(ToJson(c), l);
   ASSERT_FALSE(big.ok());
   EXPECT_EQ(big.status().reason(), "codec.field_too_large");
+  // Issue 12, finding 8: a frame that is not a JPEG (here a BMP) is refused
+  // on its magic bytes.
+  CaptureSubmission bmp = c;
+  bmp.frames[1].jpeg = {'B', 'M', 0x36, 0, 0, 0};
+  auto not_jpeg = ParseCaptureSubmission(ToJson(bmp));
+  ASSERT_FALSE(not_jpeg.ok());
+  EXPECT_EQ(not_jpeg.status().reason(), "image.format_not_allowed");
+  EXPECT_NE(not_jpeg.status().message().find("capture.frames[1].jpeg is not a JPEG"), std::string::npos);
   c.device_credential.reset();
   auto no_cred = ParseCaptureSubmission(ToJson(c));
   ASSERT_TRUE(no_cred.ok());

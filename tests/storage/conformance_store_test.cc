@@ -96,6 +96,39 @@ TEST_P(StoreConformance, MigratesFromEmptyAndReopenIsIdempotent) {
   }
 }
 
+// Issue 12, finding 8 (schema v2): where an audit log stood, moving only
+// forward, found by its first entry or by its path.
+TEST_P(StoreConformance, AuditHeadsMoveOnlyForward) {
+  AuditHeadRecord r;
+  r.genesis_hash = "g1";
+  r.log_path = "/var/lib/livegate/audit.log";
+  r.head_seq = 5;
+  r.head_hash = "h5";
+  ASSERT_TRUE(store_->RecordAuditHead(r).ok());
+  r.head_seq = 6;
+  r.head_hash = "h6";
+  r.checkpoint_seq = 6;
+  r.checkpoint_hash = "h6";
+  ASSERT_TRUE(store_->RecordAuditHead(r).ok());
+  r.head_seq = 4;  // late and out of order: ignored
+  r.head_hash = "h4";
+  r.checkpoint_seq = -1;
+  ASSERT_TRUE(store_->RecordAuditHead(r).ok());
+  auto got = store_->GetAuditHead("g1");
+  ASSERT_TRUE(got.ok() && got->has_value());
+  EXPECT_EQ((*got)->head_seq, 6);
+  EXPECT_EQ((*got)->head_hash, "h6");
+  EXPECT_EQ((*got)->checkpoint_seq, 6);
+  EXPECT_EQ((*got)->checkpoint_hash, "h6");
+  EXPECT_FALSE(store_->GetAuditHead("g2")->has_value());
+  auto by_path = store_->ListAuditHeadsByPath("/var/lib/livegate/audit.log");
+  ASSERT_TRUE(by_path.ok());
+  ASSERT_EQ(by_path->size(), 1u);
+  EXPECT_EQ(by_path->front().genesis_hash, "g1");
+  EXPECT_TRUE(store_->ListAuditHeadsByPath("/elsewhere")->empty());
+  EXPECT_EQ(store_->RecordAuditHead(AuditHeadRecord{}).reason(), "storage.invalid_argument");
+}
+
 TEST_P(StoreConformance, RefusesSchemaNewerThanCode) {
   // Simulate a database written by a future livegate.
   ASSERT_TRUE(store_->Transact([](StoreOps&) { return Status::Ok(); }).ok());

@@ -103,6 +103,35 @@ TEST(DecodeImageTest, OverByteLimitIsRefused) {
   EXPECT_EQ(r.status().code(), StatusCode::kTooLarge);
 }
 
+// Issue 12, finding 8: a JPEG-only caller refuses BMP, PNM, TIFF, WebP and
+// GIF on their magic bytes - even a header that would not parse - and
+// still decodes JPEG.
+TEST(DecodeImageTest, FormatsOutsideTheAllowedSetAreRefusedBeforeDecoding) {
+  ImageLimits jpeg_only;
+  jpeg_only.formats = kImageJpeg;
+  for (const char* ext : {".bmp", ".ppm", ".tiff", ".webp", ".png"}) {
+    const auto r = DecodeImage(Encode(TestCard(), ext), jpeg_only);
+    ASSERT_FALSE(r.ok()) << ext;
+    EXPECT_EQ(r.status().reason(), "image.format_not_allowed") << ext;
+    EXPECT_NE(r.status().message().find("(JPEG only)"), std::string::npos) << r.status().message();
+  }
+  // A broken BMP header: the format is named, its header never parsed.
+  const Bytes broken_bmp = {'B', 'M', 0xFF, 0xFF, 0xFF, 0x7F, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+  const auto b = DecodeImage(broken_bmp, jpeg_only);
+  EXPECT_EQ(b.status().reason(), "image.format_not_allowed");
+  EXPECT_NE(b.status().message().find("BMP images are not accepted"), std::string::npos) << b.status().message();
+  const Bytes gif = {'G', 'I', 'F', '8', '9', 'a', 10, 0, 10, 0, 0, 0, 0, ';'};
+  EXPECT_EQ(DecodeImage(gif, jpeg_only).status().reason(), "image.format_not_allowed");
+  EXPECT_TRUE(DecodeImage(Encode(TestCard(), ".jpg"), jpeg_only).ok());
+  // JPEG and PNG (the admin import): PNG decodes, WebP does not.
+  ImageLimits jpeg_png;
+  jpeg_png.formats = kImageJpeg | kImagePng;
+  EXPECT_TRUE(DecodeImage(Encode(TestCard(), ".png"), jpeg_png).ok());
+  const auto w = DecodeImage(Encode(TestCard(), ".webp"), jpeg_png);
+  EXPECT_EQ(w.status().reason(), "image.format_not_allowed");
+  EXPECT_NE(w.status().message().find("(JPEG, PNG only)"), std::string::npos) << w.status().message();
+}
+
 TEST(DecodeImageTest, TextFileIsUnknownFormat) {
   const std::string text = "This is a plain text file, not an image.\n";
   const auto r = DecodeImage(Bytes(text.begin(), text.end()));
