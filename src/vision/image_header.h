@@ -24,6 +24,10 @@ struct ImageHeader {
   // The file ends before the end marker its format requires (JPEG EOI after
   // the scan, PNG IEND, BMP pixel data size).
   bool truncated = false;
+  // JPEG: start-of-scan markers before the end of image. A progressive
+  // JPEG costs (scans x blocks) to decode, so a small file with thousands
+  // of scans is a CPU bomb (issue 12); image_io refuses it by this count.
+  int jpeg_scans = 0;
 };
 
 // Reasons: image.unknown_format (not a recognised signature),

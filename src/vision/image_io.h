@@ -19,10 +19,15 @@ namespace livegate::vision {
 struct ImageLimits {
   std::uint64_t max_bytes = 32ull << 20;     // encoded size
   std::uint64_t max_pixels = 40'000'000;     // width*height, read from the header before decoding
+  // Scans of a (progressive) JPEG: libjpeg walks every block once per scan,
+  // so 256 KiB of tiny repeated scans cost seconds of CPU per frame (the
+  // progressive-JPEG CPU bomb, docs/RELIABILITY.md). Encoders use at most
+  // ~10 (libjpeg's progressive script) to ~20 (mozjpeg); a baseline JPEG has 1.
+  int max_jpeg_scans = 64;
 };
 
 // Reasons (Status::reason()):
-//   image.empty, image.too_large_bytes, image.too_many_pixels,
+//   image.empty, image.too_large_bytes, image.too_many_pixels, image.too_many_scans,
 //   image.unknown_format, image.truncated, image.corrupt, image.unreadable_file
 Result<cv::Mat> DecodeImage(std::span<const std::uint8_t> bytes, const ImageLimits& limits = {});
 Result<cv::Mat> ReadImageFile(const std::filesystem::path& path, const ImageLimits& limits = {});
