@@ -64,6 +64,7 @@ bool Driver::WaitHealthy() {
   const auto until = SteadyClock::now() + std::chrono::seconds(config_.retry_after_outage_s);
   const auto t0 = SteadyClock::now();
   while (SteadyClock::now() < until) {
+    if (budget_ && budget_->stop.load()) return false;  // SIGINT/SIGTERM: give up waiting
     auto cli = PlainClient(config_, 2);
     if (auto r = cli->Get("/healthz"); r && r->status == 200) {
       rec_.Latency("outage.wait", MsSince(t0));
@@ -100,8 +101,11 @@ Driver::Reply Driver::Send(Flow& flow, const std::string& step, const std::strin
   if (config_.retry_after_outage_s <= 0 || !outage(rep)) return rep;
   // Fault mode: the server went away (or its database did) in the middle of
   // this step. Wait for it, then send the same bytes again.
-  for (int outages = 0; outage(rep) && outages < 20; ++outages) {
+  // No cap on outages: each wait is bounded, and a server that keeps dying
+  // before it answers is exactly what the fault campaign does.
+  while (outage(rep)) {
     flow.interrupted = true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));  // no tight loop on a 503
     if (!WaitHealthy()) {
       rec_.Interrupted(flow.name, step, "no_recovery");
       return rep;
@@ -293,6 +297,7 @@ Driver::FlowEnd Driver::RunFlowOnce(FlowType type, bool* retry_refused) {
 }
 
 void Driver::Run(RunBudget& budget) {
+  budget_ = &budget;
   while (!budget.stop.load() && SteadyClock::now() < budget.deadline && budget.flows_left.load() > 0) {
     if (!CreateAccount()) {
       if (config_.retry_after_outage_s <= 0) std::this_thread::sleep_for(std::chrono::milliseconds(500));

@@ -79,6 +79,7 @@ class Driver {
   std::unique_ptr<client::HttpsClient> https_;
   std::string account_, password_, device_id_, device_secret_hex_;
   int account_serial_ = 0;
+  RunBudget* budget_ = nullptr;
 };
 
 }  // namespace livegate::load
