@@ -118,7 +118,9 @@ rel_sql() {
 
 # Torn records (docs/RELIABILITY.md): a device credential without the
 # reference of its type, a reference without a device of its type, or a
-# reference without the account's data key. Prints one line per torn account.
+# reference without the account's data key, or a data key without any
+# reference (a deregistration that removed the references and devices but
+# not the key). Prints one line per torn account.
 rel_torn_accounts() {
   rel_sql "SELECT 'device_without_reference', d.account_id FROM devices d WHERE NOT EXISTS
              (SELECT 1 FROM biometric_references r WHERE r.account_id = d.account_id AND r.device_type = d.device_type)
@@ -127,5 +129,8 @@ rel_torn_accounts() {
              (SELECT 1 FROM devices d WHERE d.account_id = r.account_id AND d.device_type = r.device_type)
            UNION ALL
            SELECT 'reference_without_data_key', r.account_id FROM biometric_references r WHERE NOT EXISTS
-             (SELECT 1 FROM user_keys k WHERE k.account_id = r.account_id)"
+             (SELECT 1 FROM user_keys k WHERE k.account_id = r.account_id)
+           UNION ALL
+           SELECT 'data_key_without_reference', k.account_id FROM user_keys k WHERE NOT EXISTS
+             (SELECT 1 FROM biometric_references r WHERE r.account_id = k.account_id)"
 }
