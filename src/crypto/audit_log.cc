@@ -209,10 +209,18 @@ Status FileAuditSink::Append(std::string_view line) {
   std::string data(line);
   data.push_back('\n');
   // One write() of a whole line with O_APPEND: lines never interleave.
+  // AuditLog serialises appends, so the end of the file is ours.
+  const off_t before = ::lseek(fd_, 0, SEEK_END);
   const ssize_t n = ::write(fd_, data.data(), data.size());
   if (n != static_cast<ssize_t>(data.size()) || ::fsync(fd_) != 0) {
+    const int err = errno;
+    // Disk full or I/O error (issue 12): take back whatever part of the
+    // line reached the file. A cut line would make the log fail
+    // verification, and the server refuse to start on it; the chain does
+    // not advance (AppendLocked), so the next line links to the last whole one.
+    if (before >= 0) (void)!::ftruncate(fd_, before);
     return Status(StatusCode::kUnavailable, "audit.write_failed",
-                  "cannot append to audit log " + path_ + ": " + std::strerror(errno));
+                  "cannot append to audit log " + path_ + ": " + std::strerror(err ? err : ENOSPC));
   }
   return Status::Ok();
 }

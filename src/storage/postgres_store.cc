@@ -81,7 +81,17 @@ Status MapPqxxError(const std::exception& e, bool* broken) {
   if (dynamic_cast<const pqxx::transaction_rollback*>(&e))
     return Status(StatusCode::kUnavailable, "storage.busy", msg);
   if (const auto* se = dynamic_cast<const pqxx::sql_error*>(&e)) {
-    if (se->sqlstate() == "55P03") return Status(StatusCode::kUnavailable, "storage.busy", msg);
+    const std::string& state = se->sqlstate();
+    if (state == "55P03") return Status(StatusCode::kUnavailable, "storage.busy", msg);
+    // The server is shutting down or restarting (57P01 admin_shutdown,
+    // 57P02 crash_shutdown, 57P03 cannot_connect_now) or the connection
+    // failed (class 08): the database is unavailable, not our fault, and
+    // this connection is finished (issue 12, PostgreSQL restarted in the
+    // middle of flows: 503 storage.unavailable, never 500).
+    if (state.rfind("57P0", 0) == 0 || state.rfind("08", 0) == 0) {
+      if (broken) *broken = true;
+      return Status(StatusCode::kUnavailable, "storage.unavailable", msg);
+    }
   }
   if (dynamic_cast<const pqxx::in_doubt_error*>(&e))
     return Status(StatusCode::kUnavailable, "storage.unavailable", msg);
@@ -245,6 +255,11 @@ class PostgresStore final : public SqlReferenceStore {
     std::lock_guard<std::mutex> lock(mu_);
     if (broken || !c->is_open()) {
       --open_;
+      // A broken connection usually means the server restarted: the idle
+      // ones are dead too. Dropping them now makes the next requests
+      // connect afresh instead of each failing once on a dead socket.
+      open_ -= static_cast<int>(idle_.size());
+      idle_.clear();
     } else {
       idle_.push_back(std::move(c));
     }

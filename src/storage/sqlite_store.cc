@@ -34,8 +34,11 @@ Status MapSqliteError(const SQLite::Exception& e, const std::string& what) {
     case SQLITE_PERM:
     case SQLITE_READONLY:
     case SQLITE_IOERR:
-    case SQLITE_FULL:
       return Status(StatusCode::kUnavailable, "storage.unavailable", msg);
+    case SQLITE_FULL:
+      // Disk full (issue 12): the transaction was rolled back, nothing is
+      // half-written; 503 with its own reason so operators see the cause.
+      return Status(StatusCode::kUnavailable, "storage.full", "the database disk is full (" + msg + ")");
     case SQLITE_CONSTRAINT:
       if (ext == SQLITE_CONSTRAINT_UNIQUE || ext == SQLITE_CONSTRAINT_PRIMARYKEY)
         return Status(StatusCode::kAlreadyExists, kReasonUniqueViolation, msg);

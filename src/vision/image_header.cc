@@ -117,8 +117,11 @@ Result<ImageHeader> ParseJpeg(Bytes b) {
   }
   // Entropy-coded data stuffs 0xFF as FF 00, so FF D9 after the first scan
   // is the end-of-image marker; without it the file was cut short.
+  // Every later scan starts with FF DA (never inside entropy-coded data).
   bool eoi = false;
+  h.jpeg_scans = 1;
   for (size_t i = pos; i + 1 < b.size(); ++i) {
+    if (b[i] == 0xFF && b[i + 1] == 0xDA) ++h.jpeg_scans;
     if (b[i] == 0xFF && b[i + 1] == 0xD9) {
       eoi = true;
       break;

@@ -25,6 +25,10 @@ struct ImageHeader {
   // The file ends before the end marker its format requires (JPEG EOI after
   // the scan, PNG IEND, BMP pixel data size).
   bool truncated = false;
+  // JPEG: start-of-scan markers before the end of image. A progressive
+  // JPEG costs (scans x blocks) to decode, so a small file with thousands
+  // of scans is a CPU bomb (issue 12); image_io refuses it by this count.
+  int jpeg_scans = 0;
 };
 
 // The format named by the magic bytes alone (nothing else is read);

@@ -130,6 +130,11 @@ Result<cv::Mat> DecodeImage(std::span<const std::uint8_t> bytes, const ImageLimi
                                 std::to_string(header.width) + "x" + std::to_string(header.height) +
                                 ", over the limit of " + std::to_string(limits.max_pixels) + " pixels");
   }
+  if (header.format == ImageFormat::kJpeg && header.jpeg_scans > limits.max_jpeg_scans) {
+    return Status::TooLarge("image.too_many_scans",
+                            "JPEG has " + std::to_string(header.jpeg_scans) + " scans, over the limit of " +
+                                std::to_string(limits.max_jpeg_scans));
+  }
   if (header.truncated) {
     return Status::BadInput("image.truncated", std::string(ImageFormatName(header.format)) +
                                                    " file is cut short (no end marker)");

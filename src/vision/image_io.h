@@ -33,10 +33,15 @@ struct ImageLimits {
   // or pixel decoded (issue 12, finding 8: a server accepting JPEG only
   // must not run the BMP/TIFF/WebP decoders on untrusted bytes).
   std::uint32_t formats = kAnyStillImage;
+  // Scans of a (progressive) JPEG: libjpeg walks every block once per scan,
+  // so 256 KiB of tiny repeated scans cost seconds of CPU per frame (the
+  // progressive-JPEG CPU bomb, docs/RELIABILITY.md). Encoders use at most
+  // ~10 (libjpeg's progressive script) to ~20 (mozjpeg); a baseline JPEG has 1.
+  int max_jpeg_scans = 64;
 };
 
 // Reasons (Status::reason()):
-//   image.empty, image.too_large_bytes, image.too_many_pixels,
+//   image.empty, image.too_large_bytes, image.too_many_pixels, image.too_many_scans,
 //   image.unknown_format, image.format_not_allowed (a known format outside
 //   limits.formats), image.truncated, image.corrupt, image.unreadable_file
 Result<cv::Mat> DecodeImage(std::span<const std::uint8_t> bytes, const ImageLimits& limits = {});
