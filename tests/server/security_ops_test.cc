@@ -331,6 +331,7 @@ TEST_F(SecurityOpsTest, MetricsOnTheirOwnListener) {
 
 // ------------------------------------------------------------- audit flooding
 
+// R-SEC-SRV-4: refusals stay audited (aggregated per window) without a flood filling the log.
 TEST_F(SecurityOpsTest, RefusalFloodIsAggregatedInTheAuditLog) {
   ASSERT_EQ(server_.Start(dir_, {}), "");
   const std::size_t before = Lines(server_.audit_log()).size();
@@ -542,6 +543,7 @@ TEST_F(SecurityOpsTest, GroupReadableKeyFileRefusesStart) {
 
 class AuditTruncationTest : public SecurityOpsTest, public ::testing::WithParamInterface<Backend> {};
 
+// R-SEC-SRV-4: the log's integrity holds against truncation too (the head is recorded in the database).
 TEST_P(AuditTruncationTest, CutLogIsDetectedAgainstTheDatabase) {
   std::string db;
   if (GetParam() == Backend::kPostgres) {
