@@ -26,6 +26,7 @@ struct Args {
   int frames = 5;
   std::string models;
   std::string out;
+  bool mirror = false;
   bool json = false;
 };
 
@@ -46,6 +47,7 @@ int Run(const Args& a) {
   }
   o.segments = a.segments;
   o.frames_per_segment = a.frames;
+  o.mirror = a.mirror;
   if (!a.models.empty()) o.analyzer.model_dir = a.models;
   o.fmr_targets = livegate::eval::DefaultFmrTargets();
   for (const auto& tier : livegate::default_policy::kTiers) {
@@ -94,6 +96,7 @@ livegate::cli::Registration reg([](CLI::App& app) {
                   "Comma-separated clip file names showing one person (repeatable): their segments pair as genuine");
   cmd->add_option("--models", args->models, "Model folder (default: LIVEGATE_MODELS or the build default)");
   cmd->add_option("--out", args->out, "Write the JSON report to this file");
+  cmd->add_flag("--mirror", args->mirror, "Average each frame's descriptor with its mirror image's");
   cmd->add_flag("--json", args->json, "Print the JSON report");
   cmd->callback([args] { livegate::cli::SetExitCode(Run(*args)); });
 });

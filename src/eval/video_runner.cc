@@ -7,9 +7,11 @@
 #include <cmath>
 #include <cstdio>
 
+#include <opencv2/core.hpp>
 #include <opencv2/imgproc.hpp>
 
 #include "vision/image_io.h"
+#include "vision/models.h"
 
 namespace livegate::eval {
 
@@ -78,6 +80,10 @@ Result<VideoReport> RunVideoEval(const VideoOptions& options) {
   report.thresholds = options.thresholds;
   report.fmr_targets = options.fmr_targets;
   LG_ASSIGN_OR_RETURN(auto analyzer, vision::FaceAnalyzer::Create(options.analyzer));
+  std::unique_ptr<vision::DescriptorModel> mirror_model;
+  if (options.mirror) {
+    LG_ASSIGN_OR_RETURN(mirror_model, vision::DescriptorModel::Load(options.analyzer.model_dir));
+  }
   const auto t0 = std::chrono::steady_clock::now();
   const int per_clip = options.segments * options.frames_per_segment;
   for (std::size_t c = 0; c < options.clips.size(); ++c) {
@@ -116,9 +122,20 @@ Result<VideoReport> RunVideoEval(const VideoOptions& options) {
           if (face.descriptor && (!best || face.box.area() > best->box.area())) best = &face;
         }
         if (!best) continue;
+        vision::Descriptor d = *best->descriptor;
+        if (mirror_model && !best->chip.empty()) {
+          cv::Mat flipped, rgb;
+          cv::flip(best->chip, flipped, 1);
+          cv::cvtColor(flipped, rgb, cv::COLOR_BGR2RGB);
+          auto m = mirror_model->Run(rgb);
+          if (!m.ok()) {
+            inner = m.status();
+            return false;
+          }
+          for (std::size_t i = 0; i < d.size(); ++i) d[i] = 0.5f * (d[i] + (*m)[i]);
+        }
         ++acquired;
-        segs[segment].frames.push_back(
-            {f.index, *best->descriptor, best->pose.yaw_deg, best->pose.pitch_deg, best->box.width});
+        segs[segment].frames.push_back({f.index, d, best->pose.yaw_deg, best->pose.pitch_deg, best->box.width});
       }
       return next < picks.size();
     }));

@@ -58,6 +58,9 @@ struct VideoOptions {
   std::vector<std::pair<std::string, double>> fmr_targets;
   std::vector<double> thresholds;  // decisions reported at these (the policy tiers')
   double confidence = 0.95;
+  // Test-time augmentation per frame: average the descriptors of the aligned
+  // chip and its mirror image (as `eval verify --mirror`).
+  bool mirror = false;
   vision::AnalyzerOptions analyzer;
 };
 
