@@ -105,7 +105,7 @@ cli::Registration reg([](CLI::App& app) {
   auto* cmd = app.add_subcommand("compare", "Compare the largest faces of two images (exit 0 same, 1 different)");
   cmd->add_option("image_a", args->a, "First image")->required();
   cmd->add_option("image_b", args->b, "Second image")->required();
-  cmd->add_option("--threshold", args->threshold, "Same person below this Euclidean distance (dlib: 0.6)")
+  cmd->add_option("--threshold", args->threshold, "Same person below this Euclidean distance (default: the default policy's medium tier, config/policy.default.json; dlib's reference: 0.6)")
       ->check(CLI::Range(0.0f, 4.0f));
   cmd->add_flag("--json", args->json, "Print JSON");
   cmd->add_option("--max-pixels", args->max_pixels, "Refuse images with more pixels than this")

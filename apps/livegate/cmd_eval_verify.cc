@@ -4,6 +4,7 @@
 // with --json) and writes CSV, JSON and an HTML report with DET curves.
 #include <iostream>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -37,6 +38,12 @@ struct Args {
   std::string detector = "front_then_back";
   double threshold = livegate::vision::kDefaultCompareThreshold;
   bool aligned_chips = false;
+  std::vector<double> fmr_targets;  // empty: the default policy's tiers
+  double confidence = 0.95;
+  bool mirror = false;
+  double min_face_width = 0;
+  double max_abs_yaw = 0;
+  double min_sharpness = 0;
   bool json = false;
   bool quiet = false;
   int threads = 2;
@@ -49,6 +56,15 @@ int Run(const Args& a) {
   o.threshold = a.threshold;
   o.aligned_chips = a.aligned_chips;
   o.threads = a.threads;
+  if (!a.fmr_targets.empty()) {
+    o.fmr_targets.clear();
+    for (double t : a.fmr_targets) o.fmr_targets.emplace_back("target", t);
+  }
+  o.confidence = a.confidence;
+  o.mirror = a.mirror;
+  o.min_face_width = a.min_face_width;
+  o.max_abs_yaw = a.max_abs_yaw;
+  o.min_sharpness = a.min_sharpness;
   if (!a.models.empty()) o.analyzer.model_dir = a.models;
   o.analyzer.detector =
       livegate::vision::ParseDetectorChoice(a.detector).value_or(livegate::vision::DetectorChoice::kFrontThenBack);
@@ -78,6 +94,11 @@ int Run(const Args& a) {
     std::cout << "mode " << report->mode << (a.aligned_chips ? "" : ", detector " + a.detector) << ", threshold " << report->threshold << ", "
               << report->threads << " thread(s), " << report->seconds << " s\n"
               << livegate::eval::TableText(livegate::eval::VerifySummaryTable(*report));
+    std::cout << "\noperating points (one-sided " << a.confidence * 100
+              << " % Clopper-Pearson upper bound on FMR; see report.html for the method)\n"
+              << livegate::eval::TableText(livegate::eval::OperatingPointTable(*report))
+              << "\nidentities with the highest FNMR at each pooled operating point\n"
+              << livegate::eval::TableText(livegate::eval::WorstIdentityTable(*report, 5));
     if (!a.out.empty()) std::cout << "reports: " << a.out << "/{summary.csv,summary.json,det.csv,pairs.csv,images.csv,report.html}\n";
   }
   return livegate::cli::kExitOk;
@@ -94,8 +115,22 @@ livegate::cli::Registration reg([](CLI::App& app) {
   cmd->add_option("--out", args->out, "Folder for summary.csv/json, det.csv, pairs.csv, images.csv, report.html "
                                       "(empty string: write nothing)")
       ->capture_default_str();
-  cmd->add_option("--threshold", args->threshold, "Descriptor distance at or below which a pair is 'same'")
+  cmd->add_option("--threshold", args->threshold, "Descriptor distance below which a pair is 'same' (default: the default policy's medium tier)")
       ->capture_default_str();
+  cmd->add_option("--fmr-target", args->fmr_targets,
+                  "False-match target(s) to set operating points for (repeatable; default: the default "
+                  "policy's tier targets)")
+      ->check(CLI::Range(1e-9, 0.5));
+  cmd->add_option("--confidence", args->confidence, "One-sided confidence of the FMR upper bound")
+      ->capture_default_str()
+      ->check(CLI::Range(0.5, 0.9999));
+  cmd->add_flag("--mirror", args->mirror,
+                "Test-time augmentation: average the descriptors of the aligned face and its mirror image");
+  cmd->add_option("--min-face-width", args->min_face_width,
+                  "Quality exclusion: leave out faces narrower than this (detector box, px; 0 = off)");
+  cmd->add_option("--max-yaw", args->max_abs_yaw, "Quality exclusion: leave out faces turned more (degrees; 0 = off)");
+  cmd->add_option("--min-sharpness", args->min_sharpness,
+                  "Quality exclusion: leave out chips whose Laplacian variance is lower (0 = off)");
   cmd->add_flag("--aligned-chips", args->aligned_chips,
                 "Images are 150x150 dlib-aligned chips: feed them to the descriptor directly");
   cmd->add_option("--threads", args->threads, "Worker threads (one analyzer each)")->capture_default_str()

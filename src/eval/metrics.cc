@@ -179,6 +179,105 @@ Result<VerificationSummary> SummariseVerification(const ScoreSet& scores, double
   return s;
 }
 
+
+namespace {
+
+// P(X <= k) for X ~ Binomial(n, p), summed in log space (k is small where
+// it matters: the few false matches near a strict threshold).
+double BinomialCdf(std::size_t k, std::size_t n, double p) {
+  if (p <= 0) return 1;
+  if (p >= 1) return k >= n ? 1 : 0;
+  const double lp = std::log(p);
+  const double lq = std::log1p(-p);
+  const double ln_n1 = std::lgamma(static_cast<double>(n) + 1);
+  double sum = 0;
+  for (std::size_t i = 0; i <= k && i <= n; ++i) {
+    const double di = static_cast<double>(i);
+    const double log_term = ln_n1 - std::lgamma(di + 1) - std::lgamma(static_cast<double>(n - i) + 1) +
+                            di * lp + static_cast<double>(n - i) * lq;
+    sum += std::exp(log_term);
+  }
+  return std::min(1.0, sum);
+}
+
+// Empirical quantile (nearest rank) of an ascending vector.
+double Quantile(const std::vector<double>& sorted, double q) {
+  const double pos = q * static_cast<double>(sorted.size() - 1);
+  const std::size_t lo = static_cast<std::size_t>(std::floor(pos));
+  const std::size_t hi = std::min(lo + 1, sorted.size() - 1);
+  return sorted[lo] + (pos - static_cast<double>(lo)) * (sorted[hi] - sorted[lo]);
+}
+
+}  // namespace
+
+double ClopperPearsonUpper(std::size_t k, std::size_t n, double confidence) {
+  if (n == 0) return 1;
+  if (k >= n) return 1;
+  const double alpha = 1 - confidence;
+  if (k == 0) return 1 - std::pow(alpha, 1.0 / static_cast<double>(n));
+  // P(X <= k | p) decreases in p: bisection for the p where it equals alpha.
+  double lo = 0, hi = 1;
+  for (int i = 0; i < 200 && hi - lo > 1e-15; ++i) {
+    const double mid = 0.5 * (lo + hi);
+    (BinomialCdf(k, n, mid) > alpha ? lo : hi) = mid;
+  }
+  return hi;
+}
+
+std::size_t ImpostorsNeeded(double target, double confidence) {
+  // Smallest n with 1 - (1 - confidence)^(1/n) <= target.
+  return static_cast<std::size_t>(std::ceil(std::log(1 - confidence) / std::log1p(-target)));
+}
+
+Result<FmrTargetPoint> AtFmrTargetWithBound(const ScoreSet& scores, double target, double confidence) {
+  if (!(target > 0 && target < 1) || !(confidence > 0 && confidence < 1)) {
+    return Status::InvalidArgument("eval.bad_target", "FMR target and confidence must lie in (0, 1)");
+  }
+  LG_ASSIGN_OR_RETURN(auto det, ComputeDet(scores));
+  FmrTargetPoint r;
+  r.target = target;
+  r.confidence = confidence;
+  r.impostors = scores.negatives.size();
+  r.genuine = scores.positives.size();
+  r.best_reachable_bound = ClopperPearsonUpper(0, r.impostors, confidence);
+  r.supported = r.best_reachable_bound <= target;
+  r.impostors_needed = ImpostorsNeeded(target, confidence);
+  LG_ASSIGN_OR_RETURN(r.empirical, AtFarTarget(scores, target));
+  // det runs from the most lenient point to "reject all"; the bound grows
+  // with the false matches, so walk from the strict end and keep the last
+  // point (most lenient) that still meets the requirement.
+  const OperatingPoint* chosen = &det.back();
+  for (auto it = det.rbegin(); it != det.rend(); ++it) {
+    const bool ok = r.supported ? ClopperPearsonUpper(it->false_accepts, it->negatives, confidence) <= target
+                                : it->false_accepts == 0;
+    if (!ok) break;
+    chosen = &*it;
+  }
+  r.point = *chosen;
+  r.fmr_upper_bound = ClopperPearsonUpper(r.point.false_accepts, r.point.negatives, confidence);
+  if (scores.negatives.size() >= 100) {
+    // Lower-is-positive: the accepting tail is the low end; mirror otherwise.
+    const bool low = scores.polarity == Polarity::kLowerIsPositive;
+    std::vector<double> neg = scores.negatives;
+    if (!low) {
+      for (double& v : neg) v = -v;
+    }
+    std::sort(neg.begin(), neg.end());
+    const double q01 = Quantile(neg, 0.01);
+    const double q10 = Quantile(neg, 0.10);
+    const double sigma = (q10 - q01) / (Probit(0.10) - Probit(0.01));
+    if (sigma > 0) {
+      const double mu = q10 - sigma * Probit(0.10);
+      double t = mu + sigma * Probit(target);
+      if (!low) t = -t;
+      LG_ASSIGN_OR_RETURN(auto at, AtThreshold(scores, t));
+      r.tail_model_threshold = t;
+      r.tail_model_fnmr = at.frr;
+    }
+  }
+  return r;
+}
+
 Result<PadAtThreshold> PadErrorsAt(const PadScores& scores, double threshold) {
   if (scores.bona_fide.empty()) {
     return Status::BadInput("eval.no_positives", "no bona fide scores");

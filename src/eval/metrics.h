@@ -103,6 +103,53 @@ struct VerificationSummary {
 };
 Result<VerificationSummary> SummariseVerification(const ScoreSet& scores, double threshold);
 
+// ---- Operating points from a false-match target ---------------------------
+//
+// A security target is a bound, not a point estimate: "FMR <= 1e-4" must hold
+// for the population, not only on the impostor pairs at hand. With n impostor
+// pairs of which k are accepted at a threshold, the exact one-sided
+// (Clopper-Pearson) upper confidence bound on the FMR is the p for which
+// P(X <= k | n, p) = 1 - confidence. With k = 0 it is 1 - (1 - confidence)^(1/n)
+// (about 3/n at 95 %, the "rule of three"), so a target below that cannot be
+// shown by n pairs whatever the threshold: n >= ln(1/(1 - confidence)) / target
+// impostor pairs are needed (29,956 for 1e-4 at 95 %, 299,572 for 1e-5).
+// The bound treats pairs as independent; pairs that share images are not, so
+// it is optimistic on sets with few identities.
+
+// The exact one-sided upper bound (k <= n, n >= 1, confidence in (0, 1)).
+double ClopperPearsonUpper(std::size_t k, std::size_t n, double confidence);
+// Impostor pairs needed to show `target` with zero false matches.
+std::size_t ImpostorsNeeded(double target, double confidence);
+
+struct FmrTargetPoint {
+  double target = 0;          // FMR target, e.g. 1e-4
+  double confidence = 0.95;
+  std::size_t impostors = 0;
+  std::size_t genuine = 0;
+  // True when the impostor count can show the target at all (the bound with
+  // zero false matches is <= target).
+  bool supported = false;
+  // supported: the most lenient threshold whose upper bound is <= target.
+  // Not supported: the most lenient threshold with zero false matches (at the
+  // largest score below the lowest impostor score), the strictest claim the
+  // data allow; its bound (fmr_upper_bound) is then above the target.
+  OperatingPoint point;
+  double fmr_upper_bound = 0;       // Clopper-Pearson upper bound at `point`
+  double best_reachable_bound = 0;  // the bound with zero false matches
+  std::size_t impostors_needed = 0;
+  // The naive point (AtFarTarget: empirical FMR <= target, no bound).
+  OperatingPoint empirical;
+  // EXTRAPOLATION, not evidence: a normal fitted to the impostor scores'
+  // tail by their 1 % and 10 % quantiles (needs >= 100 impostor pairs), read
+  // at the target; the FNMR there is empirical. Absent otherwise.
+  std::optional<double> tail_model_threshold;
+  std::optional<double> tail_model_fnmr;
+};
+// Reasons: eval.bad_target (target or confidence outside (0, 1)), and those
+// of ValidateScores.
+Result<FmrTargetPoint> AtFmrTargetWithBound(const ScoreSet& scores, double target,
+                                            double confidence = 0.95);
+
 // ---- Presentation attack detection (ISO/IEC 30107-3) ----------------------
 
 struct PadScores {

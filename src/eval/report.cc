@@ -242,6 +242,24 @@ nlohmann::json ToJson(const VerificationSummary& s) {
           {"at_threshold", ToJson(s.at_threshold)}};
 }
 
+nlohmann::json ToJson(const FmrTargetPoint& p, const std::string& label) {
+  nlohmann::json j = {{"tiers", label},
+                      {"fmr_target", p.target},
+                      {"confidence", p.confidence},
+                      {"impostors", p.impostors},
+                      {"genuine", p.genuine},
+                      {"supported", p.supported},
+                      {"impostors_needed", p.impostors_needed},
+                      {"best_reachable_bound", p.best_reachable_bound},
+                      {"point", ToJson(p.point)},
+                      {"fmr_upper_bound", p.fmr_upper_bound},
+                      {"empirical_only", ToJson(p.empirical)}};
+  j["tail_model_threshold"] = p.tail_model_threshold ? nlohmann::json(*p.tail_model_threshold) : nlohmann::json(nullptr);
+  j["tail_model_fnmr"] = p.tail_model_fnmr ? nlohmann::json(*p.tail_model_fnmr) : nlohmann::json(nullptr);
+  j["tail_model_is_extrapolation"] = true;
+  return j;
+}
+
 nlohmann::json ToJson(const PadAtThreshold& p) {
   nlohmann::json per_type = nlohmann::json::object();
   for (const auto& [type, apcer] : p.apcer) {

@@ -78,6 +78,8 @@ nlohmann::json ToJson(const OperatingPoint& point);
 nlohmann::json ToJson(const EerResult& eer);
 nlohmann::json ToJson(const VerificationSummary& summary);
 nlohmann::json ToJson(const PadAtThreshold& pad);
+// `label`: the policy tiers that use the target (e.g. "low, medium").
+nlohmann::json ToJson(const FmrTargetPoint& point, const std::string& label);
 
 // Writes `content` to `path`, creating parent folders.
 // Reason: eval.write_failed.

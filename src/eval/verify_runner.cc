@@ -140,7 +140,17 @@ struct Worker {
   std::unique_ptr<vision::DescriptorModel> descriptor;
 };
 
-void AnalyseOne(Worker& w, bool aligned_chips, ImageRecord& rec) {
+double ChipSharpness(const cv::Mat& chip_bgr) {
+  cv::Mat grey, lap;
+  cv::cvtColor(chip_bgr, grey, cv::COLOR_BGR2GRAY);
+  cv::Laplacian(grey, lap, CV_64F);
+  cv::Scalar mean, stddev;
+  cv::meanStdDev(lap, mean, stddev);
+  return stddev[0] * stddev[0];
+}
+
+void AnalyseOne(Worker& w, const VerifyOptions& options, ImageRecord& rec) {
+  const bool aligned_chips = options.aligned_chips;
   auto img = vision::ReadImageFile(rec.path);
   if (!img.ok()) {
     rec.failure = img.status().reason();
@@ -184,6 +194,24 @@ void AnalyseOne(Worker& w, bool aligned_chips, ImageRecord& rec) {
     return;
   }
   rec.descriptor = *best->descriptor;
+  rec.face_width = best->box.width;
+  rec.yaw_deg = best->pose.yaw_deg;
+  rec.pitch_deg = best->pose.pitch_deg;
+  if (!best->chip.empty()) rec.sharpness = ChipSharpness(best->chip);
+  if (options.mirror && !best->chip.empty()) {
+    // Test-time augmentation: the mirror image of the aligned chip is another
+    // view of the same face; the two descriptors are averaged (no
+    // renormalisation: dlib's jittered descriptors are averaged the same way).
+    cv::Mat flipped, rgb;
+    cv::flip(best->chip, flipped, 1);
+    cv::cvtColor(flipped, rgb, cv::COLOR_BGR2RGB);
+    auto m = w.descriptor->Run(rgb);
+    if (!m.ok()) {
+      rec.failure = m.status().reason();
+      return;
+    }
+    for (std::size_t i = 0; i < rec.descriptor.size(); ++i) rec.descriptor[i] = 0.5f * (rec.descriptor[i] + (*m)[i]);
+  }
   rec.acquired = true;
 }
 
@@ -191,9 +219,10 @@ Status AnalyseAll(const VerifyOptions& options, std::vector<ImageRecord*>& jobs)
   const int threads = std::max(1, std::min<int>(options.threads, static_cast<int>(jobs.size())));
   std::vector<Worker> workers(threads);
   for (auto& w : workers) {
-    if (options.aligned_chips) {
+    if (options.aligned_chips || options.mirror) {
       LG_ASSIGN_OR_RETURN(w.descriptor, vision::DescriptorModel::Load(options.analyzer.model_dir));
-    } else {
+    }
+    if (!options.aligned_chips) {
       LG_ASSIGN_OR_RETURN(w.analyzer, vision::FaceAnalyzer::Create(options.analyzer));
     }
   }
@@ -202,7 +231,7 @@ Status AnalyseAll(const VerifyOptions& options, std::vector<ImageRecord*>& jobs)
   std::mutex progress_mu;
   auto run = [&](Worker& w) {
     for (std::size_t i = next++; i < jobs.size(); i = next++) {
-      AnalyseOne(w, options.aligned_chips, *jobs[i]);
+      AnalyseOne(w, options, *jobs[i]);
       const std::size_t d = ++done;
       if (options.progress) {
         std::lock_guard<std::mutex> lock(progress_mu);
@@ -228,7 +257,7 @@ void ScoreSource(SourceResult& s, double threshold) {
         continue;
       }
       (genuine ? s.genuine_possible : s.impostor_possible)++;
-      if (!im[a].acquired || !im[b].acquired) continue;
+      if (!im[a].acquired || !im[b].acquired || im[a].quality_excluded || im[b].quality_excluded) continue;
       PairScore p;
       p.a = a;
       p.b = b;
@@ -252,7 +281,10 @@ void ScoreSource(SourceResult& s, double threshold) {
       s.pairs.push_back(p);
     }
   }
-  for (const auto& r : im) s.images_failed += r.acquired ? 0 : 1;
+  for (const auto& r : im) {
+    s.images_failed += r.acquired ? 0 : 1;
+    s.images_quality_excluded += r.quality_excluded ? 1 : 0;
+  }
   s.fta_rate = im.empty() ? 0 : static_cast<double>(s.images_failed) / static_cast<double>(im.size());
   auto summary = SummariseVerification(s.scores, threshold);
   if (summary.ok()) s.summary = *summary;
@@ -341,8 +373,127 @@ Result<VerifyReport> RunVerify(const VerifyOptions& options) {
   const auto t0 = std::chrono::steady_clock::now();
   LG_RETURN_IF_ERROR(AnalyseAll(options, jobs));
   report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  for (auto& s : report.sources) ScoreSource(s, options.threshold);
+  report.seconds_per_image = jobs.empty() ? 0 : report.seconds / static_cast<double>(jobs.size());
+  report.mirror = options.mirror;
+  report.fmr_targets = options.fmr_targets;
+  report.confidence = options.confidence;
+  for (auto& s : report.sources) {
+    for (auto& r : s.images) {
+      if (!r.acquired || options.aligned_chips) continue;
+      r.quality_excluded = (options.min_face_width > 0 && r.face_width < options.min_face_width) ||
+                           (options.max_abs_yaw > 0 && std::fabs(r.yaw_deg) > options.max_abs_yaw) ||
+                           (options.min_sharpness > 0 && r.sharpness < options.min_sharpness);
+    }
+    ScoreSource(s, options.threshold);
+    if (s.summary) {
+      for (const auto& [label, target] : options.fmr_targets) {
+        LG_ASSIGN_OR_RETURN(auto p, AtFmrTargetWithBound(s.scores, target, options.confidence));
+        s.operating_points.push_back(p);
+      }
+    }
+    report.pooled.positives.insert(report.pooled.positives.end(), s.scores.positives.begin(),
+                                   s.scores.positives.end());
+    report.pooled.negatives.insert(report.pooled.negatives.end(), s.scores.negatives.begin(),
+                                   s.scores.negatives.end());
+  }
+  report.pooled.polarity = Polarity::kLowerIsPositive;
+  if (ValidateScores(report.pooled).ok()) {
+    for (const auto& [label, target] : options.fmr_targets) {
+      LG_ASSIGN_OR_RETURN(auto p, AtFmrTargetWithBound(report.pooled, target, options.confidence));
+      // Fairness check at the pooled point (the threshold a policy would ship).
+      std::map<std::pair<std::string, std::string>, VerifyReport::IdentityErrors> per_id;
+      for (const auto& s : report.sources) {
+        for (const auto& pair : s.pairs) {
+          if (!pair.genuine) continue;
+          auto& e = per_id[{s.name, s.images[pair.a].identity}];
+          e.source = s.name;
+          e.identity = s.images[pair.a].identity;
+          ++e.genuine;
+          if (!Accepts(Polarity::kLowerIsPositive, pair.distance, p.point.threshold)) ++e.rejected;
+        }
+      }
+      std::vector<VerifyReport::IdentityErrors> ids;
+      for (auto& [k, e] : per_id) {
+        e.fnmr = static_cast<double>(e.rejected) / static_cast<double>(e.genuine);
+        ids.push_back(e);
+      }
+      std::stable_sort(ids.begin(), ids.end(), [](const auto& x, const auto& y) {
+        if (x.fnmr != y.fnmr) return x.fnmr > y.fnmr;
+        return x.rejected > y.rejected;
+      });
+      report.pooled_points.push_back(p);
+      report.worst_identities.push_back(std::move(ids));
+    }
+  }
   return report;
+}
+
+std::vector<std::pair<std::string, double>> DefaultFmrTargets() {
+  std::vector<std::pair<std::string, double>> out;
+  for (const auto& tier : default_policy::kTiers) {
+    auto it = std::find_if(out.begin(), out.end(), [&](const auto& e) { return e.second == tier.fmr_target; });
+    if (it == out.end()) {
+      out.emplace_back(tier.name, tier.fmr_target);
+    } else {
+      it->first += std::string(", ") + tier.name;
+    }
+  }
+  return out;
+}
+
+namespace {
+
+std::string Sci(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.2g", v);
+  return buf;
+}
+
+void AddPointRow(Table& t, const std::string& scope, const std::string& label, const FmrTargetPoint& p) {
+  t.rows.push_back({scope,
+                    label + " " + Sci(p.target),
+                    std::to_string(p.impostors),
+                    p.supported ? "yes" : "NO (needs " + std::to_string(p.impostors_needed) + ")",
+                    Thr(p.point.threshold),
+                    FormatPercent(p.point.frr) + " (" + Count(p.point.false_rejects, p.point.positives) + ")",
+                    Count(p.point.false_accepts, p.point.negatives),
+                    Sci(p.fmr_upper_bound),
+                    Thr(p.empirical.threshold) + " / " + FormatPercent(p.empirical.frr),
+                    p.tail_model_threshold ? Thr(*p.tail_model_threshold) + " / " + FormatPercent(*p.tail_model_fnmr)
+                                           : "n/a"});
+}
+
+}  // namespace
+
+Table OperatingPointTable(const VerifyReport& report) {
+  Table t;
+  const std::string conf = std::to_string(static_cast<int>(std::lround(report.confidence * 100))) + " %";
+  t.header = {"scope", "FMR target", "impostors", "target supported", "threshold", "FNMR", "FM (k/N)",
+              "FMR upper bound " + conf, "empirical-only thr / FNMR", "tail model thr / FNMR (extrapolation)"};
+  for (std::size_t i = 0; i < report.pooled_points.size(); ++i) {
+    AddPointRow(t, "pooled", report.fmr_targets[i].first, report.pooled_points[i]);
+  }
+  for (const auto& s : report.sources) {
+    for (std::size_t i = 0; i < s.operating_points.size(); ++i) {
+      AddPointRow(t, s.name, report.fmr_targets[i].first, s.operating_points[i]);
+    }
+  }
+  return t;
+}
+
+Table WorstIdentityTable(const VerifyReport& report, std::size_t limit) {
+  Table t;
+  t.header = {"FMR target", "threshold", "rank", "source", "identity", "genuine pairs", "refused", "FNMR"};
+  for (std::size_t i = 0; i < report.worst_identities.size(); ++i) {
+    const auto& ids = report.worst_identities[i];
+    for (std::size_t r = 0; r < ids.size() && r < limit; ++r) {
+      t.rows.push_back({report.fmr_targets[i].first + " " + Sci(report.fmr_targets[i].second),
+                        Thr(report.pooled_points[i].point.threshold), std::to_string(r + 1), ids[r].source,
+                        ids[r].identity, std::to_string(ids[r].genuine), std::to_string(ids[r].rejected),
+                        FormatPercent(ids[r].fnmr)});
+    }
+  }
+  return t;
 }
 
 Table VerifySummaryTable(const VerifyReport& report) {
@@ -395,6 +546,31 @@ nlohmann::json ToJson(const VerifyReport& report) {
   j["manifest"] = report.manifest.string();
   j["threads"] = report.threads;
   j["seconds"] = report.seconds;
+  j["seconds_per_image"] = report.seconds_per_image;
+  j["mirror"] = report.mirror;
+  j["operating_points"] = {
+      {"confidence", report.confidence},
+      {"method",
+       "per FMR target: the most lenient threshold whose one-sided Clopper-Pearson upper confidence bound on "
+       "the FMR (k false matches of N impostor pairs) is <= the target; when N cannot support the target "
+       "(zero false matches still bound the FMR above it; N >= ln(1/(1-confidence))/target needed) the "
+       "threshold just below the lowest impostor distance, flagged supported=false, with the bound it reaches. "
+       "Pairs sharing images are not independent: the bound is optimistic. tail_model_* is an extrapolation "
+       "(normal fitted to the impostor 1 % and 10 % quantiles), not evidence."},
+      {"pooled", nlohmann::json::array()},
+      {"worst_identities", nlohmann::json::array()}};
+  for (std::size_t i = 0; i < report.pooled_points.size(); ++i) {
+    j["operating_points"]["pooled"].push_back(ToJson(report.pooled_points[i], report.fmr_targets[i].first));
+    nlohmann::json ids = nlohmann::json::array();
+    for (const auto& e : report.worst_identities[i]) {
+      if (ids.size() >= 20) break;
+      ids.push_back({{"source", e.source}, {"identity", e.identity}, {"genuine", e.genuine},
+                     {"rejected", e.rejected}, {"fnmr", e.fnmr}});
+    }
+    j["operating_points"]["worst_identities"].push_back(
+        {{"tiers", report.fmr_targets[i].first}, {"fmr_target", report.fmr_targets[i].second},
+         {"threshold", report.pooled_points[i].point.threshold}, {"identities", ids}});
+  }
   j["sources"] = nlohmann::json::array();
   for (const auto& s : report.sources) {
     nlohmann::json js;
@@ -419,6 +595,11 @@ nlohmann::json ToJson(const VerifyReport& report) {
       if (!r.acquired) failures.push_back({{"image", r.path.string()}, {"reason", r.failure}});
     }
     js["failures_to_acquire"] = failures;
+    js["images_quality_excluded"] = s.images_quality_excluded;
+    js["operating_points"] = nlohmann::json::array();
+    for (std::size_t i = 0; i < s.operating_points.size(); ++i) {
+      js["operating_points"].push_back(ToJson(s.operating_points[i], report.fmr_targets[i].first));
+    }
     if (!s.scores.positives.empty()) {
       js["genuine_max_distance"] = *std::max_element(s.scores.positives.begin(), s.scores.positives.end());
     }
@@ -430,10 +611,34 @@ nlohmann::json ToJson(const VerifyReport& report) {
   return j;
 }
 
+nlohmann::json OperatingPointScores(const VerifyReport& report, std::size_t lowest_impostors) {
+  std::vector<double> genuine = report.pooled.positives;
+  std::vector<double> impostor = report.pooled.negatives;
+  std::sort(genuine.begin(), genuine.end());
+  std::sort(impostor.begin(), impostor.end());
+  if (impostor.size() > lowest_impostors) impostor.resize(lowest_impostors);
+  auto rounded = [](std::vector<double> v) {
+    for (double& x : v) x = std::round(x * 1e6) / 1e6;
+    return v;
+  };
+  return {{"what", "pooled scores of livegate eval verify: every genuine distance, the lowest impostor distances "
+                   "and the impostor count - enough to recompute the strict operating points "
+                   "(tests/eval/operating_points_test.cc)"},
+          {"data_dir", report.data_dir.string()},
+          {"mode", report.mode},
+          {"mirror", report.mirror},
+          {"confidence", report.confidence},
+          {"genuine_count", report.pooled.positives.size()},
+          {"impostor_count", report.pooled.negatives.size()},
+          {"genuine", rounded(genuine)},
+          {"lowest_impostors", rounded(impostor)}};
+}
+
 Status WriteVerifyReport(const VerifyReport& report, const fs::path& out_dir) {
   const Table summary = VerifySummaryTable(report);
   LG_RETURN_IF_ERROR(WriteTextFile(out_dir / "summary.csv", TableCsv(summary)));
   LG_RETURN_IF_ERROR(WriteTextFile(out_dir / "summary.json", ToJson(report).dump(2) + "\n"));
+  LG_RETURN_IF_ERROR(WriteTextFile(out_dir / "operating_point_scores.json", OperatingPointScores(report).dump(1) + "\n"));
 
   std::vector<DetCurve> curves;
   for (const auto& s : report.sources) {
@@ -450,7 +655,7 @@ Status WriteVerifyReport(const VerifyReport& report, const fs::path& out_dir) {
   std::ostringstream pairs;
   pairs << "source,image_a,image_b,genuine,distance,accepted\n";
   std::ostringstream images;
-  images << "source,identity,image,photo_group,acquired,failure,faces\n";
+  images << "source,identity,image,photo_group,acquired,failure,faces,face_width,yaw_deg,pitch_deg,sharpness,quality_excluded\n";
   for (const auto& s : report.sources) {
     for (const auto& p : s.pairs) {
       pairs << s.name << ',' << s.images[p.a].path.string() << ',' << s.images[p.b].path.string() << ','
@@ -459,7 +664,8 @@ Status WriteVerifyReport(const VerifyReport& report, const fs::path& out_dir) {
     }
     for (const auto& r : s.images) {
       images << s.name << ',' << r.identity << ',' << r.path.string() << ',' << r.photo_group << ','
-             << (r.acquired ? 1 : 0) << ',' << r.failure << ',' << r.faces << '\n';
+             << (r.acquired ? 1 : 0) << ',' << r.failure << ',' << r.faces << ',' << r.face_width << ','
+             << r.yaw_deg << ',' << r.pitch_deg << ',' << r.sharpness << ',' << (r.quality_excluded ? 1 : 0) << '\n';
     }
   }
   LG_RETURN_IF_ERROR(WriteTextFile(out_dir / "pairs.csv", pairs.str()));
@@ -479,6 +685,18 @@ Status WriteVerifyReport(const VerifyReport& report, const fs::path& out_dir) {
       "operating points bracketing FMR = FNMR. FNMR at FMR x: the most lenient threshold whose FMR <= x "
       "(with fewer than 1/x impostor pairs this is a point with FMR = 0).");
   html.AddTable("Per source", summary);
+  html.AddParagraph(
+      "Operating points from false-match targets (the policy tiers' fmr_target). Threshold: the most lenient "
+      "one whose one-sided " + std::to_string(static_cast<int>(std::lround(report.confidence * 100))) +
+      " % Clopper-Pearson upper bound on the FMR (k false matches of N impostor pairs) is <= the target. "
+      "When N is too small to support the target (even 0 false matches bound the FMR above it: about 3/N at "
+      "95 %), the row says NO, gives the impostor pairs needed, and the threshold just below the lowest "
+      "impostor distance with the bound it reaches: the data then show only FMR <= that bound. Pairs that "
+      "share images are not independent, so the bound is optimistic. The last column fits a normal to the "
+      "impostor distances' 1 % and 10 % quantiles and reads it at the target: an extrapolation, not evidence.");
+  html.AddTable("Operating points (pooled over all sources, then per source)", OperatingPointTable(report));
+  html.AddTable("Fairness check: identities with the highest FNMR at each pooled operating point",
+                WorstIdentityTable(report));
   if (!curves.empty()) html.AddDetPlot("DET curves (dots: EER point, operating threshold)", curves);
   Table fta{{"source", "image", "reason"}, {}};
   for (const auto& s : report.sources) {

@@ -32,16 +32,22 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
 #include "eval/metrics.h"
 #include "eval/report.h"
+#include "livegate/default_policy.h"
 #include "livegate/status.h"
 #include "vision/face_analyzer.h"
 
 namespace livegate::eval {
+
+// One entry per distinct FMR target of the default policy's tiers, labelled
+// with the tiers that use it (e.g. {"low, medium", 1e-4}, {"high", 1e-5}).
+std::vector<std::pair<std::string, double>> DefaultFmrTargets();
 
 struct VerifyOptions {
   std::filesystem::path data_dir;
@@ -49,6 +55,20 @@ struct VerifyOptions {
   // up to three parent folders; none found = no groups.
   std::filesystem::path manifest;
   double threshold = vision::kDefaultCompareThreshold;  // distance <= t: same
+  // False-match targets to set operating points for, each with a label (the
+  // policy tiers that use it); default: the default policy's tiers.
+  std::vector<std::pair<std::string, double>> fmr_targets = DefaultFmrTargets();
+  double confidence = 0.95;  // one-sided, for the FMR upper bound
+  // Test-time augmentation: average the descriptor of the aligned chip and of
+  // its mirror image (detect path only).
+  bool mirror = false;
+  // Quality-aware exclusion: acquired images whose face is narrower than
+  // min_face_width px, turned more than max_abs_yaw degrees, or whose chip
+  // sharpness (variance of the Laplacian of the grey chip) is below
+  // min_sharpness are left out of pairs (counted apart). 0 = off.
+  double min_face_width = 0;
+  double max_abs_yaw = 0;
+  double min_sharpness = 0;
   // Feed every image, which must be a 150x150 dlib-aligned chip, straight to
   // the descriptor network (no detection, no alignment).
   bool aligned_chips = false;
@@ -67,6 +87,12 @@ struct ImageRecord {
   std::string failure;       // Status reason or "face.none" / "face.tiny"
   int faces = 0;             // faces found (detect path)
   vision::Descriptor descriptor{};
+  // Quality measures of the compared face (detect path).
+  float face_width = 0;   // detector box, px
+  float yaw_deg = 0;
+  float pitch_deg = 0;
+  double sharpness = 0;   // variance of the Laplacian of the grey 150x150 chip
+  bool quality_excluded = false;  // acquired but left out by the quality rule
 };
 
 struct PairScore {
@@ -100,6 +126,8 @@ struct SourceResult {
   std::size_t genuine_rejected = 0;
   std::size_t impostor_accepted = 0;
   std::size_t impostor_rejected = 0;
+  std::size_t images_quality_excluded = 0;
+  std::vector<FmrTargetPoint> operating_points;  // one per VerifyOptions::fmr_targets
 };
 
 struct VerifyReport {
@@ -110,7 +138,27 @@ struct VerifyReport {
   int threads = 1;
   double seconds = 0;     // wall time of the analysis
   std::vector<SourceResult> sources;
+  double seconds_per_image = 0;
+  bool mirror = false;
+  std::vector<std::pair<std::string, double>> fmr_targets;
+  double confidence = 0.95;
+  // All sources' pairs together (pairs never cross sources).
+  ScoreSet pooled;
+  std::vector<FmrTargetPoint> pooled_points;  // absent entries: no summary possible
+  // Fairness check: per identity, genuine pairs refused at each pooled
+  // operating point, worst first.
+  struct IdentityErrors {
+    std::string source, identity;
+    std::size_t genuine = 0, rejected = 0;
+    double fnmr = 0;
+  };
+  std::vector<std::vector<IdentityErrors>> worst_identities;  // [target][rank]
 };
+
+// The operating-point table (pooled first, then per source).
+Table OperatingPointTable(const VerifyReport& report);
+// The worst identities at each pooled operating point (top `limit`).
+Table WorstIdentityTable(const VerifyReport& report, std::size_t limit = 10);
 
 // Reasons: eval.data_dir_missing, eval.no_sources, eval.manifest_unreadable,
 // and the model loading errors of vision (models.*).
@@ -121,6 +169,11 @@ Table VerifySummaryTable(const VerifyReport& report);
 nlohmann::json ToJson(const VerifyReport& report);
 // Writes summary.csv, summary.json, det.csv, pairs.csv, images.csv and
 // report.html (DET curves of every source with a summary) into out_dir.
+// The pooled scores needed to recompute the strict operating points: every
+// genuine distance, the `lowest_impostors` lowest impostor distances and the
+// impostor count (written as operating_point_scores.json; a copy is
+// committed as eval/reference/identity_operating_point_scores.json).
+nlohmann::json OperatingPointScores(const VerifyReport& report, std::size_t lowest_impostors = 200);
 Status WriteVerifyReport(const VerifyReport& report, const std::filesystem::path& out_dir);
 
 }  // namespace livegate::eval

@@ -19,6 +19,7 @@
 #include <string_view>
 #include <vector>
 
+#include "livegate/default_policy.h"
 #include "livegate/status.h"
 
 namespace livegate::server {
@@ -36,7 +37,10 @@ struct TierSettings {
   AsdType asd_type = AsdType::kPassive;
   int challenge_length = 0;       // actions to perform (0 for passive)
   int light_sequence_length = 0;  // screen colours (actions+light only)
-  double compare_threshold = 0.5; // max descriptor distance for a match
+  // Set by the rule of docs/EVALUATION.md "Operating points" from the
+  // evaluation report at fmr_target (X.1279 s.11 item 2: at most 1e-4).
+  double fmr_target = 1e-4;       // false-match rate the threshold is set for
+  double compare_threshold = default_policy::kCompareThreshold;  // max descriptor distance for a match
   double min_quality = 0.5;       // quality score at or above -> comparison (R-SRV-QJ-3)
   double min_liveness = 0.5;      // server anti-spoofing score to pass
   int max_recaptures = 3;         // re-captures allowed per challenge (11.9)

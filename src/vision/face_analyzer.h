@@ -11,6 +11,7 @@
 
 #include <opencv2/core.hpp>
 
+#include "livegate/default_policy.h"
 #include "livegate/status.h"
 #include "vision/models.h"
 
@@ -126,13 +127,15 @@ class FaceAnalyzer {
 };
 
 // Comparison (R-SRV-CMP-1): Euclidean distance between descriptors and the
-// same/different decision at a threshold (dlib's 0.6 by default; the policy
-// file sets the operating threshold).
+// same/different decision at a threshold. The default is the default policy's
+// (medium tier, generated from config/policy.default.json: one default
+// everywhere, issue 14); dlib's own reference threshold is 0.6.
 struct Comparison {
   float distance = 0;
   bool same = false;
 };
-constexpr float kDefaultCompareThreshold = 0.6f;
+constexpr float kDefaultCompareThreshold = static_cast<float>(default_policy::kCompareThreshold);
+constexpr float kDlibReferenceThreshold = 0.6f;
 float DescriptorDistance(const Descriptor& a, const Descriptor& b);
 Comparison CompareDescriptors(const Descriptor& a, const Descriptor& b,
                               float threshold = kDefaultCompareThreshold);

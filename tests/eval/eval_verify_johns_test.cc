@@ -65,6 +65,8 @@ TEST(EvalVerifyJohnsTest, AlignedChipsGive275GenuineAnd1210ImpostorPairsAllCorre
   VerifyOptions o;
   o.data_dir = kJohns;
   o.aligned_chips = true;
+  o.threshold = livegate::vision::kDlibReferenceThreshold;  // the issue 2 claim is at dlib's 0.6
+  o.fmr_targets = {{"medium", 1e-4}, {"loose", 1e-2}};
   o.analyzer.model_dir = livegate::testing::ModelDir();
   auto report = RunVerify(o);
   ASSERT_TRUE(report.ok()) << report.status().reason() << ": " << report.status().message();
@@ -86,6 +88,23 @@ TEST(EvalVerifyJohnsTest, AlignedChipsGive275GenuineAnd1210ImpostorPairsAllCorre
   EXPECT_EQ(s.impostor_accepted, 0u);
   EXPECT_EQ(s.summary->eer.eer, 0.0);
 
+  // Operating points (issue 14): 1,210 impostor pairs cannot show 1e-4 (29,956
+  // needed at 95 %); the point is then the last one with no false match and
+  // its bound is 1 - 0.05^(1/1210). 1e-2 is supported (needs 299 pairs).
+  ASSERT_EQ(s.operating_points.size(), 2u);
+  const auto& medium = s.operating_points[0];
+  EXPECT_FALSE(medium.supported);
+  EXPECT_EQ(medium.impostors_needed, 29956u);
+  EXPECT_EQ(medium.point.false_accepts, 0u);
+  EXPECT_NEAR(medium.fmr_upper_bound, 1 - std::pow(0.05, 1.0 / 1210), 1e-12);
+  EXPECT_EQ(medium.point.false_rejects, 0u);  // perfectly separated
+  const auto& loose = s.operating_points[1];
+  EXPECT_TRUE(loose.supported);
+  EXPECT_LE(loose.fmr_upper_bound, 1e-2);
+  ASSERT_EQ(report->worst_identities.size(), 2u);
+  EXPECT_EQ(report->worst_identities[0].size(), 5u);  // every identity listed
+  EXPECT_EQ(report->worst_identities[0][0].fnmr, 0.0);
+
   // The written reports agree with the run.
   const auto out = livegate::testing::MakeTempDir("eval_verify");
   ASSERT_TRUE(WriteVerifyReport(*report, out).ok());
@@ -101,6 +120,10 @@ TEST(EvalVerifyJohnsTest, AlignedChipsGive275GenuineAnd1210ImpostorPairsAllCorre
   std::string page((std::istreambuf_iterator<char>(html)), std::istreambuf_iterator<char>());
   EXPECT_NE(page.find("<svg"), std::string::npos);
   EXPECT_NE(page.find("<polyline"), std::string::npos);
+  EXPECT_NE(page.find("Fairness check"), std::string::npos);
+  EXPECT_EQ(j["operating_points"]["pooled"].size(), 2u);
+  EXPECT_EQ(j["operating_points"]["pooled"][0]["supported"], false);
+  EXPECT_EQ(j["operating_points"]["worst_identities"][0]["identities"].size(), 5u);
   fs::remove_all(out);
 }
 

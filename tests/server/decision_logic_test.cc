@@ -39,7 +39,8 @@ TEST_F(DefaultPolicyTest, CleanKnownDeviceIsLowAndPassive) {
   EXPECT_EQ(d.settings.asd_type, AsdType::kPassive);
   EXPECT_EQ(d.settings.challenge_length, 0);
   EXPECT_EQ(d.biometric_type, "face");
-  EXPECT_DOUBLE_EQ(d.settings.compare_threshold, 0.5);
+  EXPECT_DOUBLE_EQ(d.settings.compare_threshold, 0.47);
+  EXPECT_DOUBLE_EQ(d.settings.fmr_target, 1e-4);
   EXPECT_EQ(d.settings.max_recaptures, 3);
   EXPECT_EQ(d.reasons, (Reasons{"tier.low"}));
 }
@@ -68,7 +69,8 @@ TEST_F(DefaultPolicyTest, RootedNewDeviceIsHighWithLight) {  // R-SRV-DL-3
   EXPECT_EQ(d.settings.asd_type, AsdType::kActionsLight);
   EXPECT_EQ(d.settings.challenge_length, 4);
   EXPECT_EQ(d.settings.light_sequence_length, 3);
-  EXPECT_DOUBLE_EQ(d.settings.compare_threshold, 0.47);
+  EXPECT_DOUBLE_EQ(d.settings.compare_threshold, 0.44);
+  EXPECT_DOUBLE_EQ(d.settings.fmr_target, 1e-5);
   EXPECT_EQ(d.settings.max_recaptures, 2);
   EXPECT_EQ(d.reasons, (Reasons{"risk.new_device", "risk.integrity.rooted", "tier.high"}));
 }
@@ -158,6 +160,24 @@ TEST(PolicyParseTest, UnknownKeyAndBadTier) {
   ASSERT_FALSE(p.ok());
   EXPECT_EQ(p.status().reason(), "policy.bad_value");
   EXPECT_NE(p.status().message().find("tiers.medium"), std::string::npos);
+}
+
+// Issue 14 / X.1279 section 11 item 2: each tier names the false-match rate its
+// threshold is set for, never above 1 in 10,000.
+TEST(PolicyParseTest, FmrTargetIsReadAndBoundedBy1e4) {
+  const char* ok = R"({"version":1,"score":{},"tiers":{"medium_from":10,"high_from":20,
+    "low":{"asd_type":"passive","fmr_target":1e-4},"medium":{"asd_type":"actions","challenge_length":1},
+    "high":{"asd_type":"actions","challenge_length":2,"fmr_target":1e-6}},"lockout":{}})";
+  auto p = ParsePolicy(ok);
+  ASSERT_TRUE(p.ok()) << p.status().message();
+  EXPECT_DOUBLE_EQ(p->low.fmr_target, 1e-4);
+  EXPECT_DOUBLE_EQ(p->medium.fmr_target, 1e-4);  // default when absent
+  EXPECT_DOUBLE_EQ(p->high.fmr_target, 1e-6);
+  p = ParsePolicy(R"({"version":1,"score":{},"tiers":{"medium_from":10,"high_from":20,
+    "low":{"asd_type":"passive","fmr_target":1e-3},"medium":{"asd_type":"actions","challenge_length":1},
+    "high":{"asd_type":"actions","challenge_length":2}},"lockout":{}})");
+  ASSERT_FALSE(p.ok());
+  EXPECT_EQ(p.status().reason(), "policy.out_of_range");
 }
 
 TEST(VersionTest, CompareVersions) {

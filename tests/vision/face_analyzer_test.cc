@@ -528,7 +528,7 @@ TEST_F(FaceAnalyzerTest, JohnsSamePersonCloserThanDifferentPeople) {
   float genuine_max = 0, impostor_min = 10;
   for (size_t i = 0; i < all.size(); ++i) {
     for (size_t j = i + 1; j < all.size(); ++j) {
-      const Comparison c = CompareDescriptors(all[i].second, all[j].second);
+      const Comparison c = CompareDescriptors(all[i].second, all[j].second, kDlibReferenceThreshold);
       const bool same_person = all[i].first == all[j].first;
       (same_person ? genuine : impostor)++;
       if (c.same != same_person) ++errors;

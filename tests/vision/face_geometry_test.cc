@@ -280,7 +280,7 @@ TEST(CompareDescriptorsTest, EuclideanDistanceAndThreshold) {
   b[0] = -0.2f;
   b[5] = 0.1f;  // distance sqrt(0.25 + 0.01)
   EXPECT_NEAR(DescriptorDistance(a, b), std::sqrt(0.26f), 1e-6);
-  EXPECT_TRUE(CompareDescriptors(a, b).same);
+  EXPECT_TRUE(CompareDescriptors(a, b, kDlibReferenceThreshold).same);
   EXPECT_FALSE(CompareDescriptors(a, b, 0.5f).same);
   EXPECT_FLOAT_EQ(CompareDescriptors(a, a).distance, 0.f);
 }

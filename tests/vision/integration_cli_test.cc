@@ -15,6 +15,8 @@
 #include <string>
 #include <vector>
 
+#include "livegate/default_policy.h"
+
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
@@ -232,7 +234,9 @@ TEST_F(CliTest, CompareSamePersonIsSame) {
   EXPECT_EQ(j.at("faces_in_a"), 1);
   EXPECT_EQ(j.at("faces_in_b"), 1);
   EXPECT_TRUE(j.at("same").get<bool>());
-  EXPECT_DOUBLE_EQ(j.at("threshold").get<double>(), 0.6);
+  // The default is the default policy's medium tier (one default everywhere, issue 14).
+  EXPECT_DOUBLE_EQ(j.at("threshold").get<double>(), livegate::default_policy::kCompareThreshold);
+  EXPECT_DOUBLE_EQ(j.at("threshold").get<double>(), 0.47);
   EXPECT_LT(j.at("distance").get<double>(), 0.5);  // measured 0.350
   EXPECT_GT(j.at("distance").get<double>(), 0.0);
 }

@@ -1,0 +1,273 @@
+// `livegate eval video`: fusion rules for multi-frame comparison, measured on
+// segments of video clips (issue 14). See video_runner.h.
+#include "eval/video_runner.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+
+#include <opencv2/core.hpp>
+#include <opencv2/imgproc.hpp>
+
+#include "vision/image_io.h"
+#include "vision/models.h"
+
+namespace livegate::eval {
+
+const char* FusionRuleName(FusionRule rule) {
+  switch (rule) {
+    case FusionRule::kSingle: return "single";
+    case FusionRule::kMean: return "mean";
+    case FusionRule::kMin: return "min";
+    case FusionRule::kBest: return "best";
+    case FusionRule::kMedian: return "median";
+  }
+  return "?";
+}
+
+namespace {
+
+vision::Descriptor Mean(const VideoSegment& s) {
+  vision::Descriptor m{};
+  for (const auto& f : s.frames) {
+    for (std::size_t i = 0; i < m.size(); ++i) m[i] += f.descriptor[i];
+  }
+  for (float& v : m) v /= static_cast<float>(s.frames.size());
+  return m;
+}
+
+const VideoFrameRecord& MostFrontal(const VideoSegment& s) {
+  return *std::min_element(s.frames.begin(), s.frames.end(), [](const auto& x, const auto& y) {
+    return std::fabs(x.yaw_deg) + std::fabs(x.pitch_deg) < std::fabs(y.yaw_deg) + std::fabs(y.pitch_deg);
+  });
+}
+
+}  // namespace
+
+double FusedDistance(FusionRule rule, const VideoSegment& a, const VideoSegment& b) {
+  switch (rule) {
+    case FusionRule::kSingle:
+      return vision::DescriptorDistance(a.frames.front().descriptor, b.frames.front().descriptor);
+    case FusionRule::kMean:
+      return vision::DescriptorDistance(Mean(a), Mean(b));
+    case FusionRule::kBest:
+      return vision::DescriptorDistance(MostFrontal(a).descriptor, MostFrontal(b).descriptor);
+    case FusionRule::kMin:
+    case FusionRule::kMedian: {
+      std::vector<double> d;
+      for (const auto& x : a.frames) {
+        for (const auto& y : b.frames) d.push_back(vision::DescriptorDistance(x.descriptor, y.descriptor));
+      }
+      std::sort(d.begin(), d.end());
+      if (rule == FusionRule::kMin) return d.front();
+      const std::size_t n = d.size();
+      return n % 2 ? d[n / 2] : 0.5 * (d[n / 2 - 1] + d[n / 2]);
+    }
+  }
+  return 0;
+}
+
+Result<VideoReport> RunVideoEval(const VideoOptions& options) {
+  if (options.clips.empty()) return Status::BadInput("eval.no_clips", "no video clips given");
+  VideoReport report;
+  report.clips = options.clips;
+  report.identities = options.identities;
+  if (report.identities.size() != report.clips.size()) {
+    report.identities.clear();
+    for (const auto& c : report.clips) report.identities.push_back(c.filename().string());
+  }
+  report.thresholds = options.thresholds;
+  report.fmr_targets = options.fmr_targets;
+  LG_ASSIGN_OR_RETURN(auto analyzer, vision::FaceAnalyzer::Create(options.analyzer));
+  std::unique_ptr<vision::DescriptorModel> mirror_model;
+  if (options.mirror) {
+    LG_ASSIGN_OR_RETURN(mirror_model, vision::DescriptorModel::Load(options.analyzer.model_dir));
+  }
+  const auto t0 = std::chrono::steady_clock::now();
+  const int per_clip = options.segments * options.frames_per_segment;
+  for (std::size_t c = 0; c < options.clips.size(); ++c) {
+    // Pass 1: count the frames (containers do not always declare it).
+    int total = 0;
+    LG_RETURN_IF_ERROR(vision::ForEachVideoFrame(options.clips[c], [&](const vision::VideoFrame&) {
+      ++total;
+      return true;
+    }));
+    // Frame k of the per_clip evenly spaced picks sits at the centre of its
+    // span; segment = k / frames_per_segment.
+    std::vector<int> picks;
+    for (int k = 0; k < per_clip; ++k) {
+      picks.push_back(static_cast<int>((k + 0.5) * total / per_clip));
+    }
+    std::vector<VideoSegment> segs(options.segments);
+    for (int s = 0; s < options.segments; ++s) {
+      segs[s].clip = c;
+      segs[s].segment = s;
+    }
+    int analysed = 0, acquired = 0;
+    Status inner = Status::Ok();
+    std::size_t next = 0;
+    LG_RETURN_IF_ERROR(vision::ForEachVideoFrame(options.clips[c], [&](const vision::VideoFrame& f) {
+      while (next < picks.size() && picks[next] == f.index) {
+        const int segment = static_cast<int>(next) / options.frames_per_segment;
+        ++next;
+        ++analysed;
+        auto faces = analyzer->Analyze(f.bgr);
+        if (!faces.ok()) {
+          inner = faces.status();
+          return false;
+        }
+        const vision::FaceAnalysis* best = nullptr;
+        for (const auto& face : *faces) {
+          if (face.descriptor && (!best || face.box.area() > best->box.area())) best = &face;
+        }
+        if (!best) continue;
+        vision::Descriptor d = *best->descriptor;
+        if (mirror_model && !best->chip.empty()) {
+          cv::Mat flipped, rgb;
+          cv::flip(best->chip, flipped, 1);
+          cv::cvtColor(flipped, rgb, cv::COLOR_BGR2RGB);
+          auto m = mirror_model->Run(rgb);
+          if (!m.ok()) {
+            inner = m.status();
+            return false;
+          }
+          for (std::size_t i = 0; i < d.size(); ++i) d[i] = 0.5f * (d[i] + (*m)[i]);
+        }
+        ++acquired;
+        segs[segment].frames.push_back({f.index, d, best->pose.yaw_deg, best->pose.pitch_deg, best->box.width});
+      }
+      return next < picks.size();
+    }));
+    LG_RETURN_IF_ERROR(inner);
+    report.frames_analysed.push_back(analysed);
+    report.frames_acquired.push_back(acquired);
+    for (auto& s : segs) {
+      if (!s.frames.empty()) report.segments.push_back(std::move(s));
+    }
+  }
+  report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  for (FusionRule rule : kFusionRules) {
+    VideoRuleResult r;
+    r.rule = rule;
+    r.scores.polarity = Polarity::kLowerIsPositive;
+    const auto& sg = report.segments;
+    for (std::size_t i = 0; i < sg.size(); ++i) {
+      for (std::size_t j = i + 1; j < sg.size(); ++j) {
+        const double d = FusedDistance(rule, sg[i], sg[j]);
+        (report.identities[sg[i].clip] == report.identities[sg[j].clip] ? r.scores.positives : r.scores.negatives).push_back(d);
+      }
+    }
+    if (ValidateScores(r.scores).ok()) {
+      LG_ASSIGN_OR_RETURN(auto eer, ComputeEer(r.scores));
+      r.eer = eer;
+      for (const auto& [label, target] : options.fmr_targets) {
+        LG_ASSIGN_OR_RETURN(auto p, AtFmrTargetWithBound(r.scores, target, options.confidence));
+        r.points.push_back(p);
+      }
+      for (double t : options.thresholds) {
+        LG_ASSIGN_OR_RETURN(auto p, AtThreshold(r.scores, t));
+        r.at_thresholds.push_back(p);
+      }
+    }
+    report.rules.push_back(std::move(r));
+  }
+  return report;
+}
+
+namespace {
+std::string Fixed(double v) {
+  char b[32];
+  std::snprintf(b, sizeof b, "%.3f", v);
+  return b;
+}
+}  // namespace
+
+Table VideoRuleTable(const VideoReport& report) {
+  Table t;
+  t.header = {"rule", "genuine", "impostor", "EER"};
+  for (double thr : report.thresholds) {
+    t.header.push_back("FNMR@t=" + Fixed(thr));
+    t.header.push_back("FM@t=" + Fixed(thr));
+  }
+  for (const auto& [label, target] : report.fmr_targets) {
+    char b[64];
+    std::snprintf(b, sizeof b, "%.0e", target);
+    t.header.push_back(std::string("thr/FNMR/bound @") + b);
+  }
+  t.header.push_back("genuine max");
+  t.header.push_back("impostor min");
+  for (const auto& r : report.rules) {
+    std::vector<std::string> row = {FusionRuleName(r.rule), std::to_string(r.scores.positives.size()),
+                                    std::to_string(r.scores.negatives.size()),
+                                    r.eer ? FormatPercent(r.eer->eer) : "n/a"};
+    for (const auto& p : r.at_thresholds) {
+      row.push_back(FormatPercent(p.frr) + " (" + std::to_string(p.false_rejects) + "/" +
+                    std::to_string(p.positives) + ")");
+      row.push_back(std::to_string(p.false_accepts) + "/" + std::to_string(p.negatives));
+    }
+    for (const auto& p : r.points) {
+      char b[96];
+      std::snprintf(b, sizeof b, "%s / %s / %.2g%s", Fixed(p.point.threshold).c_str(),
+                    FormatPercent(p.point.frr).c_str(), p.fmr_upper_bound, p.supported ? "" : " (unsupported)");
+      row.push_back(b);
+    }
+    row.push_back(r.scores.positives.empty()
+                      ? "n/a"
+                      : Fixed(*std::max_element(r.scores.positives.begin(), r.scores.positives.end())));
+    row.push_back(r.scores.negatives.empty()
+                      ? "n/a"
+                      : Fixed(*std::min_element(r.scores.negatives.begin(), r.scores.negatives.end())));
+    t.rows.push_back(std::move(row));
+  }
+  return t;
+}
+
+nlohmann::json ToJson(const VideoReport& report) {
+  nlohmann::json j;
+  j["seconds"] = report.seconds;
+  j["clips"] = nlohmann::json::array();
+  for (std::size_t c = 0; c < report.clips.size(); ++c) {
+    j["clips"].push_back({{"clip", report.clips[c].string()},
+                          {"identity", report.identities[c]},
+                          {"frames_analysed", report.frames_analysed[c]},
+                          {"frames_acquired", report.frames_acquired[c]}});
+  }
+  j["segments"] = report.segments.size();
+  // Clip pairs of different labels whose segments come close under the mean
+  // rule (the smallest segment-pair distance < 0.5): two clips of one
+  // person, or look-alikes - to check by eye before trusting the labels.
+  j["close_clip_pairs"] = nlohmann::json::array();
+  for (std::size_t a = 0; a < report.clips.size(); ++a) {
+    for (std::size_t b = a + 1; b < report.clips.size(); ++b) {
+      if (report.identities[a] == report.identities[b]) continue;
+      double best = 1e9;
+      for (const auto& x : report.segments) {
+        for (const auto& y : report.segments) {
+          if (x.clip == a && y.clip == b) best = std::min(best, FusedDistance(FusionRule::kMean, x, y));
+        }
+      }
+      if (best < 0.5) {
+        j["close_clip_pairs"].push_back({{"a", report.clips[a].string()}, {"b", report.clips[b].string()},
+                                         {"min_mean_rule_distance", best}});
+      }
+    }
+  }
+  j["rules"] = nlohmann::json::array();
+  for (const auto& r : report.rules) {
+    nlohmann::json jr = {{"rule", FusionRuleName(r.rule)},
+                         {"genuine", r.scores.positives.size()},
+                         {"impostor", r.scores.negatives.size()}};
+    jr["eer"] = r.eer ? ToJson(*r.eer) : nlohmann::json(nullptr);
+    jr["at_thresholds"] = nlohmann::json::array();
+    for (const auto& p : r.at_thresholds) jr["at_thresholds"].push_back(ToJson(p));
+    jr["operating_points"] = nlohmann::json::array();
+    for (std::size_t i = 0; i < r.points.size(); ++i) {
+      jr["operating_points"].push_back(ToJson(r.points[i], report.fmr_targets[i].first));
+    }
+    j["rules"].push_back(jr);
+  }
+  return j;
+}
+
+}  // namespace livegate::eval
