@@ -4,9 +4,10 @@
 // with a fake camera fed from a y4m made at test time from the shared clips.
 import { execFileSync, spawn } from 'node:child_process';
 import { createHash, randomBytes, X509Certificate } from 'node:crypto';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { after, before } from 'node:test';
 
 export const env = {
   server: process.env.LIVEGATE_SERVER_BIN,
@@ -179,4 +180,45 @@ export async function runPageFlow(page, url, path, { account, password, label, a
   }
   const state = await page.evaluate(() => ({ outcome: document.body.dataset.outcome, reason: document.body.dataset.reason, log: window.livegateLog }));
   return { ...state, stages, ...timing };
+}
+
+// The prelude of every browser suite: the reason to skip ('' = run), after
+// saying so and setting the exit code ctest reads as SKIP (77); under
+// CI=true a missing prerequisite is a failure instead.
+export function checkPrerequisites() {
+  const skip = missingPrerequisite();
+  if (skip && process.env.CI === 'true') throw new Error(`browser test prerequisite missing (CI=true): ${skip}`);
+  if (skip) {
+    console.log(`SKIPPED: ${skip}`);
+    process.exitCode = 77;  // ctest SKIP_RETURN_CODE
+  }
+  return skip;
+}
+
+// The fixture of one browser suite, as node:test before/after hooks: before
+// the tests, playwright-core's chromium, a temporary folder, the artefacts
+// folder <LIVEGATE_BROWSER_ARTEFACTS or the folder>/<name>-<database> emptied
+// (this run's screenshots only), a server started with `serverOptions`
+// (startServer) and `account` created with `password`; after them, the
+// server stopped and the folder (database, logs, profiles, y4m) removed only
+// when all `tests` tests passed (each adds 1 to `passed`), else kept for
+// the post-mortem. The returned object's fields are set once `before` ran.
+export function browserSuite({ name, skip, tests, account, password, serverOptions = {} }) {
+  const suite = { server: null, dir: null, artefacts: null, chromium: null, passed: 0 };
+  before(async () => {
+    if (skip) return;
+    ({ chromium: suite.chromium } = await import('playwright-core'));
+    suite.dir = newDir(`lg-browser-${name}-`);
+    suite.artefacts = join(env.artefacts || suite.dir, `${name}-${env.database}`);
+    rmSync(suite.artefacts, { recursive: true, force: true });
+    mkdirSync(suite.artefacts, { recursive: true });
+    suite.server = await startServer(suite.dir, serverOptions);
+    suite.server.createAccount(account, password);
+  });
+  after(async () => {
+    if (suite.server) await suite.server.stop();
+    if (suite.passed === tests && suite.dir) rmSync(suite.dir, { recursive: true, force: true });
+    else if (suite.dir) console.log(`kept ${suite.dir} for inspection`);
+  });
+  return suite;
 }

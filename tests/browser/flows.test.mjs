@@ -8,18 +8,12 @@
 // A screenshot per stage is saved and its prompt checked; the page's first
 // prompt must come within 2 s of navigation on loopback (printed).
 import assert from 'node:assert/strict';
-import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 
-import { copyDir, env, pageProblems, hex, launchBrowser, makeY4m, missingPrerequisite, newDir, runPageFlow, startServer } from './e2e_support.mjs';
+import { browserSuite, checkPrerequisites, copyDir, hex, launchBrowser, makeY4m, pageProblems, runPageFlow } from './e2e_support.mjs';
 
-const skip = missingPrerequisite();
-if (skip && process.env.CI === 'true') throw new Error(`browser test prerequisite missing (CI=true): ${skip}`);
-if (skip) {
-  console.log(`SKIPPED: ${skip}`);
-  process.exitCode = 77;  // ctest SKIP_RETURN_CODE
-}
+const skip = checkPrerequisites();
 
 const D10 = '2_face_video/liveportrait/liveportrait_d10.mp4';
 const D3 = '2_face_video/liveportrait/liveportrait_d3.mp4';
@@ -38,34 +32,16 @@ const EXPECTED_PROMPTS = {
   uploading: /Checking/,
 };
 
-let server, dir, artefacts, chromium;
 const account = `web-${hex(4)}`;
 const password = `pw-${hex(8)}`;
-
-before(async () => {
-  if (skip) return;
-  ({ chromium } = await import('playwright-core'));
-  dir = newDir('lg-browser-');
-  artefacts = join(env.artefacts || dir, `flows-${env.database}`);
-  rmSync(artefacts, { recursive: true, force: true });  // this run's screenshots only
-  mkdirSync(artefacts, { recursive: true });
+const suite = browserSuite({
+  name: 'flows', skip, tests: 2, account, password,
   // Every session scores >= 30 (no_trusted_environment): medium_from 1 /
   // high_from 1000 keep them all in the medium tier (ASD `actions`), which
   // the scripted challenges must match — as tests/client/e2e_support.h.
-  server = await startServer(dir, {
+  serverOptions: {
     policyEdit: (p) => p.replace(/"medium_from": \d+/, '"medium_from": 1').replace(/"high_from": \d+/, '"high_from": 1000'),
-  });
-  server.createAccount(account, password);
-});
-
-// The temporary folder (database, logs, profiles, y4m) stays only after a
-// failure, for the post-mortem.
-let passedTests = 0;
-const TESTS = 2;
-after(async () => {
-  if (server) await server.stop();
-  if (passedTests === TESTS && dir) rmSync(dir, { recursive: true, force: true });
-  else if (dir) console.log(`kept ${dir} for inspection`);
+  },
 });
 
 function checkStages(r, outcomeTitle) {
@@ -78,6 +54,7 @@ function checkStages(r, outcomeTitle) {
 }
 
 test('register, authenticate, refuse another person, deregister, refuse the old credential', { skip: skip || false, timeout: 600000 }, async () => {
+  const { server, dir, artefacts, chromium } = suite;
   const y4mA = makeY4m(dir, D10, 0, 120);
   const y4mB = makeY4m(dir, D3, 200, 353);
   const profile = join(dir, 'profile');
@@ -154,10 +131,11 @@ test('register, authenticate, refuse another person, deregister, refuse the old 
   await browser.close();
   assert.deepEqual(pageProblems, [], 'no console error, no CSP violation');
   console.log(`screenshots: ${artefacts}`);
-  passedTests += 1;
+  suite.passed += 1;
 });
 
 test('camera permission refused: the page says how to allow it, nothing is sent', { skip: skip || false, timeout: 120000 }, async () => {
+  const { server, dir, artefacts, chromium } = suite;
   const who = `nocam-${hex(4)}`;
   server.createAccount(who, password);
   const browser = await launchBrowser(chromium, join(dir, 'profile-nocam'), makeY4m(dir, D10, 0, 120), server.spki,
@@ -170,5 +148,5 @@ test('camera permission refused: the page says how to allow it, nothing is sent'
   assert.match(r.stages.at(-1).prompt, /Camera not available/);
   assert.ok(!r.log.events.some((e) => e.step === 'channel'), 'no flow started before the camera');
   assert.deepEqual(server.lastCaptureReasons(who), []);  // nothing reached the server
-  passedTests += 1;
+  suite.passed += 1;
 });

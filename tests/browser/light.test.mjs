@@ -10,18 +10,12 @@
 // timestamps (what the server reads against the same windows) consistent
 // with the colour on screen at each.
 import assert from 'node:assert/strict';
-import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 
-import { env, pageProblems, hex, launchBrowser, makeY4m, missingPrerequisite, newDir, runPageFlow, startServer } from './e2e_support.mjs';
+import { browserSuite, checkPrerequisites, hex, launchBrowser, makeY4m, pageProblems, runPageFlow } from './e2e_support.mjs';
 
-const skip = missingPrerequisite();
-if (skip && process.env.CI === 'true') throw new Error(`browser test prerequisite missing (CI=true): ${skip}`);
-if (skip) {
-  console.log(`SKIPPED: ${skip}`);
-  process.exitCode = 77;  // ctest SKIP_RETURN_CODE
-}
+const skip = checkPrerequisites();
 
 const D10 = '2_face_video/liveportrait/liveportrait_d10.mp4';
 const COLOURS = [
@@ -32,32 +26,12 @@ const COLOURS = [
 ];
 const LIGHT = { type: 'actions+light', duration_ms: 8000, steps: [{ action: 'open_mouth', start_ms: 0, end_ms: 8000 }], colours: COLOURS };
 
-let server, dir, artefacts, chromium;
 const account = `light-${hex(4)}`;
 const password = `pw-${hex(8)}`;
-
-before(async () => {
-  if (skip) return;
-  ({ chromium } = await import('playwright-core'));
-  dir = newDir('lg-browser-light-');
-  artefacts = join(env.artefacts || dir, `light-${env.database}`);
-  rmSync(artefacts, { recursive: true, force: true });  // this run's screenshots only
-  mkdirSync(artefacts, { recursive: true });
-  server = await startServer(dir);  // the shipped policy, unchanged
-  server.createAccount(account, password);
-});
-
-// The temporary folder (database, logs, profiles, y4m) stays only after a
-// failure, for the post-mortem.
-let passedTests = 0;
-const TESTS = 1;
-after(async () => {
-  if (server) await server.stop();
-  if (passedTests === TESTS && dir) rmSync(dir, { recursive: true, force: true });
-  else if (dir) console.log(`kept ${dir} for inspection`);
-});
+const suite = browserSuite({ name: 'light', skip, tests: 1, account, password });  // the shipped policy, unchanged
 
 test('actions+light under the shipped policy: the fake camera is refused for the light', { skip: skip || false, timeout: 300000 }, async () => {
+  const { server, dir, artefacts, chromium } = suite;
   // A laptop-sized window here (the flows test uses a phone-sized one).
   const browser = await launchBrowser(chromium, join(dir, 'profile'), makeY4m(dir, D10, 0, 120), server.spki, { width: 1280, height: 800 });
   const page = browser.pages()[0] || await browser.newPage();
@@ -98,5 +72,5 @@ test('actions+light under the shipped policy: the fake camera is refused for the
   assert.deepEqual(r.log.sentTMs, frames.map((f) => f.t_ms));
   assert.deepEqual(pageProblems, [], 'no console error, no CSP violation');
   console.log(`light: ${frames.length} frames, ${coloured} under the colours; drawn ${JSON.stringify(shown)}; audit ${JSON.stringify(audit)}`);
-  passedTests += 1;
+  suite.passed += 1;
 });

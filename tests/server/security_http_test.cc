@@ -10,112 +10,23 @@
 // - duplicate or conflicting Content-Length, Transfer-Encoding, obs-fold
 //   and non-JSON bodies on JSON endpoints are refused with JSON errors;
 // - a made-up method is refused and never becomes a metrics label.
-#include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
-#include <sys/wait.h>
 
 #include <atomic>
-#include <fstream>
 #include <mutex>
 #include <regex>
-#include <sstream>
 #include <thread>
 
 #include <gtest/gtest.h>
 
-#include "crypto/kdf.h"
 #include "http_test_client.h"
-#include "support/test_data.h"
-
-extern char** environ;
+#include "server_process.h"
 
 namespace livegate::server::testing {
 namespace {
 
 using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
-
-constexpr const char* kToken = "security-http-admin-token-0123456789";
-
-std::string ReadFile(const std::filesystem::path& p) {
-  std::ifstream in(p);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-// One livegate-server process on SQLite with the given `limits` section.
-class ServerProcess {
- public:
-  bool Start(const std::filesystem::path& dir, const nlohmann::json& limits) {
-    dir_ = dir;
-    {
-      std::ofstream key(dir / "master.key");
-      key << crypto::HexEncode(crypto::RandomBytes(32));
-    }
-    std::filesystem::permissions(dir / "master.key", std::filesystem::perms::owner_read |
-                                                         std::filesystem::perms::owner_write,
-                                 std::filesystem::perm_options::replace);
-    const auto token_sha = crypto::HexEncode(crypto::Sha256(crypto::AsBytes(std::string(kToken))));
-    std::ofstream(dir / "server.json") << nlohmann::json{
-        {"listen", {{"address", "127.0.0.1"}, {"port", 0}}},
-        {"tls", {{"generate", true}, {"generated_dir", "tls"}}},
-        {"database", {{"uri", "sqlite:" + (dir / "livegate.db").string()}}},
-        {"master_key", {{"file", "master.key"}}},
-        {"policy_file", (livegate::testing::SourceDir() / "config/policy.default.json").string()},
-        {"limits", limits},
-        {"admin", {{"token_sha256", token_sha}}},
-        {"log", {{"level", "warn"}, {"file", (dir / "server.log").string()}, {"audit_file", "audit.log"}}}}
-                                               .dump(2);
-    std::string bin = LIVEGATE_SERVER_BIN, config_flag = "--config", config = (dir / "server.json").string();
-    char* argv[] = {bin.data(), config_flag.data(), config.data(), nullptr};
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 1, (dir / "server.out").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    posix_spawn_file_actions_adddup2(&fa, 1, 2);
-    const int rc = posix_spawn(&pid_, argv[0], &fa, nullptr, argv, environ);
-    posix_spawn_file_actions_destroy(&fa);
-    if (rc != 0) return false;
-    // The server prints "listening on https://127.0.0.1:PORT" once it serves.
-    const std::regex listening(R"(listening on https://127\.0\.0\.1:([0-9]+))");
-    for (int i = 0; i < 300; ++i) {
-      std::smatch m;
-      const std::string out = ReadFile(dir / "server.out");
-      if (std::regex_search(out, m, listening)) {
-        port_ = std::stoi(m[1]);
-        return true;
-      }
-      int st = 0;
-      if (waitpid(pid_, &st, WNOHANG) == pid_) {
-        pid_ = -1;
-        ADD_FAILURE() << "livegate-server exited: " << out;
-        return false;
-      }
-      std::this_thread::sleep_for(milliseconds(100));
-    }
-    return false;
-  }
-  ~ServerProcess() {
-    if (pid_ > 0) {
-      kill(pid_, SIGTERM);
-      int st = 0;
-      waitpid(pid_, &st, 0);
-    }
-  }
-  int port() const { return port_; }
-  std::string Metrics() {
-    // /metrics with the admin token: accepted whether or not the exposition
-    // is behind it.
-    auto r = OneRequest(port_, GetRequest("/metrics", std::string("Authorization: Bearer ") + kToken + "\r\n"));
-    return r && r->status == 200 ? r->body : std::string();
-  }
-
- private:
-  std::filesystem::path dir_;
-  pid_t pid_ = -1;
-  int port_ = 0;
-};
 
 // The value of `name{labels}` in a Prometheus exposition, or -1.
 double MetricValue(const std::string& exposition, const std::string& series) {
@@ -140,8 +51,17 @@ class SecurityHttpTest : public ::testing::Test {
     // The shipped example's capture limits (the built-in max_frames with
     // the default max_body_bytes would not pass validation).
     if (!limits.contains("max_frames")) limits["max_frames"] = 12;
+    ServerProcess::Setup setup;
+    setup.key_source = MasterKeySource::kConfigFile;
+    setup.extra = {{"limits", limits}, {"log", {{"level", "warn"}}}};
     server_ = std::make_unique<ServerProcess>();
-    ASSERT_TRUE(server_->Start(dir_, limits)) << ReadFile(dir_ / "server.out");
+    ASSERT_EQ(server_->Start(dir_, setup), "");
+  }
+  std::string Metrics() {
+    // /metrics with the admin token: accepted whether or not the exposition
+    // is behind it.
+    auto r = OneRequest(server_->port(), GetRequest("/metrics", std::string("Authorization: Bearer ") + kAdminToken + "\r\n"));
+    return r && r->status == 200 ? r->body : std::string();
   }
   // GET /healthz on a fresh connection: the status, and the time it took
   // (TCP connect and TLS handshake included).
@@ -265,7 +185,7 @@ TEST_F(SecurityHttpTest, SlowlorisDoesNotStopTheServer) {
   }
   // The server still serves, and counted the timeouts per phase.
   EXPECT_EQ(TimedHealth().first, 200);
-  const std::string m = server_->Metrics();
+  const std::string m = Metrics();
   EXPECT_GE(MetricValue(m, "livegate_http_timeouts_total{phase=\"header\"}"), 30) << m;
   EXPECT_GE(MetricValue(m, "livegate_http_timeouts_total{phase=\"handshake\"}"), 10) << m;
   EXPECT_GE(MetricValue(m, "livegate_http_timeouts_total{phase=\"body\"}"), 10) << m;
@@ -305,7 +225,7 @@ TEST_F(SecurityHttpTest, PerAddressConnectionCap) {
   held.pop_back();
   std::this_thread::sleep_for(milliseconds(200));
   EXPECT_EQ(TimedHealth().first, 200);
-  const std::string m = server_->Metrics();
+  const std::string m = Metrics();
   EXPECT_GE(MetricValue(m, "livegate_http_connections_refused_total{limit=\"per_address\"}"), 1) << m;
 }
 
@@ -333,7 +253,7 @@ TEST_F(SecurityHttpTest, GlobalConnectionCap) {
   held.pop_back();
   std::this_thread::sleep_for(milliseconds(200));
   EXPECT_EQ(TimedHealth("127.0.0.2").first, 200);
-  const std::string m = server_->Metrics();
+  const std::string m = Metrics();
   EXPECT_GE(MetricValue(m, "livegate_http_connections_refused_total{limit=\"total\"}"), 1) << m;
 }
 
@@ -413,7 +333,7 @@ TEST_F(SecurityHttpTest, MadeUpMethodsNeverBecomeMetricLabels) {
     EXPECT_EQ(r->reason, "http.method_not_implemented") << method;
     EXPECT_EQ(r->body.find(method), std::string::npos) << "the answer echoes the method";
   }
-  const std::string m = server_->Metrics();
+  const std::string m = Metrics();
   ASSERT_FALSE(m.empty());
   for (const char* raw : {"FOO", "BAR", "PATCH", "TRACE", "X-LIVEGATE"}) {
     EXPECT_EQ(m.find(raw), std::string::npos) << raw << " leaked into /metrics:\n" << m;

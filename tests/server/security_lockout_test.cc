@@ -22,109 +22,18 @@
 //     the same bytes;
 //   - OpenFlowsAreCapped: with the default cap (3), 12 starts give 3 flows
 //     and 9 refusals flow.too_many_open, alike for a known and an unknown id.
-#include <fcntl.h>
-#include <signal.h>
-#include <spawn.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
-#include <fstream>
 #include <latch>
-#include <regex>
-#include <sstream>
 #include <thread>
 
 #include <gtest/gtest.h>
 #include <pqxx/pqxx>
 
-#include "server_harness.h"
-
-extern char** environ;
+#include "server_process.h"
 
 namespace livegate::server::testing {
 namespace {
 
 using protocol::FlowType;
-
-std::string ReadAll(const std::filesystem::path& p) {
-  std::ifstream in(p);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-// One `livegate-server` process with its own folder, configuration, master
-// key file and database; stopped (SIGTERM, then waited for) on destruction.
-class ServerProcess {
- public:
-  Status Start(const std::filesystem::path& dir, const std::string& db_uri, const nlohmann::json& limits) {
-    dir_ = dir;
-    {
-      const auto key = dir / "master.key";
-      std::ofstream(key) << crypto::HexEncode(crypto::RandomBytes(32));
-      ::chmod(key.c_str(), 0600);
-    }
-    nlohmann::json config{
-        {"listen", {{"address", "127.0.0.1"}, {"port", 0}}},
-        {"tls", {{"generate", true}, {"generated_dir", "tls"}}},
-        {"database", {{"uri", db_uri}}},
-        {"master_key", {{"file", "master.key"}}},
-        {"policy_file", (livegate::testing::SourceDir() / "config/policy.default.json").string()},
-        {"limits", limits},
-        // The fastest allowed group keeps the test quick (R-SRP-5: >= 2048).
-        {"srp", {{"allowed_groups", {"modp/srp/2048"}}, {"default_group", "modp/srp/2048"}, {"hash", "SHA-256"}}},
-        {"admin", {{"token_sha256", crypto::HexEncode(crypto::Sha256(crypto::AsBytes(kAdminToken)))}}},
-        {"log", {{"level", "info"}, {"file", (dir / "server.log").string()},
-                 {"audit_file", (dir / "audit.log").string()}}}};
-    std::ofstream(dir / "server.json") << config.dump(2);
-    std::vector<std::string> args = {LIVEGATE_SERVER_BIN, "--config", (dir / "server.json").string()};
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 1, (dir / "server.out").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    posix_spawn_file_actions_adddup2(&fa, 1, 2);
-    const int rc = posix_spawn(&pid_, argv[0], &fa, nullptr, argv.data(), environ);
-    posix_spawn_file_actions_destroy(&fa);
-    if (rc != 0) return Status::Internal("test.spawn", "cannot start " LIVEGATE_SERVER_BIN);
-    // The server prints its address once it listens (port 0: it picked one).
-    const std::regex listening(R"(listening on https://127\.0\.0\.1:([0-9]+))");
-    for (int i = 0; i < 300; ++i) {
-      std::smatch m;
-      const std::string out = ReadAll(dir / "server.out");
-      if (std::regex_search(out, m, listening)) {
-        port_ = std::stoi(m[1]);
-        cert_pem_ = ReadAll(dir / "tls" / "tls_cert.pem");
-        if (!cert_pem_.empty()) return Status::Ok();
-      }
-      int st = 0;
-      if (waitpid(pid_, &st, WNOHANG) == pid_) {
-        pid_ = -1;
-        return Status::Internal("test.server_exited", "livegate-server exited: " + out);
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
-    return Status::Internal("test.server_timeout", "livegate-server did not come up: " +
-                                                       ReadAll(dir / "server.out"));
-  }
-  ~ServerProcess() {
-    if (pid_ > 0) {
-      kill(pid_, SIGTERM);
-      int st = 0;
-      waitpid(pid_, &st, 0);
-    }
-  }
-  int port() const { return port_; }
-  const std::string& cert_pem() const { return cert_pem_; }
-
- private:
-  std::filesystem::path dir_;
-  pid_t pid_ = -1;
-  int port_ = 0;
-  std::string cert_pem_;
-};
 
 // An SRP proof computed ahead of sending (so concurrent senders only post).
 struct Proof {
@@ -184,9 +93,15 @@ class SecurityLockoutTest : public ::testing::TestWithParam<Backend> {
                           {"thread_pool_size", 24},
                           {"max_frames", 12}};  // 12 x 256 KiB fits the default body limit
     if (max_open_flows) limits["max_open_flows_per_account"] = *max_open_flows;
+    ServerProcess::Setup setup;
+    setup.db_uri = db_uri_;
+    setup.key_source = MasterKeySource::kConfigFile;
+    setup.extra = {
+        {"limits", limits},
+        // The fastest allowed group keeps the test quick (R-SRP-5: >= 2048).
+        {"srp", {{"allowed_groups", {"modp/srp/2048"}}, {"default_group", "modp/srp/2048"}, {"hash", "SHA-256"}}}};
     server_ = std::make_unique<ServerProcess>();
-    Status st = server_->Start(dir_, db_uri_, limits);
-    ASSERT_TRUE(st.ok()) << st.ToString();
+    ASSERT_EQ(server_->Start(dir_, setup), "");
     http_ = NewHttp();
   }
   std::unique_ptr<TestHttp> NewHttp() {

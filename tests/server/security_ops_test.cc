@@ -15,10 +15,7 @@
 //   - a cut audit log (tail, entries after the last checkpoint, shorter
 //     valid prefix, emptied) is reported by `livegate-admin audit verify
 //     --database` on SQLite and PostgreSQL; the untouched log verifies.
-#include <fcntl.h>
 #include <netinet/in.h>
-#include <signal.h>
-#include <spawn.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -40,23 +37,13 @@
 #include <httplib.h>
 #include <nlohmann/json.hpp>
 
-#include "server_harness.h"
-
-extern char** environ;
+#include "server_process.h"
 
 namespace livegate::server::testing {
 namespace {
 
 namespace fs = std::filesystem;
 using nlohmann::json;
-
-
-std::string ReadAll(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 std::vector<std::string> Lines(const fs::path& p) {
   std::vector<std::string> out;
@@ -94,125 +81,8 @@ Proc RunCommand(const std::vector<std::string>& argv, const fs::path& dir) {
   for (const auto& a : argv) cmd += "'" + a + "' ";
   cmd += ">'" + out.string() + "' 2>&1";
   const int st = std::system(cmd.c_str());
-  return {WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st), ReadAll(out)};
+  return {WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st), ReadWholeFile(out)};
 }
-
-// One livegate-server process. The test writes its configuration into
-// DIR/conf; everything the server creates goes under DIR/var.
-class ServerProcess {
- public:
-  struct Setup {
-    std::string db_uri;                 // empty: sqlite:DIR/var/livegate.db
-    json extra = json::object();        // merged into the configuration
-    std::string key_source = "env";     // env | file | fd
-    std::vector<std::string> args;      // extra command-line arguments
-    std::string master_key;             // empty: a fresh random key
-  };
-
-  ~ServerProcess() { Stop(); }
-
-  // Returns "" when the server is up, else what it printed.
-  std::string Start(const fs::path& dir, const Setup& setup) {
-    dir_ = dir;
-    fs::create_directories(conf());
-    fs::create_directories(var());
-    master_key_ = setup.master_key.empty() ? crypto::HexEncode(crypto::RandomBytes(32)) : setup.master_key;
-    port_ = FreePort();
-    std::ofstream(conf() / "policy.json") << ReadAll(livegate::testing::SourceDir() / "config/policy.default.json");
-    json c{{"listen", {{"address", "127.0.0.1"}, {"port", port_}}},
-           {"tls", {{"generate", true}, {"generated_dir", (var() / "tls").string()}}},
-           {"database", {{"uri", setup.db_uri.empty() ? "sqlite:" + (var() / "livegate.db").string() : setup.db_uri}}},
-           {"master_key", {{"env", "LIVEGATE_MASTER_KEY"}}},
-           {"policy_file", "policy.json"},
-           {"srp", {{"allowed_groups", {"modp/srp/2048", "modp/srp/3072"}}, {"default_group", "modp/srp/2048"}}},
-           {"admin", {{"token_sha256", crypto::HexEncode(crypto::Sha256(crypto::AsBytes(kAdminToken)))}}},
-           {"log", {{"level", "info"}, {"file", (var() / "server.log").string()},
-                    {"audit_file", audit_log().string()}}}};
-    c.merge_patch(setup.extra);
-    std::ofstream(conf() / "server.json") << c.dump(2);
-
-    std::vector<std::string> args = {LIVEGATE_SERVER_BIN, "--config", (conf() / "server.json").string()};
-    std::vector<std::string> envs;
-    for (char** e = environ; *e; ++e) {
-      if (std::string(*e).rfind("LIVEGATE_MASTER_KEY", 0) != 0) envs.emplace_back(*e);
-    }
-    int pipe_fds[2] = {-1, -1};
-    if (setup.key_source == "env") {
-      envs.push_back("LIVEGATE_MASTER_KEY=" + master_key_);
-    } else if (setup.key_source == "file") {
-      const fs::path kf = conf() / "master.key";
-      std::ofstream(kf) << master_key_ << "\n";
-      fs::permissions(kf, fs::perms::owner_read | fs::perms::owner_write);
-      args.insert(args.end(), {"--master-key-file", kf.string()});
-    } else if (setup.key_source == "fd") {
-      if (::pipe(pipe_fds) != 0) return "pipe failed";
-      const std::string text = master_key_ + "\n";
-      if (::write(pipe_fds[1], text.data(), text.size()) != static_cast<ssize_t>(text.size())) return "write failed";
-      ::close(pipe_fds[1]);
-      args.insert(args.end(), {"--master-key-fd", "3"});
-    }
-    args.insert(args.end(), setup.args.begin(), setup.args.end());
-    std::vector<char*> argv, envp;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    for (auto& e : envs) envp.push_back(e.data());
-    envp.push_back(nullptr);
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 1, (dir / "server.out").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    posix_spawn_file_actions_adddup2(&fa, 1, 2);
-    if (pipe_fds[0] >= 0) posix_spawn_file_actions_adddup2(&fa, pipe_fds[0], 3);
-    const int rc = posix_spawn(&pid_, argv[0], &fa, nullptr, argv.data(), envp.data());
-    posix_spawn_file_actions_destroy(&fa);
-    if (pipe_fds[0] >= 0) ::close(pipe_fds[0]);
-    if (rc != 0) return "posix_spawn failed";
-    for (int i = 0; i < 300; ++i) {
-      if (ReadAll(dir / "server.out").find("listening on") != std::string::npos) {
-        cert_pem_ = ReadAll(var() / "tls" / "tls_cert.pem");
-        http_ = std::make_unique<TestHttp>(port_, cert_pem_, dir_);
-        return "";
-      }
-      int st = 0;
-      if (waitpid(pid_, &st, WNOHANG) == pid_) {
-        pid_ = -1;
-        exit_code_ = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-        return "exited " + std::to_string(exit_code_) + ": " + ReadAll(dir / "server.out");
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
-    return "did not come up: " + ReadAll(dir / "server.out");
-  }
-  // SIGTERM (clean shutdown: refusal summaries, final checkpoint) or SIGKILL.
-  int Stop(int sig = SIGTERM) {
-    http_.reset();
-    if (pid_ > 0) {
-      kill(pid_, sig);
-      int st = 0;
-      waitpid(pid_, &st, 0);
-      exit_code_ = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-      pid_ = -1;
-    }
-    return exit_code_;
-  }
-
-  fs::path conf() const { return dir_ / "conf"; }
-  fs::path var() const { return dir_ / "var"; }
-  fs::path audit_log() const { return var() / "audit.log"; }
-  fs::path public_key() const { return var() / "tls" / "audit_signing.pub.pem"; }
-  pid_t pid() const { return pid_; }
-  int port() const { return port_; }
-  const std::string& master_key() const { return master_key_; }
-  const std::string& cert_pem() const { return cert_pem_; }
-  TestHttp& http() { return *http_; }
-
- private:
-  fs::path dir_;
-  std::string master_key_, cert_pem_;
-  int port_ = 0;
-  pid_t pid_ = -1;
-  int exit_code_ = -1;
-  std::unique_ptr<TestHttp> http_;
-};
 
 class SecurityOpsTest : public ::testing::Test {
  protected:
@@ -374,7 +244,7 @@ TEST_F(SecurityOpsTest, RefusalFloodIsAggregatedInTheAuditLog) {
   // Per (address, reason): the first refusal on its own, then one summary
   // with the window's count; plus the shutdown checkpoint.
   const auto lines = Lines(server_.audit_log());
-  ASSERT_EQ(lines.size() - before, 7u) << ReadAll(server_.audit_log());
+  ASSERT_EQ(lines.size() - before, 7u) << ReadWholeFile(server_.audit_log());
   std::map<std::string, int> singles;
   std::map<std::string, std::string> counts;
   int checkpoints = 0;
@@ -464,7 +334,7 @@ TEST_F(SecurityOpsTest, EveryCreatedFileIsOwnerOnlyAndTheLogNamesAuditEntries) {
   }
   // Account create + 2 x (start, verify, risk) + metrics read are audited.
   EXPECT_GE(recorded, 7);
-  EXPECT_NE(ReadAll(server_.audit_log()).find(account), std::string::npos);
+  EXPECT_NE(ReadWholeFile(server_.audit_log()).find(account), std::string::npos);
 }
 
 // ------------------------------------------------------------- frames
@@ -501,7 +371,7 @@ TEST_F(SecurityOpsTest, BmpFrameRefusedBeforeDecoding) {
 TEST_F(SecurityOpsTest, MasterKeyFromEnvironmentIsScrubbed) {
   ASSERT_EQ(server_.Start(dir_, {}), "");
   EXPECT_EQ(server_.http().Get("/healthz").status, 200);
-  const std::string environ_text = ReadAll("/proc/" + std::to_string(server_.pid()) + "/environ");
+  const std::string environ_text = ReadWholeFile("/proc/" + std::to_string(server_.pid()) + "/environ");
   ASSERT_FALSE(environ_text.empty());
   EXPECT_NE(environ_text.find("PATH="), std::string::npos);  // we read the right thing
   EXPECT_EQ(environ_text.find(server_.master_key()), std::string::npos) << "the master key is still in environ";
@@ -511,7 +381,7 @@ TEST_F(SecurityOpsTest, MasterKeyFromEnvironmentIsScrubbed) {
 
 TEST_F(SecurityOpsTest, MasterKeyFromFileAndFromDescriptor) {
   ServerProcess::Setup file;
-  file.key_source = "file";
+  file.key_source = MasterKeySource::kFileArg;
   ASSERT_EQ(server_.Start(dir_ / "file", file), "");
   EXPECT_EQ(server_.http().Get("/healthz").status, 200);
   EXPECT_EQ(CreateAccount(server_.http(), "file-" + crypto::HexEncode(crypto::RandomBytes(4)), "pw").status, 201);
@@ -519,7 +389,7 @@ TEST_F(SecurityOpsTest, MasterKeyFromFileAndFromDescriptor) {
 
   ServerProcess fd_server;
   ServerProcess::Setup fd;
-  fd.key_source = "fd";
+  fd.key_source = MasterKeySource::kFd;
   ASSERT_EQ(fd_server.Start(dir_ / "fd", fd), "");
   EXPECT_EQ(fd_server.http().Get("/healthz").status, 200);
   EXPECT_EQ(fd_server.Stop(), 0);
@@ -531,7 +401,7 @@ TEST_F(SecurityOpsTest, GroupReadableKeyFileRefusesStart) {
   std::ofstream(kf) << crypto::HexEncode(crypto::RandomBytes(32)) << "\n";
   fs::permissions(kf, fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read);
   ServerProcess::Setup s;
-  s.key_source = "none";
+  s.key_source = MasterKeySource::kNone;
   s.args = {"--master-key-file", kf.string()};
   const std::string error = server_.Start(dir_, s);
   EXPECT_NE(error.find("exited 3"), std::string::npos) << error;
