@@ -107,6 +107,12 @@ std::size_t RequestParser::Feed(std::string_view data) {
       ParseHead();
       if (state_ == State::kError) return i;
       state_ = request_.content_length == 0 ? State::kComplete : State::kBody;
+      // One buffer of the declared size (already <= max_body_bytes): growing
+      // by appends would reallocate and copy a multi-MiB capture several
+      // times, with old and new buffers alive at once (peak RSS). Pages are
+      // only touched as bytes arrive, so a client that declares and stalls
+      // costs address space, not memory, until the body deadline closes it.
+      request_.body.reserve(request_.content_length);
       head_.clear();
       head_.shrink_to_fit();
     }
