@@ -381,6 +381,13 @@ class ClientImpl final : public Client {
       for (const auto& f : package->frames) {
         sub.frames.push_back({static_cast<std::int64_t>(std::llround(f.timestamp_ms)), f.jpeg});
       }
+      // Only a client that drew a colour sequence reports one; the CLI never
+      // does (it refuses actions+light before capture: client.light_unsupported).
+      if (!package->display.empty()) {
+        std::vector<protocol::DisplayChangeMessage> display;
+        for (const auto& d : package->display) display.push_back({std::llround(d.timestamp_ms), d.rgb});
+        sub.display = std::move(display);
+      }
       sub.client.live = captured->preliminary.live;
       sub.client.quality = package->best_frame >= 0 ? package->frames[package->best_frame].quality : 0;
       sub.client.best_frame = package->best_frame;

@@ -102,4 +102,24 @@ Result<CapturePackage> BuildCapturePackage(const std::vector<PackageInput>& inpu
   return package;
 }
 
+Status SetPackageDisplay(CapturePackage& package, std::vector<DisplayChange> changes, std::size_t max_changes) {
+  if (changes.size() > max_changes) {
+    return Status::BadInput("package.bad_display", std::to_string(changes.size()) + " screen changes, at most " +
+                                                       std::to_string(max_changes));
+  }
+  for (std::size_t i = 0; i < changes.size(); ++i) {
+    const std::string& c = changes[i].rgb;
+    bool ok = c == "none" || (c.size() == 7 && c[0] == '#');
+    for (std::size_t k = 1; ok && c != "none" && k < 7; ++k) {
+      ok = (c[k] >= '0' && c[k] <= '9') || (c[k] >= 'a' && c[k] <= 'f');
+    }
+    if (!ok) return Status::BadInput("package.bad_display", "screen colour \"" + c + "\" is not #rrggbb or none");
+    if (i > 0 && std::llround(changes[i].timestamp_ms) <= std::llround(changes[i - 1].timestamp_ms)) {
+      return Status::BadInput("package.bad_display", "screen changes must be in time order, a millisecond apart");
+    }
+  }
+  package.display = std::move(changes);
+  return Status::Ok();
+}
+
 }  // namespace livegate::client

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include <opencv2/core.hpp>
@@ -38,9 +39,21 @@ struct PackageFrame {
   double quality = 0;
 };
 
+// A change of what the client showed full-screen during an actions+light
+// capture: at timestamp_ms (the frames' clock) the screen turned to `rgb`,
+// "#rrggbb" in lower case or "none" (overlay off). Only a client that lights
+// the screen records these; for every other challenge the package has none
+// and the submission carries no "display" (the server refuses a report for
+// a challenge without colours, and a light capture without one).
+struct DisplayChange {
+  double timestamp_ms = 0;
+  std::string rgb;
+};
+
 struct CapturePackage {
   std::vector<PackageFrame> frames;  // in capture order
   int best_frame = -1;               // index into frames of the best-quality frame
+  std::vector<DisplayChange> display;  // empty unless SetPackageDisplay recorded the colours drawn
 };
 
 // Local quality (R-CLI-QD-1): sharpness (variance of the Laplacian of the
@@ -55,6 +68,12 @@ double ScoreFrameQuality(const cv::Mat& bgr, const cv::Rect2f& face);
 // Reasons: package.empty, package.face_outside_frame, package.encode_failed.
 Result<CapturePackage> BuildCapturePackage(const std::vector<PackageInput>& inputs,
                                            const PackageOptions& options = {});
+
+// Records the colours drawn during the capture (protocol DisplayChangeMessage):
+// each "#rrggbb" (lower case) or "none", times strictly increasing, at most
+// `max_changes` (the protocol's bound). Reason: package.bad_display.
+Status SetPackageDisplay(CapturePackage& package, std::vector<DisplayChange> changes,
+                         std::size_t max_changes = 64);
 
 // The crop rectangle used for a face (exposed for tests).
 cv::Rect FaceCropRect(const cv::Rect2f& face, const cv::Size& image, double margin);

@@ -90,6 +90,49 @@ class FrameDescriber {
 std::vector<int> FramesToDescribe(std::span<const FrameObservation> observations,
                                   const QualityReport& quality, const Policy& policy);
 
+// -------------------------------------------------------- display report
+// What an actions+light client says it drew full-screen (the capture's
+// "display", docs/API.md): at t_ms, on the frames' clock, the screen turned
+// to a colour (lit) or back to none (!lit).
+struct DisplayChange {
+  std::int64_t t_ms = 0;
+  bool lit = false;
+  std::uint8_t r = 0, g = 0, b = 0;
+};
+
+struct DisplayAlignment {
+  // The challenge with its colour windows moved to the times the client
+  // drew them (relative to the first frame, like every window): the light
+  // check (CheckReplay) then expects on each frame the colour that was on
+  // screen, not the nominal one. Steps and everything else unchanged.
+  Challenge drawn;
+  std::int64_t max_offset_ms = 0;  // largest |drawn - challenge| over the reported changes
+  bool reported = false;           // false: no colour sequence and no report (drawn = challenge)
+};
+
+// Checks a display report against the challenge's colour sequence and
+// aligns the sequence on it. The sequence's changes are each colour's start
+// and, when the next colour does not follow at once, its end ("none").
+// `frame_times_ms`: the capture's frame timestamps in order (client clock;
+// the first is the origin, as for the judgement). Tolerance:
+// policy.replay.display_tolerance_ms. Refusals (BadInput), in this order:
+//   display.missing          a colour sequence and no report;
+//   display.unexpected       a report for a challenge without colours;
+//   display.frames_outside_sequence  a frame later than the challenge's
+//                            duration + tolerance (no sequence covers it);
+//   display.too_many_changes more changes than the sequence has;
+//   display.colour_mismatch  change k is not the sequence's k-th change;
+//   display.outside_capture  a change before the first frame or after the
+//                            last one by more than the tolerance;
+//   display.timing_mismatch  change k drawn more than the tolerance away
+//                            from the sequence's time for it;
+//   display.incomplete       a change of the sequence missing although
+//                            frames were taken after its time + tolerance.
+Result<DisplayAlignment> AlignDisplay(const Challenge& challenge,
+                                      const std::optional<std::vector<DisplayChange>>& display,
+                                      std::span<const std::int64_t> frame_times_ms,
+                                      const Policy& policy);
+
 // -------------------------------------------------------------- judging
 // Anti-spoofing judgement over observations (R-SRV-ASJ-1/2/4, R-ASD-1..6).
 // Always returns a verdict; every check names its reason.

@@ -66,6 +66,7 @@ void Visit(ContinuityPolicy& p, F&& f) {
 template <class F>
 void Visit(ReplayPolicy& p, F&& f) {
   f("min_colour_correlation", p.min_colour_correlation);
+  f("display_tolerance_ms", p.display_tolerance_ms);
   f("moire_threshold", p.moire_threshold);
   f("border_threshold", p.border_threshold);
   f("border_every_n_frames", p.border_every_n_frames);
@@ -191,6 +192,8 @@ Status Validate(const Policy& p) {
     return bad("capture.min_frames must be >= 1 and <= max_frames");
   if (p.action.neutral_frames < 1) return bad("action.neutral_frames must be >= 1");
   if (p.quality.best_frames < 1) return bad("quality.best_frames must be >= 1");
+  if (p.replay.display_tolerance_ms < 0 || p.replay.display_tolerance_ms > 5000)
+    return bad("replay.display_tolerance_ms must be 0..5000");
   if (p.replay.border_every_n_frames < 1) return bad("replay.border_every_n_frames must be >= 1");
   if (p.continuity.identity_samples < 0) return bad("continuity.identity_samples must be >= 0");
   static const std::set<std::string> kChecks = {"capture", "actions", "face_angle", "geometry",

@@ -102,6 +102,11 @@ struct ReplayPolicy {
   // Colour response (actions+light): correlation between the screen colour
   // sequence and the face's colour change relative to the background.
   float min_colour_correlation = 0.5f;
+  // How far (ms) a change the client reports having drawn may lie from
+  // the challenge's time for it (display and camera frame lag, browser
+  // scheduling). Below half a colour step, so a report shifted by a window
+  // is refused (display.timing_mismatch; judgement.h AlignDisplay).
+  int display_tolerance_ms = 250;
   // Passive cues, each mapped to a 0..1 spoof evidence; combined max.
   // Moiré: log(1 + height of the strongest band bin over the mean of its
   // spectral neighbourhood). Measured per frame on the shared data

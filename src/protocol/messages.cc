@@ -64,6 +64,40 @@ Result<std::vector<std::string>> StringArray(ObjectReader& r, std::string_view k
   return out;
 }
 
+// "#rrggbb" in lower case (the challenge's own spelling) or "none".
+bool IsDisplayColour(const std::string& s) {
+  if (s == "none") return true;
+  if (s.size() != 7 || s[0] != '#') return false;
+  for (std::size_t i = 1; i < 7; ++i) {
+    if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f'))) return false;
+  }
+  return true;
+}
+
+// The display changes of a light capture: each {t_ms, rgb}, times strictly
+// increasing (a change per entry, in the order drawn). The count is bounded
+// by the caller's Array(max_display_changes).
+Result<std::vector<DisplayChangeMessage>> ReadDisplayChanges(const json& arr) {
+  std::vector<DisplayChangeMessage> out;
+  out.reserve(arr.size());
+  for (std::size_t i = 0; i < arr.size(); ++i) {
+    const std::string path = "capture.display[" + std::to_string(i) + "]";
+    ObjectReader d(arr[i], path);
+    DisplayChangeMessage c;
+    LG_ASSIGN_OR_RETURN(c.t_ms, d.Integer("t_ms", -(1ll << 50), 1ll << 50));
+    LG_ASSIGN_OR_RETURN(c.rgb, d.String("rgb", 4, 7));
+    LG_RETURN_IF_ERROR(d.Finish());
+    if (!IsDisplayColour(c.rgb)) {
+      return Status::BadInput("display.bad_colour", path + ".rgb must be \"#rrggbb\" (lower case) or \"none\"");
+    }
+    if (!out.empty() && c.t_ms <= out.back().t_ms) {
+      return Status::BadInput("display.not_in_order", path + ".t_ms is not after the previous change");
+    }
+    out.push_back(std::move(c));
+  }
+  return out;
+}
+
 json ProcedureJson(const Procedure& m) {
   return json{{"biometric_type", m.biometric_type},
               {"asd_type", m.asd_type},
@@ -149,6 +183,11 @@ std::string ToJson(const CaptureSubmission& m) {
                      {"quality", m.client.quality},
                      {"best_frame", m.client.best_frame},
                      {"actions_detected", m.client.actions_detected}}}};
+  if (m.display) {
+    json display = json::array();
+    for (const auto& d : *m.display) display.push_back({{"t_ms", d.t_ms}, {"rgb", d.rgb}});
+    j["display"] = std::move(display);
+  }
   if (m.device_credential) {
     const auto& d = *m.device_credential;
     j["device_credential"] = {{"srp_group", d.srp_group}, {"srp_hash", d.srp_hash},
@@ -259,6 +298,10 @@ Result<CaptureSubmission> ParseCaptureSubmission(std::string_view text, const Me
   if (doc.contains("device_credential")) {
     LG_ASSIGN_OR_RETURN(cred, r.Object("device_credential"));
   }
+  const json* display = nullptr;
+  if (doc.contains("display")) {
+    LG_ASSIGN_OR_RETURN(display, r.Array("display", l.max_display_changes));
+  }
   LG_RETURN_IF_ERROR(r.Finish());
   if (cred != nullptr) {
     ObjectReader d(*cred, "capture.device_credential");
@@ -284,6 +327,10 @@ Result<CaptureSubmission> ParseCaptureSubmission(std::string_view text, const Me
                                   "].jpeg is not a JPEG image (frames must be JPEG)");
     }
     m.frames.push_back(std::move(fm));
+  }
+  if (display != nullptr) {
+    LG_ASSIGN_OR_RETURN(auto changes, ReadDisplayChanges(*display));
+    m.display = std::move(changes);
   }
   ObjectReader c(*client, "capture.client");
   LG_ASSIGN_OR_RETURN(m.client.live, c.Bool("live"));

@@ -36,6 +36,9 @@ struct MessageLimits {
   std::size_t max_frames = 120;
   std::size_t max_frame_bytes = 1u << 20;
   std::size_t max_message_bytes = 32u << 20;
+  // Display changes of a light capture: a sequence of n colours has at most
+  // 2n changes (a colour on, then off); the judgement policy allows n <= 20.
+  std::size_t max_display_changes = 64;
 };
 
 // --- 1. POST /v1/flows ---------------------------------------------------
@@ -97,6 +100,17 @@ struct CaptureFrameMessage {
   std::int64_t timestamp_ms = 0;
   crypto::Bytes jpeg;            // face-region crop, no metadata (decision 11.8)
 };
+// One change of what the client showed full-screen during an actions+light
+// capture (docs/API.md "display"): at t_ms (the frames' clock) the screen
+// turned to `rgb`, "#rrggbb" in lower case, or "none" (the colour overlay
+// taken down). The times are those at which the client drew, not the
+// challenge's nominal ones: the server checks them against the challenge
+// within a tolerance and judges the light response on them.
+struct DisplayChangeMessage {
+  std::int64_t t_ms = 0;
+  std::string rgb;
+  bool operator==(const DisplayChangeMessage&) const = default;
+};
 struct ClientResults {           // preliminary only (decision 11.10)
   bool live = false;
   double quality = 0;            // 0..1
@@ -114,6 +128,9 @@ struct CaptureSubmission {
   crypto::Bytes session_nonce;
   std::vector<CaptureFrameMessage> frames;
   ClientResults client;
+  // Required for an actions+light challenge, absent otherwise (the server
+  // refuses display.missing / display.unexpected). Strictly increasing t_ms.
+  std::optional<std::vector<DisplayChangeMessage>> display;
   std::optional<DeviceCredential> device_credential;
 };
 

@@ -8,7 +8,10 @@
 // to end. The page's record of what it drew is checked against the
 // challenge: every colour in order, drawn at its start time, and the frames'
 // timestamps (what the server reads against the same windows) consistent
-// with the colour on screen at each.
+// with the colour on screen at each; and the page's record of the changes
+// it drew (colour and time) is what the server received and recorded in
+// its audit entry for the capture (the package's `display`, docs/API.md),
+// which the light check judged the frames against.
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -70,6 +73,20 @@ test('actions+light under the shipped policy: the fake camera is refused for the
   assert.ok(coloured >= 8, `${coloured} frames under a colour`);
   // The timestamps that went into the sealed package are these frames' t_ms.
   assert.deepEqual(r.log.sentTMs, frames.map((f) => f.t_ms));
+  // The colours and their times reach the server as drawn: the package's
+  // `display` is the page's draw log (colour, time drawn on the frames'
+  // clock), and the server's audit record of this capture holds exactly
+  // these changes, relative to the first frame, with the largest offset
+  // from the challenge's times.
+  const sent = r.log.sentDisplay;
+  assert.deepEqual(sent, drawn.map((d) => ({ t_ms: d.drawn_ms, rgb: d.rgb || 'none' })));
+  const first = r.log.sentTMs[0];
+  const recorded = audit.filter((a) => a.startsWith('display:')).flatMap((a) => a.slice('display:'.length).split('/'));
+  assert.deepEqual(recorded, sent.map((d) => `${d.rgb === 'none' ? 'none' : d.rgb.slice(1)}@${d.t_ms - first}`), JSON.stringify(audit));
+  const nominal = [...COLOURS.map((c) => c.start_ms), COLOURS.at(-1).end_ms];
+  const maxOffset = Math.max(...sent.map((d, i) => Math.abs(d.t_ms - first - nominal[i])));
+  assert.ok(audit.includes(`display.max_offset_ms:${maxOffset}`), `${maxOffset} ${JSON.stringify(audit)}`);
+  assert.ok(maxOffset <= 250, 'within the server\'s display tolerance');
   assert.deepEqual(pageProblems, [], 'no console error, no CSP violation');
   console.log(`light: ${frames.length} frames, ${coloured} under the colours; drawn ${JSON.stringify(shown)}; audit ${JSON.stringify(audit)}`);
   suite.passed += 1;

@@ -158,6 +158,8 @@ export async function runFlow({ api, flow, accountId, password, credentials, cap
       frames: captured.frames.map((f) => ({ t_ms: Math.round(f.t_ms), jpeg: toBase64Url(f.jpeg) })),
       client: captured.client,
     };
+    // actions+light: the colours drawn and when (required there, absent otherwise).
+    if (captured.display) submission.display = captured.display;
     if (newCredential) {
       // Registration: the verifier of the new device secret (never the secret).
       const v = await makeVerifier(session.group, newCredential.deviceId, await credentials.secret(newCredential));
@@ -167,7 +169,7 @@ export async function runFlow({ api, flow, accountId, password, credentials, cap
     result.attempts += 1;
     result.framesSent = submission.frames.length;
     onEvent({ step: 'upload', message: `Sending ${submission.frames.length} face images, sealed`, frames: submission.frames.length,
-      tMs: submission.frames.map((f) => f.t_ms) });
+      tMs: submission.frames.map((f) => f.t_ms), display: submission.display });
     let answer;
     try {
       answer = (await api.postSealed(session, 'capture', submission)).json;

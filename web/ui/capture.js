@@ -249,6 +249,14 @@ export async function performChallenge(video, procedure, ui) {
       return {
         frames: kept,
         drawLog,
+        // The capture's `display` (docs/API.md): each change of the full-
+        // screen colour at the time it was drawn, on the frames' clock. A
+        // change made in a frame callback is painted in that same rendering
+        // frame, so this is when it reached the screen (to the display's
+        // refresh). Only under a colour sequence: the server refuses a
+        // report for a challenge without colours, and a light capture
+        // without one.
+        display: colours.length ? drawLog.map((d) => ({ t_ms: d.drawn_ms, rgb: d.rgb || 'none' })) : undefined,
         // The browser runs no local liveness model: it reports no objection
         // (live: true) and no detected actions; the server judges (11.10).
         client: { live: true, quality: best >= 0 ? Math.round(kept[best].quality * 1000) / 1000 : 0, best_frame: best, actions_detected: [] },

@@ -32,6 +32,17 @@ const REFUSALS = {
   'seal.replayed': 'A message was repeated on its way. Start again.',
   'storage.flow_conflict': 'The server answered this step twice. Start again.',
   'capture.frame_too_large': 'A picture was too large for the server. Start again.',
+  // The colour sequence as drawn (actions+light, the capture's `display`).
+  'display.timing_mismatch': 'The screen colours could not be shown on time (the browser was busy or the tab was in the background). Close other heavy pages, keep this tab in front and start again.',
+  'display.incomplete': 'The colour sequence was interrupted before it ended. Keep this tab in front during the whole capture and start again.',
+  'display.outside_capture': 'The colour sequence and the pictures got out of step. Start again and keep this tab in front.',
+  'display.frames_outside_sequence': 'The pictures went on past the colour sequence. Start again.',
+  'display.colour_mismatch': 'This page showed colours the server did not ask for. Reload the page (it may be out of date) and start again.',
+  'display.too_many_changes': 'This page changed the screen colour more often than the server asked. Reload the page and start again.',
+  'display.missing': 'This step needs the screen colours this page shows; the page did not report them. Reload the page and start again.',
+  'display.unexpected': 'This page reported screen colours the server did not ask for. Reload the page and start again.',
+  'display.bad_colour': 'This page reported the screen colours in a form the server does not accept. Reload the page and start again.',
+  'display.not_in_order': 'This page reported the screen colours out of order. Reload the page and start again.',
   'srp.server_proof_mismatch': 'The server could not prove who it is. Stop: do not enter your password here again, and contact the service.',
   'srp.group_not_allowed': 'This page does not support the server\'s security settings. Update the page.',
   // This browser.

@@ -184,6 +184,7 @@ async function start(event) {
           addStep(`Sending ${e.frames} face pictures, sealed.`);
           // The timestamps exactly as they go into the sealed package.
           log.sentTMs = e.tMs;
+          log.sentDisplay = e.display;
         }
       },
     });

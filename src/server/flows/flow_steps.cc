@@ -229,6 +229,46 @@ ApiResponse Service::RiskStep(const ApiRequest& r) {
   return SealedResponse(*wire);
 }
 
+// The capture's display report (protocol) in the judgement's terms; the
+// protocol decoder already checked each colour's spelling and the order.
+static std::optional<std::vector<judgement::DisplayChange>> DisplayOf(const protocol::CaptureSubmission& sub) {
+  if (!sub.display) return std::nullopt;
+  std::vector<judgement::DisplayChange> out;
+  for (const auto& d : *sub.display) {
+    judgement::DisplayChange c;
+    c.t_ms = d.t_ms;
+    c.lit = d.rgb != "none";
+    if (c.lit) {
+      const unsigned long v = std::stoul(d.rgb.substr(1), nullptr, 16);
+      c.r = static_cast<std::uint8_t>(v >> 16), c.g = static_cast<std::uint8_t>(v >> 8), c.b = static_cast<std::uint8_t>(v);
+    }
+    out.push_back(c);
+  }
+  return out;
+}
+
+// The display report for the audit record: "display:<rrggbb|none>@<ms from
+// the first frame>/..." in entries of at most 64 characters (the audit
+// log's reason length), plus the largest offset from the challenge.
+static std::vector<std::string> DisplayAuditReasons(const protocol::CaptureSubmission& sub, std::int64_t t0,
+                                                    std::int64_t max_offset_ms) {
+  std::vector<std::string> out;
+  if (!sub.display) return out;
+  std::string entry = "display:";
+  for (const auto& d : *sub.display) {
+    const std::string item = (d.rgb == "none" ? std::string("none") : d.rgb.substr(1)) + "@" +
+                             std::to_string(d.t_ms - t0);
+    if (entry.size() > 8 && entry.size() + 1 + item.size() > 64) {
+      out.push_back(entry);
+      entry = "display:";
+    }
+    entry += (entry.size() > 8 ? "/" : "") + item;
+  }
+  if (entry.size() > 8) out.push_back(entry);
+  out.push_back("display.max_offset_ms:" + std::to_string(max_offset_ms));
+  return out;
+}
+
 // ----------------------------------------- 8-11. capture -> judgement
 
 ApiResponse Service::CaptureStep(const ApiRequest& r) {
@@ -272,6 +312,15 @@ ApiResponse Service::CaptureStep(const ApiRequest& r) {
                          "the capture answers another session's challenge"),
                   op, r, account, flow_id);
   }
+  // actions+light: the colours the client drew and when, checked against
+  // the challenge (display.*, nothing written) before any frame is decoded;
+  // the light check then judges the sequence as drawn.
+  std::vector<std::int64_t> frame_times;
+  for (const auto& f : sub->frames) frame_times.push_back(f.timestamp_ms);
+  auto aligned = judgement::AlignDisplay(*challenge, DisplayOf(*sub), frame_times, deps_.judgement_policy);
+  if (!aligned.ok()) return Refuse(aligned.status(), op, r, account, flow_id);
+  const std::vector<std::string> display_audit =
+      DisplayAuditReasons(*sub, frame_times.empty() ? 0 : frame_times.front(), aligned->max_offset_ms);
   std::optional<storage::Device> new_device;
   if (ctx->type == FlowType::kRegistration) {
     // R-FLOW-REG-8 / decision 11.6: the client's device credential.
@@ -344,7 +393,7 @@ ApiResponse Service::CaptureStep(const ApiRequest& r) {
   Result<JudgedCapture> judged = Status::Internal("judge.unset", "");
   {
     StepTimer t(timings_.vision_ns);
-    judged = JudgeCaptureWithPool(*deps_.analyzers, *challenge, capture, jp, settings.min_quality * 100.0);
+    judged = JudgeCaptureWithPool(*deps_.analyzers, aligned->drawn, capture, jp, settings.min_quality * 100.0);
   }
   capture.frames.clear();  // frames are discarded after judgement (11.4)
   if (!judged.ok()) return Refuse(judged.status(), op, r, account, flow_id);
@@ -415,6 +464,7 @@ ApiResponse Service::CaptureStep(const ApiRequest& r) {
   audit_reasons.push_back(judged->liveness.reason);
   if (mismatch) audit_reasons.push_back("client.mismatch");
   if (distance) audit_reasons.push_back("compare.distance:" + std::to_string(*distance));
+  audit_reasons.insert(audit_reasons.end(), display_audit.begin(), display_audit.end());
 
   // Seal the answer first: the channel state is part of what is written.
   protocol::FlowResult fr{outcome, reasons, message, next};
