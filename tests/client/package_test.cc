@@ -97,6 +97,27 @@ TEST(PackageTest, FramesTooCloseInTimeAreDropped) {
   EXPECT_EQ(pkg->frames.size(), 2u);
 }
 
+// The display report (issue 15): none unless recorded (the package of a
+// challenge without colours carries no "display"); checked when recorded.
+TEST(PackageTest, DisplayAbsentByDefaultCheckedWhenRecorded) {
+  const cv::Mat frame = Textured(320, 240, 5);
+  auto p = BuildCapturePackage({{frame, cv::Rect2f(100, 60, 100, 100), 0, 0.5}, {frame, cv::Rect2f(100, 60, 100, 100), 100, 0.5}});
+  ASSERT_TRUE(p.ok()) << p.status().ToString();
+  EXPECT_TRUE(p->display.empty());
+  EXPECT_TRUE(SetPackageDisplay(*p, {{0, "#ff0000"}, {600.4, "#00ff00"}, {1200, "none"}}).ok());
+  ASSERT_EQ(p->display.size(), 3u);
+  EXPECT_EQ(p->display[2].rgb, "none");
+  auto reason = [&](std::vector<DisplayChange> d, std::size_t max = 64) {
+    auto st = SetPackageDisplay(*p, std::move(d), max);
+    return st.ok() ? std::string("ok") : st.reason();
+  };
+  EXPECT_EQ(reason({{0, "#FF0000"}}), "package.bad_display");
+  EXPECT_EQ(reason({{0, "red"}}), "package.bad_display");
+  EXPECT_EQ(reason({{10, "#ff0000"}, {10.2, "none"}}), "package.bad_display");
+  EXPECT_EQ(reason({{0, "none"}, {1, "none"}, {2, "none"}}, 2), "package.bad_display");
+  EXPECT_EQ(p->display.size(), 3u);  // a refused report leaves the recorded one
+}
+
 TEST(PackageTest, ErrorsAreSpecific) {
   EXPECT_EQ(BuildCapturePackage({}).status().reason(), "package.empty");
   const cv::Mat frame = Textured(320, 240, 5);

@@ -39,6 +39,7 @@ TEST(PolicyTest, ShippedDefaultsArePinned) {
   EXPECT_FLOAT_EQ(p.continuity.max_speed_ied_per_s, 12.0f);
   EXPECT_FLOAT_EQ(p.continuity.second_face_ratio, 0.5f);
   EXPECT_FLOAT_EQ(p.replay.min_colour_correlation, 0.5f);
+  EXPECT_EQ(p.replay.display_tolerance_ms, 250);
   EXPECT_FLOAT_EQ(p.replay.moire_threshold, 1.8f);
   EXPECT_FLOAT_EQ(p.replay.border_threshold, 0.55f);
   EXPECT_EQ(p.replay.border_every_n_frames, 3);
