@@ -61,7 +61,7 @@ TEST(DisplayMessageTest, CountIsBounded) {
 
 TEST(DisplayMessageTest, ColoursAreSpelledOneWay) {
   EXPECT_EQ(ReasonOf(WithDisplay(R"([{"t_ms":0,"rgb":"#00ff7f"}])")), "ok");
-  for (const char* bad : {"#FF0000", "#ff000", "ff0000x", "#gg0000", "red", "NONE", "#ff00 0"}) {
+  for (const char* bad : {"#FF0000", "#ff000", "ff0000x", "#gg0000", "blue", "NONE", "#ff00 0"}) {
     EXPECT_EQ(ReasonOf(WithDisplay(std::string(R"([{"t_ms":0,"rgb":")") + bad + R"("}])")), "display.bad_colour") << bad;
   }
   EXPECT_EQ(ReasonOf(WithDisplay(R"([{"t_ms":0,"rgb":"#ff00000"}])")), "codec.string_length");
@@ -81,7 +81,7 @@ TEST(DisplayMessageTest, StrictShape) {
   EXPECT_EQ(ReasonOf(WithDisplay(R"([{"t_ms":0}])")), "codec.missing_field");
   EXPECT_EQ(ReasonOf(WithDisplay(R"([{"t_ms":0,"rgb":"none","frame":3}])")), "codec.unknown_field");
   EXPECT_EQ(ReasonOf(WithDisplay(R"([{"t_ms":"0","rgb":"none"}])")), "codec.wrong_type");
-  EXPECT_EQ(ReasonOf(WithDisplay("null")), "codec.wrong_type");
+  EXPECT_EQ(ReasonOf(WithDisplay("null")), "codec.missing_field");  // null is no report
 }
 
 }  // namespace

@@ -17,13 +17,16 @@
 //     the protocol bound (codec.too_many_items), frames past the sequence
 //     (display.frames_outside_sequence), a change claimed after the last
 //     frame (display.outside_capture), upper-case hex (display.bad_colour),
-//     a report on a challenge without colours (display.unexpected); no
-//     capture entry in the audit log, no failure counted;
+//     a report on a challenge without colours (display.unexpected); the
+//     audit log holds each refusal with its reason and no verdict, no
+//     failure is counted;
 //   - HonestReportIsRecordedAndTheVideoRefusedForTheLight: a recorded face
 //     video (it cannot answer the screen) with an honest report: the report
 //     passes, the audit entry of the capture holds the changes as reported
 //     (relative to the first frame) and the verdict is the light refusal
 //     (asd.not_live; replay.no_colour_response in the audit).
+#include <set>
+
 #include <gtest/gtest.h>
 #include <pqxx/pqxx>
 
@@ -87,8 +90,8 @@ class SecurityDisplayTest : public ::testing::TestWithParam<Backend> {
     server_ = std::make_unique<ServerProcess>();
     ASSERT_EQ(server_->Start(dir_ / "srv", setup), "");
     http_ = std::make_unique<TestHttp>(server_->port(), server_->cert_pem(), dir_);
-    ASSERT_EQ(CreateAccount(*http_, "victim", kPassword).status, 200);
-    ASSERT_EQ(CreateAccount(*http_, "video", kPassword).status, 200);
+    ASSERT_EQ(CreateAccount(*http_, "victim", kPassword).status, 201);
+    ASSERT_EQ(CreateAccount(*http_, "video", kPassword).status, 201);
   }
 
   // A registration flow up to its procedure; `trusted` false adds the
@@ -252,8 +255,20 @@ TEST_P(SecurityDisplayTest, ForgedReportsAreRefused) {
     EXPECT_EQ(r.status, 400) << r.body;
     EXPECT_EQ(r.reason, "display.unexpected") << r.body;
   }
-  // Nothing was judged or written: no capture entry, no failure counted.
-  EXPECT_TRUE(CaptureAudit("victim").empty());
+  // Nothing was judged or written: each refusal is audited with its reason
+  // only (no verdict, no display record), and no failure is counted.
+  std::set<std::string> expected = {"display.unexpected"}, audited;
+  for (const auto& c : cases) expected.insert(c.reason);
+  for (const auto& e : CaptureAudit("victim")) {
+    EXPECT_EQ(e.value("result", ""), "refused") << e.dump();
+    const auto reasons = e.at("reasons").get<std::vector<std::string>>();
+    ASSERT_FALSE(reasons.empty());
+    audited.insert(reasons[0]);
+    for (const auto& r : reasons) {
+      EXPECT_TRUE(r.rfind("asd.", 0) != 0 && r.rfind("replay.", 0) != 0 && r.rfind("display:", 0) != 0) << e.dump();
+    }
+  }
+  EXPECT_EQ(audited, expected);
   auto view = http_->Get("/v1/admin/accounts/victim", kAdminToken);
   ASSERT_EQ(view.status, 200) << view.body;
   EXPECT_EQ(nlohmann::json::parse(view.body).value("failure_count", -1), 0) << view.body;
