@@ -1,6 +1,6 @@
 // The display report of an actions+light capture (issue 15): what the
 // client drew full-screen and when, checked against the challenge's colour
-// sequence and used to align the light check (R-SRV-ASJ-1, R-ASD-3: the
+// sequence and used to align the light check (R-SRV-ASJ-1, R-ASD-4: the
 // active light challenge is judged on the sequence as it was shown).
 #include <algorithm>
 #include <cstdio>

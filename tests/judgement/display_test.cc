@@ -1,7 +1,7 @@
 // The display report of an actions+light capture (judgement::AlignDisplay,
 // issue 15): the colours a client says it drew, checked against the
 // challenge's sequence (colour, timing within the tolerance, bounds), and
-// the light check judged on the sequence as drawn (R-ASD-3/4, R-SRV-ASJ-1).
+// the light check judged on the sequence as drawn (R-ASD-4, R-SRV-ASJ-1).
 #include <cstdio>
 
 #include <gtest/gtest.h>
