@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
-import { planSamples } from '../ui/capture.js';
+import { displayReport, planSamples } from '../ui/capture.js';
 
 const COLOURS = [600, 1200, 1800].map((s, i) => ({ rgb: ['#ff0000', '#00ff00', '#0000ff'][i], start_ms: s, end_ms: s + 600 }));
 const under = (plan, c) => plan.filter((t) => t >= c.start_ms && t < c.end_ms).length;
@@ -31,4 +31,14 @@ test('frames at least 66 ms apart, never past the end, never more than the budge
     for (let i = 1; i < p.length; ++i) assert.ok(p[i] - p[i - 1] >= 66, `${d}/${n}: ${p}`);
     assert.ok(p.every((t) => t >= 0 && t <= d));
   }
+});
+
+test('the display report: the draw log as {t_ms, rgb}, only under a colour sequence', () => {
+  const log = [{ rgb: '#FF0000', drawn_ms: 617 }, { rgb: '#00ff00', drawn_ms: 1217 }, { rgb: '#0000ff', drawn_ms: 1817 }, { rgb: null, drawn_ms: 2433 }];
+  assert.deepEqual(displayReport(log, COLOURS), [
+    { t_ms: 617, rgb: '#ff0000' }, { t_ms: 1217, rgb: '#00ff00' }, { t_ms: 1817, rgb: '#0000ff' }, { t_ms: 2433, rgb: 'none' },
+  ]);
+  assert.equal(displayReport([], []), undefined);
+  assert.equal(displayReport(log, []), undefined, 'no colours asked: no report (the server refuses one)');
+  assert.deepEqual(displayReport([], COLOURS), [], 'a sequence asked and nothing drawn: an empty report (the server says incomplete)');
 });

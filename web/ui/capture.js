@@ -256,13 +256,21 @@ export async function performChallenge(video, procedure, ui) {
         // refresh). Only under a colour sequence: the server refuses a
         // report for a challenge without colours, and a light capture
         // without one.
-        display: colours.length ? drawLog.map((d) => ({ t_ms: d.drawn_ms, rgb: d.rgb || 'none' })) : undefined,
+        display: displayReport(drawLog, colours),
         // The browser runs no local liveness model: it reports no objection
         // (live: true) and no detected actions; the server judges (11.10).
         client: { live: true, quality: best >= 0 ? Math.round(kept[best].quality * 1000) / 1000 : 0, best_frame: best, actions_detected: [] },
       };
     }
   });
+}
+
+// The capture's `display` from the draw log: {t_ms, rgb: "#rrggbb" | "none"}
+// per change, only under a colour sequence (undefined otherwise: the field
+// is then left out of the package).
+export function displayReport(drawLog, colours = []) {
+  if (!colours.length) return undefined;
+  return drawLog.map((d) => ({ t_ms: d.drawn_ms, rgb: d.rgb ? d.rgb.toLowerCase() : 'none' }));
 }
 
 // When to take frames (challenge ms): at most `maxFrames`, >= `minGap` apart.
