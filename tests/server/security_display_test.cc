@@ -1,4 +1,5 @@
-// Attack regression (issue 15): forged screen-colour reports against a real
+// Attack regression (issue 15; R-ASD-4 replayed/injected video, R-SRV-ASJ-1,
+// R-SEC-SRV-4 audit): forged screen-colour reports against a real
 // `livegate-server` process over HTTPS, on SQLite and on PostgreSQL. An
 // actions+light capture carries `display`, the colours the client drew full-
 // screen and when (docs/API.md); the server checks it against the
