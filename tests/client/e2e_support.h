@@ -138,7 +138,8 @@ class Server {
         {"policy_file", "policy.json"},
         {"judgement_policy_file", "judgement.json"},
         {"testing", {{"scripted_challenges_dir", "challenges"}}},
-        {"limits", {{"max_body_bytes", 32 << 20}, {"max_frames", 120}, {"max_frame_bytes", 262144}, {"max_frame_side", 480}}},
+        // 120 frames of 256 KiB, base64 in the sealed JSON: 42 MB (start-up checks it, CaptureBodyBytes).
+        {"limits", {{"max_body_bytes", 48 << 20}, {"max_frames", 120}, {"max_frame_bytes", 262144}, {"max_frame_side", 480}}},
         {"admin", {{"token_sha256", token_sha}}},
         {"log", {{"level", "info"}, {"file", (dir / "server.log").string()}, {"audit_file", audit_log().string()}}}}
                                                .dump(2);
