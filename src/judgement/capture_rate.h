@@ -28,8 +28,12 @@ namespace livegate::judgement {
 inline constexpr double kBlinkWindowMinGapMs = 30.0;  // camera rate, up to ~33 fps
 inline constexpr double kElsewhereMinGapMs = 66.0;    // ~15 fps
 // Server side: frames at least this far from the previous grid frame form
-// the ~15 fps grid (60, not 66: camera clocks jitter by a few ms).
-inline constexpr double kGridMinGapMs = 60.0;
+// the grid the checks are calibrated on. 36 ms: a 30 fps camera's
+// neighbours (33 +- 3 ms) alternate grid / blink-only, i.e. a ~15 fps grid;
+// a 25 fps source is all grid - as ~15 fps sampling of one is (its frames
+// come 40 and 80 ms apart: the PAD evaluation's captures of 25 fps clips),
+// so every capture the checks were calibrated on is judged unchanged.
+inline constexpr double kGridMinGapMs = 36.0;
 // Server side: inside blink windows, frames closer than this to the
 // previous analysed one are not analysed (not even decoded): no camera a
 // user holds delivers more than ~40 fps, and a client cannot buy more
