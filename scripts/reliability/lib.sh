@@ -48,7 +48,7 @@ rel_server_setup() {
   "policy_file": "policy.json",
   "judgement_policy_file": "judgement.json",
   "testing": {"scripted_challenges_dir": "challenges"},
-  "limits": {"max_body_bytes": 33554432, "max_frames": $max_frames, "max_frame_bytes": 262144, "max_frame_side": 480,
+  "limits": {"max_body_bytes": 50331648, "max_frames": $max_frames, "max_frame_bytes": 262144, "max_frame_side": 480,
              "thread_pool_size": 16,
              "rate_per_account_per_minute": 1000, "rate_per_device_per_minute": 1000,
              "rate_per_address_per_minute": 1000000},

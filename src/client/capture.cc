@@ -149,6 +149,9 @@ Result<std::unique_ptr<FrameSource>> FrameSource::Open(const CaptureOptions& opt
                       "camera " + std::to_string(options.camera_index) +
                           " cannot be opened (is it connected, and may this user use it?)");
       }
+      // Issue 13: a blink is 3-4 frames at 30 fps; ask the camera for its
+      // full rate (a request: drivers may deliver less, the timestamps say).
+      cap.set(cv::CAP_PROP_FPS, options.camera_fps);
       return std::unique_ptr<FrameSource>(new VideoSource(std::move(cap), options, true));
     }
     case CaptureOptions::Kind::kVideoFile: {

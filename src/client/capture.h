@@ -19,11 +19,12 @@ struct CaptureOptions {
   enum class Kind { kCamera, kVideoFile, kImageSequence };
   Kind kind = Kind::kVideoFile;
   int camera_index = 0;                       // kCamera
+  double camera_fps = 30;                     // kCamera: requested rate (blink windows keep every frame)
   std::filesystem::path path;                 // kVideoFile; kImageSequence: a folder
   std::vector<std::filesystem::path> images;  // kImageSequence: explicit list (wins over path)
   int start_frame = 0;                        // first frame delivered (earlier ones are skipped)
   int end_frame = -1;                         // one past the last frame; -1 = to the end
-  double image_sequence_fps = 15.0;           // timestamps for image sequences
+  double image_sequence_fps = 15.0;           // timestamps for image sequences (stills have no clock: tests and tools)
   int max_frames = 3000;                      // hard bound on frames delivered
   std::uint64_t max_pixels_per_frame = 8'000'000;
 };

@@ -81,7 +81,10 @@ Result<CaptureOutcome> RunCaptureSession(FrameSource& source, vision::FaceAnalyz
     const double t = frame.timestamp_ms - t0;
     if (t > duration + options.extra_ms) return false;
     ++out.frames_seen;
-    if (t - last_kept < options.min_frame_gap_ms) return true;
+    const double gap = judgement::InBlinkWindow(challenge, t, options.blink_window_slack_ms)
+                           ? options.blink_window_min_gap_ms
+                           : options.min_frame_gap_ms;
+    if (t - last_kept < gap - 3.0) return true;  // 3 ms: camera clock jitter
     last_kept = t;
     LG_ASSIGN_OR_RETURN(auto faces, analyzer.Analyze(frame.bgr));
     const auto ts = static_cast<std::int64_t>(std::llround(t));

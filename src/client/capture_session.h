@@ -13,6 +13,8 @@
 #include "client/environment.h"
 #include "client/local_asd.h"
 #include "client/package.h"
+#include "judgement/capture_rate.h"
+#include "judgement/policy.h"
 #include "judgement/types.h"
 #include "vision/face_analyzer.h"
 
@@ -28,7 +30,12 @@ struct CaptureSessionOptions {
   int file_environment_frames = 8;
   bool check_environment = true;     // false only for analysis tools, never by the CLI flows
   std::int64_t extra_ms = 750;       // keep recording this long past the challenge (slack)
-  double min_frame_gap_ms = 60;      // analyse at most ~16 frames a second
+  // Capture rate rule (judgement/capture_rate.h, issue 13): every camera
+  // frame up to ~33 fps inside blink windows (a blink is 3-4 frames at
+  // 30 fps), ~15 fps elsewhere.
+  double min_frame_gap_ms = judgement::kElsewhereMinGapMs;
+  double blink_window_min_gap_ms = judgement::kBlinkWindowMinGapMs;
+  std::int64_t blink_window_slack_ms = judgement::ChallengePolicy{}.window_slack_ms;
 };
 
 struct CaptureEvent {

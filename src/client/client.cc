@@ -365,6 +365,13 @@ class ClientImpl final : public Client {
       // Step 8: the sealed capture package (decisions 11.4, 11.8).
       client::PackageOptions po;
       if (procedure.max_frames > 0) po.max_frames = procedure.max_frames;
+      // Issue 13: every camera frame of a blink window goes into the package.
+      for (const auto& step : challenge.steps) {
+        if (step.action == judgement::Action::kBlink && challenge.type != judgement::AsdType::kPassive) {
+          po.dense_windows.emplace_back(static_cast<double>(step.start_ms),
+                                        static_cast<double>(step.end_ms + judgement::ChallengePolicy{}.window_slack_ms));
+        }
+      }
       if (procedure.max_frame_side > 0) po.max_side = std::min(po.max_side, procedure.max_frame_side);
       Result<client::CapturePackage> package = Status::Internal("package.unset", "");
       for (int quality = 90; quality >= 40; quality -= 10) {  // fit the per-frame byte bound

@@ -36,12 +36,36 @@ Result<CapturePackage> BuildCapturePackage(const std::vector<PackageInput>& inpu
     return Status::BadInput("package.empty", "no frame with a face was captured");
   }
   // Drop frames too close in time, then thin evenly to max_frames.
+  auto dense = [&](double t) {
+    for (const auto& [from, to] : options.dense_windows) {
+      if (t >= from && t <= to) return true;
+    }
+    return false;
+  };
   std::vector<int> kept;
   for (int i = 0; i < static_cast<int>(inputs.size()); ++i) {
-    if (!kept.empty() && inputs[i].timestamp_ms - inputs[kept.back()].timestamp_ms < options.min_gap_ms) {
+    const double gap = dense(inputs[i].timestamp_ms) ? options.dense_min_gap_ms : options.min_gap_ms;
+    // 3 ms: camera clock jitter (a 30 fps camera's frames are 30-36 ms apart).
+    if (!kept.empty() && inputs[i].timestamp_ms - inputs[kept.back()].timestamp_ms < gap - 3.0) {
       continue;
     }
     kept.push_back(i);
+  }
+  // Over the bound: thin the frames outside the blink windows first (the
+  // blink needs every frame of its window; the other checks read ~15 fps).
+  if (options.max_frames > 0 && static_cast<int>(kept.size()) > options.max_frames &&
+      !options.dense_windows.empty()) {
+    std::vector<int> in_window, outside;
+    for (int i : kept) (dense(inputs[i].timestamp_ms) ? in_window : outside).push_back(i);
+    const int room = options.max_frames - static_cast<int>(in_window.size());
+    if (room >= 2 && static_cast<int>(outside.size()) > room) {
+      std::vector<int> thinned = in_window;
+      const double step = static_cast<double>(outside.size() - 1) / (room - 1);
+      for (int k = 0; k < room; ++k) thinned.push_back(outside[static_cast<std::size_t>(std::lround(k * step))]);
+      std::sort(thinned.begin(), thinned.end());
+      thinned.erase(std::unique(thinned.begin(), thinned.end()), thinned.end());
+      kept = std::move(thinned);
+    }
   }
   int best_input = 0;
   for (int i = 1; i < static_cast<int>(inputs.size()); ++i) {

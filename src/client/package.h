@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <opencv2/core.hpp>
@@ -21,6 +22,11 @@ struct PackageOptions {
   int jpeg_quality = 90;      // 0..100
   int max_frames = 40;        // bound on frames in one package
   double min_gap_ms = 66;     // frames closer than this to the previous kept one are dropped
+  // Blink windows (judgement/capture_rate.h, issue 13): [from, to] in capture
+  // ms where frames down to dense_min_gap_ms apart are kept, and which are
+  // thinned last when there are more than max_frames.
+  std::vector<std::pair<double, double>> dense_windows;
+  double dense_min_gap_ms = 30;
 };
 
 // One captured frame with the face found in it.
@@ -64,7 +70,8 @@ double ScoreFrameQuality(const cv::Mat& bgr, const cv::Rect2f& face);
 
 // Crops, bounds and encodes. Frames are thinned evenly over time when there
 // are more than max_frames (the server needs motion across the whole
-// challenge, not only the sharpest frames), and the best frame is always kept.
+// challenge, not only the sharpest frames) - those outside dense_windows
+// first - and the best frame is always kept.
 // Reasons: package.empty, package.face_outside_frame, package.encode_failed.
 Result<CapturePackage> BuildCapturePackage(const std::vector<PackageInput>& inputs,
                                            const PackageOptions& options = {});

@@ -44,7 +44,7 @@ std::vector<int> FramesToDescribe(std::span<const FrameObservation> obs, const Q
   const ContinuityPolicy& cp = policy.continuity;
   std::vector<int> frontal;
   for (std::size_t i = 0; i < obs.size(); ++i) {
-    if (obs[i].has_mesh && std::abs(obs[i].pose.yaw_deg) <= cp.identity_max_yaw_deg) frontal.push_back(int(i));
+    if (obs[i].has_mesh && !obs[i].blink_extra && std::abs(obs[i].pose.yaw_deg) <= cp.identity_max_yaw_deg) frontal.push_back(int(i));
   }
   std::vector<int> out;
   const int samples = std::min<int>(std::max(0, cp.identity_samples), int(frontal.size()));

@@ -570,15 +570,26 @@ LivenessVerdict JudgeLiveness(const Challenge& challenge, Obs obs, const Policy&
     v.reason = capture.reason;
     return v;
   }
-  const Neutral n = FindNeutral(obs, challenge, policy);
+  // Issue 13/16 (judgement/capture_rate.h): frames above the ~15 fps grid
+  // inside blink windows are read by the actions check only (the blink);
+  // every other check judges the grid its thresholds were calibrated on.
+  std::vector<FrameObservation> grid_frames;
+  Obs grid = obs;
+  if (std::any_of(obs.begin(), obs.end(), [](const FrameObservation& o) { return o.blink_extra; })) {
+    for (const auto& o : obs) {
+      if (!o.blink_extra) grid_frames.push_back(o);
+    }
+    grid = grid_frames;
+  }
+  const Neutral n = FindNeutral(grid, challenge, policy);
   float residual = -1;
   v.checks.push_back(CheckActions(obs, challenge, n, policy));
-  v.checks.push_back(CheckFaceAngle(obs, challenge, n, policy));
-  v.checks.push_back(CheckGeometry(obs, n, policy, &residual));
-  v.checks.push_back(CheckContinuity(obs, policy));
-  v.checks.push_back(CheckReplay(obs, challenge, policy));
-  v.checks.push_back(CheckPhoto(obs, n, residual, policy));
-  v.checks.push_back(CheckMaskCg(obs, policy));
+  v.checks.push_back(CheckFaceAngle(grid, challenge, n, policy));
+  v.checks.push_back(CheckGeometry(grid, n, policy, &residual));
+  v.checks.push_back(CheckContinuity(grid, policy));
+  v.checks.push_back(CheckReplay(grid, challenge, policy));
+  v.checks.push_back(CheckPhoto(grid, n, residual, policy));
+  v.checks.push_back(CheckMaskCg(grid, policy));
 
   v.score = 1.0f;
   v.live = true;

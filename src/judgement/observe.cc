@@ -7,6 +7,7 @@
 
 #include <opencv2/imgproc.hpp>
 
+#include "judgement/capture_rate.h"
 #include "judgement/judgement.h"
 #include "judgement/measures.h"
 #include "vision/iris_eyes.h"
@@ -398,14 +399,32 @@ void ApplyIrisCascade(const IrisPlan& plan, std::span<const std::array<float, 2>
 
 namespace {
 
+// The blink rule looks for the reopening up to 1 s past a window
+// (liveness.cc FindAction); the closure itself must lie in the window plus
+// the slack. The margin keeps the Iris on the reopening frames too.
+constexpr std::int64_t kIrisWindowMarginMs = 1000;
+
+// `in_blink_window` (empty: every frame): frames where a closure can count
+// for a blink step. Outside them the Iris runs only for the baseline; the
+// other frames keep rescaled mesh levels, as the cascade's open frames do
+// (issue 16: a realistic challenge has one blink window in three).
 Status IrisEyesWhereNeeded(const Capture& capture, const std::vector<std::vector<cv::Point3f>>& meshes,
                            const std::filesystem::path& model_dir, float iris_gate,
-                           std::vector<FrameObservation>& obs) {
+                           const std::vector<char>& in_blink_window, std::vector<FrameObservation>& obs) {
   std::vector<float> level = MeshEyeLevels(obs);
   for (std::size_t i = 0; i < level.size(); ++i) {
     if (i >= meshes.size() || meshes[i].empty()) level[i] = -1.0f;
   }
-  const IrisPlan plan = PlanIrisCascade(level, iris_gate);
+  IrisPlan plan = PlanIrisCascade(level, iris_gate);
+  if (!in_blink_window.empty()) {
+    std::vector<int> run;
+    for (int i : plan.run) {
+      if (in_blink_window[std::size_t(i)] || std::binary_search(plan.baseline.begin(), plan.baseline.end(), i)) {
+        run.push_back(i);
+      }
+    }
+    plan.run = std::move(run);
+  }
   if (plan.run.empty()) return Status::Ok();
   LG_ASSIGN_OR_RETURN(vision::IrisModel * iris, ThreadIrisModel(model_dir));
   std::vector<std::array<float, 2>> eyes;
@@ -438,9 +457,27 @@ Result<std::vector<FrameObservation>> ObserveCapture(const Capture& capture,
   cv::Mat prev_thumb;
   cv::Rect2f prev_main;  // the main face of the previous frame (empty: none yet)
   std::vector<std::vector<cv::Point3f>> meshes(eyes_from_iris ? capture.frames.size() : 0);
+  // Issue 13/16: inside blink windows the frames above the ~15 fps grid are
+  // read for the eyes only (capture_rate.h); elsewhere every frame is whole.
+  std::vector<FrameRole> roles(capture.frames.size(), FrameRole::kFull);
+  if (challenge != nullptr) {
+    std::vector<std::int64_t> ts;
+    ts.reserve(capture.frames.size());
+    for (const auto& f : capture.frames) ts.push_back(f.timestamp_ms);
+    roles = PlanFrameRoles(ts, *challenge, policy.challenge.window_slack_ms);
+  }
   for (std::size_t i = 0; i < capture.frames.size(); ++i) {
     const CaptureFrame& cf = capture.frames[i];
     FrameObservation o;
+    if (roles[i] == FrameRole::kSkipped) {
+      // Closer than any camera a user holds: not analysed (nor decoded by
+      // the server), kept for the structural timing check only.
+      o.index = int(i);
+      o.timestamp_ms = cf.timestamp_ms;
+      o.blink_extra = true;
+      out.push_back(std::move(o));
+      continue;
+    }
     if (cf.bgr.empty() || cf.bgr.type() != CV_8UC3 || cf.bgr.cols < 16 || cf.bgr.rows < 16) {
       o.index = int(i);
       o.timestamp_ms = cf.timestamp_ms;
@@ -459,6 +496,14 @@ Result<std::vector<FrameObservation>> ObserveCapture(const Capture& capture,
     o = ObserveFrame(int(i), cf.timestamp_ms, cf.bgr, faces, main);
     if (o.has_face) prev_main = o.box;
     if (o.has_mesh && eyes_from_iris) meshes[i] = faces[std::size_t(main)].mesh;
+    if (roles[i] == FrameRole::kBlinkExtra) {
+      // Mesh and eyes only: no image measures, and the frame-change
+      // thumbnail keeps comparing grid frames (the frozen/slideshow rule's
+      // scale is the 15 fps grid).
+      o.blink_extra = true;
+      out.push_back(std::move(o));
+      continue;
+    }
     cv::Mat grey;
     cv::cvtColor(cf.bgr, grey, cv::COLOR_BGR2GRAY);
     if (o.has_face) {
@@ -488,8 +533,18 @@ Result<std::vector<FrameObservation>> ObserveCapture(const Capture& capture,
     out.push_back(std::move(o));
   }
   analyzer.ResetTracking();  // the analyzer goes back to a pool
+  std::vector<char> in_blink_window;
+  if (eyes_from_iris && challenge != nullptr && challenge->type != AsdType::kPassive && !challenge->steps.empty() &&
+      !capture.frames.empty()) {
+    in_blink_window.resize(capture.frames.size());
+    const std::int64_t t0 = capture.frames.front().timestamp_ms;
+    for (std::size_t i = 0; i < capture.frames.size(); ++i) {
+      in_blink_window[i] = InBlinkWindow(*challenge, double(capture.frames[i].timestamp_ms - t0),
+                                         policy.challenge.window_slack_ms + kIrisWindowMarginMs);
+    }
+  }
   if (eyes_from_iris) LG_RETURN_IF_ERROR(IrisEyesWhereNeeded(capture, meshes, analyzer.options().model_dir,
-                                                          policy.action.iris_gate, out));
+                                                          policy.action.iris_gate, in_blink_window, out));
   return out;
 }
 

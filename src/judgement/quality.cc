@@ -70,7 +70,8 @@ QualityReport JudgeQuality(std::span<const FrameObservation> obs, const Policy& 
   const QualityPolicy& q = policy.quality;
   QualityReport r;
   for (const auto& o : obs) {
-    if (!o.has_face || !o.has_mesh) continue;
+    // Blink-only frames carry no image measures (capture_rate.h).
+    if (!o.has_face || !o.has_mesh || o.blink_extra) continue;
     r.frames.push_back(MeasureFrame(o, q, policy.continuity));
   }
   if (obs.empty()) {

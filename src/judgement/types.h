@@ -92,6 +92,10 @@ struct FrameObservation {
   int index = 0;                 // position in the capture
   std::int64_t timestamp_ms = 0; // as sent by the client
   bool decodable = true;         // false: empty / unusable image
+  // A frame inside a blink window above the ~15 fps grid (capture_rate.h):
+  // only the blink reads it; the other checks judge the grid frames they
+  // were calibrated on. Its image measures are not taken.
+  bool blink_extra = false;
   int image_width = 0, image_height = 0;
 
   int face_count = 0;            // faces the detector found (not tiny)

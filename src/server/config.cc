@@ -150,7 +150,7 @@ Result<ServerConfig> ParseServerConfig(std::string_view json_text,
     x.Int("thread_pool_size", l.thread_pool_size, 1, 256);
     x.Int("max_connections", l.max_connections, 1, 1000000);
     x.Int("max_connections_per_address", l.max_connections_per_address, 1, 1000000);
-    x.Int("max_frames", l.max_frames, 1, 120);
+    x.Int("max_frames", l.max_frames, 1, 1000);
     x.Size("max_frame_bytes", l.max_frame_bytes, 1024, 8ull << 20);
     x.Int("max_frame_side", l.max_frame_side, 64, 4096);
     x.Int("rate_per_account_per_minute", l.rate_per_account_per_minute, 0, 1000000);
@@ -165,10 +165,12 @@ Result<ServerConfig> ParseServerConfig(std::string_view json_text,
       return Status(StatusCode::kInvalidArgument, "config.bad_value",
                     "limits: max_connections_per_address exceeds max_connections");
     }
-    if (l.max_frame_bytes * static_cast<std::size_t>(l.max_frames) > l.max_body_bytes) {
+    if (CaptureBodyBytes(l.max_frames, l.max_frame_bytes) > l.max_body_bytes) {
       return Status(StatusCode::kInvalidArgument, "config.bad_value",
-                    "limits: max_frames * max_frame_bytes exceeds max_body_bytes, so a valid "
-                    "capture could be refused with 413");
+                    "limits: a capture of max_frames frames of max_frame_bytes each needs " +
+                        std::to_string(CaptureBodyBytes(l.max_frames, l.max_frame_bytes)) +
+                        " bytes (base64 in the sealed JSON), more than max_body_bytes, so a valid "
+                        "capture could be refused with 413");
     }
   }
 

@@ -66,7 +66,7 @@ struct MasterKeyOptions {
 struct LimitOptions {
   // HTTP transport (server/http_server.h; docs/SECURITY.md "Transport").
   // Deadlines cover a whole request, not each socket read (issue 12).
-  std::size_t max_body_bytes = 4u << 20;  // larger requests get 413
+  std::size_t max_body_bytes = 32u << 20;  // larger requests get 413 (a full capture package fits)
   std::size_t max_header_bytes = 16384;   // request line + headers; larger get 431
   int max_header_count = 64;              // header fields; more get 431
   int header_timeout_ms = 10000;          // TLS handshake + request line + headers
@@ -78,8 +78,15 @@ struct LimitOptions {
   int thread_pool_size = 8;               // HTTP worker threads
   int max_connections = 1024;             // open connections in all
   int max_connections_per_address = 64;   // open connections from one peer address
-  int max_frames = 24;                    // frames in one capture package
-  std::size_t max_frame_bytes = 256u << 10;  // one JPEG frame
+  // Frames in one capture package: what a client following the capture
+  // rate rule (judgement/capture_rate.h: every camera frame in blink
+  // windows, ~15 fps elsewhere) sends for the longest 4-action challenge
+  // the default policy draws (MaxFramesForChallenges = 360; issue 13).
+  int max_frames = 360;
+  // One JPEG frame: a 480-px face crop at JPEG quality 90 is ~20-50 KB; the
+  // client lowers the quality until a frame fits. max_frames frames of this
+  // size fit max_body_bytes (checked at start-up: CaptureBodyBytes).
+  std::size_t max_frame_bytes = 64u << 10;
   int max_frame_side = 640;               // pixels, width and height
   // Rate limits: requests per minute (token bucket), 0 = off.
   int rate_per_account_per_minute = 30;
@@ -174,6 +181,14 @@ struct ServerConfig {
   WebOptions web;
   TestingOptions testing;
 };
+
+// The largest request body a capture package of `frames` JPEG frames of
+// `frame_bytes` each can need: each frame base64url in the sealed JSON
+// (4/3) plus its field names, and 64 KiB for the rest of the message and
+// the envelope. Start-up refuses max_body_bytes below this.
+constexpr std::size_t CaptureBodyBytes(int frames, std::size_t frame_bytes) {
+  return static_cast<std::size_t>(frames) * ((frame_bytes * 4 + 2) / 3 + 48) + (64u << 10);
+}
 
 // Reasons: config.unreadable, config.bad_json, config.unknown_key,
 // config.bad_type, config.missing, config.out_of_range, config.bad_value.

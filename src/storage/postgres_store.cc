@@ -5,7 +5,11 @@
 // creates, UPDATE ... WHERE version = ? for flow steps.
 #include <pqxx/pqxx>
 
+#include <strings.h>
+
 #include <condition_variable>
+#include <cstring>
+#include <unordered_map>
 #include <memory>
 #include <mutex>
 #include <vector>
@@ -101,9 +105,29 @@ Status MapPqxxError(const std::exception& e, bool* broken) {
 // First key of the per-account guard locks (StoreOps::GuardAccount).
 constexpr std::int32_t kAccountGuardSpace = 727900002;
 
+// Server-side prepared statements, per connection (issue 16: reference
+// lookup at 1M users): parsed and planned once per pooled connection
+// instead of on every call. DDL and other utility statements cannot be
+// prepared; they go through exec_params as before.
+struct PreparedCache {
+  static constexpr std::size_t kMaxStatements = 256;  // SQL texts are code constants; bound anyway
+  std::unordered_map<std::string, std::string> names;  // numbered SQL -> statement name
+};
+
+bool Preparable(const std::string& sql) {
+  std::size_t i = 0;
+  while (i < sql.size() && (sql[i] == ' ' || sql[i] == '\n')) ++i;
+  for (const char* verb : {"SELECT", "INSERT", "UPDATE", "DELETE", "WITH"}) {
+    const std::size_t n = std::strlen(verb);
+    if (sql.size() - i >= n && strncasecmp(sql.c_str() + i, verb, n) == 0) return true;
+  }
+  return false;
+}
+
 class PgConn final : public SqlConn {
  public:
-  explicit PgConn(pqxx::transaction_base* w) : w_(*w) {}
+  PgConn(pqxx::transaction_base* w, pqxx::connection* c = nullptr, PreparedCache* cache = nullptr)
+      : w_(*w), c_(c), cache_(cache) {}
 
   Result<SqlRows> Exec(const std::string& sql, const std::vector<SqlValue>& params) override {
     std::vector<std::string> text(params.size());
@@ -117,7 +141,10 @@ class PgConn final : public SqlConn {
       ptrs[i] = text[i].c_str();
     }
     try {
-      pqxx::result r = w_.exec_params(Numbered(sql), pqxx::prepare::make_dynamic_params(ptrs));
+      const std::string numbered = Numbered(sql);
+      const std::string* name = PreparedName(numbered);
+      pqxx::result r = name ? w_.exec_prepared(*name, pqxx::prepare::make_dynamic_params(ptrs))
+                            : w_.exec_params(numbered, pqxx::prepare::make_dynamic_params(ptrs));
       SqlRows rows;
       rows.reserve(r.size());
       const auto ncols = r.columns();
@@ -157,7 +184,21 @@ class PgConn final : public SqlConn {
   bool broken() const { return broken_; }
 
  private:
+  // The statement's name on this connection, preparing it on first use;
+  // nullptr: run it unprepared.
+  const std::string* PreparedName(const std::string& numbered) {
+    if (c_ == nullptr || cache_ == nullptr || !Preparable(numbered)) return nullptr;
+    auto it = cache_->names.find(numbered);
+    if (it != cache_->names.end()) return &it->second;
+    if (cache_->names.size() >= PreparedCache::kMaxStatements) return nullptr;
+    std::string name = "lg" + std::to_string(cache_->names.size());
+    c_->prepare(name, numbered);
+    return &cache_->names.emplace(numbered, std::move(name)).first->second;
+  }
+
   pqxx::transaction_base& w_;
+  pqxx::connection* c_;
+  PreparedCache* cache_;
   bool broken_ = false;
 };
 
@@ -208,7 +249,7 @@ class PostgresStore final : public SqlReferenceStore {
       } else {
         w = std::make_unique<pqxx::nontransaction>(*conn);
       }
-      PgConn pc(w.get());
+      PgConn pc(w.get(), conn.get(), CacheOf(conn.get()));
       try {
         result = fn(pc);
       } catch (...) {
@@ -251,9 +292,15 @@ class PostgresStore final : public SqlReferenceStore {
     }
     return c;
   }
+  PreparedCache* CacheOf(pqxx::connection* c) {
+    std::lock_guard<std::mutex> lock(mu_);
+    return &caches_[c];  // element addresses are stable in an unordered_map
+  }
   void Release(std::unique_ptr<pqxx::connection> c, bool broken) {
     std::lock_guard<std::mutex> lock(mu_);
     if (broken || !c->is_open()) {
+      caches_.erase(c.get());
+      for (const auto& idle : idle_) caches_.erase(idle.get());
       --open_;
       // A broken connection usually means the server restarted: the idle
       // ones are dead too. Dropping them now makes the next requests
@@ -270,6 +317,8 @@ class PostgresStore final : public SqlReferenceStore {
   std::mutex mu_;
   std::condition_variable cv_;
   std::vector<std::unique_ptr<pqxx::connection>> idle_;
+  // The statements each open connection has prepared (by connection).
+  std::unordered_map<pqxx::connection*, PreparedCache> caches_;
   int open_ = 0;
 };
 

@@ -165,6 +165,41 @@ TEST_P(E2eFlows, ShippedPolicyTellsTheCliToUseTheBrowser) {
   EXPECT_EQ(after.json["reasons"], nlohmann::json::array({"secret.not_found"})) << after.json.dump();
 }
 
+// Issue 13: the example config as shipped carries a blink challenge at the
+// camera's rate. liveportrait_d6 (30 fps) shuts both eyes at source frame
+// 208 (integration_iris_eye_test): from frame 180 that is t = 0.93 s, a
+// closure of a few 30 fps frames. The CLI sends every frame of the blink
+// window (capture rate rule, judgement/capture_rate.h) and ~15 fps
+// elsewhere; the server, limited as config/server.example.json ships,
+// accepts the package and sees the blink.
+TEST_P(E2eFlows, ShippedExampleConfigCarriesABlinkAtTheCameraRate) {
+  LG_REQUIRE_MODELS();
+  const char* kD6 = "2_face_video/liveportrait/liveportrait_d6.mp4";
+  LG_REQUIRE_TEST_DATA(kD6);
+  Server server;
+  ServerSetup setup;
+  setup.shipped_example_config = true;
+  ASSERT_TRUE(server.Start(dir_, Database(), setup).ok()) << ReadFile(dir_ / "server.out");
+  const std::string account = "d6-" + Hex(4), password = "pw-" + Hex(8);
+  auto created = server.CreateAccount(account, password);
+  ASSERT_EQ(created.exit_code, 0) << created.out << created.err;
+  // Frames 180-300 (4 s): blink window 0.4-2.4 s (+0.75 s slack), 3 s challenge.
+  server.Script(account, "registration", ScriptJson({{"blink", 400, 2400}}, 3000));
+  auto reg = Cli(server, "register", account, kD6, 180, 300, "device", password);
+  ASSERT_EQ(reg.exit_code, 0) << reg.json.dump() << "\n" << reg.err;
+  EXPECT_EQ(reg.json["outcome"], "registered");
+  EXPECT_EQ(reg.json["challenge"], nlohmann::json::array({"blink"}));
+  // The server sees the blink; the CLI's local preliminary check does not
+  // (it reads the mesh's eyelids, which never close: docs/ANTISPOOFING.md),
+  // which the audit records as client.mismatch (decision 11.10).
+  EXPECT_EQ(server.LastCaptureReasons(account), (std::vector<std::string>{"asd.live", "client.mismatch"}));
+  // 3.75 s recorded: the 2.75 s blink window at 30 fps (~82 frames) and
+  // ~1 s at 15 fps (~15): far more than 15 fps throughout (~57 frames).
+  const int sent = reg.json["frames_sent"].get<int>();
+  EXPECT_GE(sent, 85) << reg.json.dump();
+  EXPECT_LE(sent, 110) << reg.json.dump();
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, E2eFlows, ::testing::Values("sqlite", "postgresql"));
 
 }  // namespace

@@ -118,6 +118,33 @@ TEST(PackageTest, DisplayAbsentByDefaultCheckedWhenRecorded) {
   EXPECT_EQ(p->display.size(), 3u);  // a refused report leaves the recorded one
 }
 
+// Issue 13: every camera frame of a blink window is kept (down to 30 ms
+// apart), ~15 fps elsewhere, and over max_frames the frames outside the
+// window are thinned first.
+TEST(PackageTest, BlinkWindowKeepsCameraRateAndIsThinnedLast) {
+  const cv::Mat frame = Textured(320, 240, 5);
+  std::vector<PackageInput> inputs;
+  for (int i = 0; i < 300; ++i) inputs.push_back({frame, cv::Rect2f(120, 80, 80, 80), i * 1000.0 / 30, 0.3});
+  PackageOptions o;
+  o.dense_windows = {{3000, 5000}};
+  o.max_frames = 0;  // no bound: the rate rule alone
+  auto pkg = BuildCapturePackage(inputs, o);
+  ASSERT_TRUE(pkg.ok());
+  int in_window = 0;
+  for (const auto& f : pkg->frames) in_window += f.timestamp_ms >= 3000 && f.timestamp_ms <= 5000;
+  EXPECT_EQ(in_window, 61);  // 2 s at 30 fps, both ends
+  EXPECT_NEAR(static_cast<int>(pkg->frames.size()) - in_window, 8 * 15, 4);  // 8 s at 15 fps
+  o.max_frames = 100;
+  pkg = BuildCapturePackage(inputs, o);
+  ASSERT_TRUE(pkg.ok());
+  EXPECT_LE(pkg->frames.size(), 100u);
+  in_window = 0;
+  for (const auto& f : pkg->frames) in_window += f.timestamp_ms >= 3000 && f.timestamp_ms <= 5000;
+  EXPECT_EQ(in_window, 61);  // the window is untouched
+  EXPECT_DOUBLE_EQ(pkg->frames.front().timestamp_ms, 0.0);
+  EXPECT_GT(pkg->frames.back().timestamp_ms, 9500.0);
+}
+
 TEST(PackageTest, ErrorsAreSpecific) {
   EXPECT_EQ(BuildCapturePackage({}).status().reason(), "package.empty");
   const cv::Mat frame = Textured(320, 240, 5);

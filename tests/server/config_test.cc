@@ -2,7 +2,13 @@
 // stops start-up with its specific reason and names the field.
 #include "server/config.h"
 
+#include <algorithm>
+#include <fstream>
+
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "judgement/capture_rate.h"
 
 #include "support/test_data.h"
 
@@ -31,10 +37,37 @@ TEST(ConfigTest, ShippedExampleParses) {
   EXPECT_EQ(c->limits.max_connections, 1024);
   EXPECT_EQ(c->limits.max_connections_per_address, 64);
   EXPECT_EQ(c->limits.max_open_flows_per_account, 3);
-  EXPECT_EQ(c->limits.max_frames, 60);  // the browser tests run with these limits
+  // Issue 13: the browser and CLI e2e tests run with these limits as shipped.
+  EXPECT_EQ(c->limits.max_frames, 360);
+  EXPECT_EQ(c->limits.max_frame_bytes, 65536u);
   EXPECT_EQ(c->srp.default_group, "modp/srp/3072");
   EXPECT_EQ(c->policy_file, testing::SourceDir() / "config/policy.default.json");
   EXPECT_EQ(c->master_key.env, "LIVEGATE_MASTER_KEY");
+}
+
+// Issue 13: the shipped limits carry the longest challenge the shipped
+// policy draws at the capture rate rule (every camera frame in blink
+// windows, ~15 fps elsewhere), and such a package fits max_body_bytes -
+// in the example and in the built-in defaults.
+TEST(ConfigTest, ShippedLimitsCarryTheLongestChallengeAtTheCaptureRate) {
+  auto c = LoadServerConfig(testing::SourceDir() / "config/server.example.json");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  std::ifstream in(testing::SourceDir() / "config/policy.default.json");
+  const auto policy = nlohmann::json::parse(in);
+  int longest = 0;
+  for (const char* tier : {"low", "medium", "high"}) {
+    longest = std::max(longest, policy["tiers"][tier]["challenge_length"].get<int>());
+  }
+  ASSERT_EQ(longest, 4);
+  const int needed = judgement::MaxFramesForChallenges(judgement::ChallengePolicy{}, longest);
+  EXPECT_EQ(needed, 360);
+  EXPECT_GE(c->limits.max_frames, needed);
+  EXPECT_LE(CaptureBodyBytes(c->limits.max_frames, c->limits.max_frame_bytes), c->limits.max_body_bytes);
+  const LimitOptions builtin;
+  EXPECT_GE(builtin.max_frames, needed);
+  EXPECT_LE(CaptureBodyBytes(builtin.max_frames, builtin.max_frame_bytes), builtin.max_body_bytes);
+  // A 2-action challenge with a blink (medium tier): fewer.
+  EXPECT_LT(judgement::MaxFramesForChallenges(judgement::ChallengePolicy{}, 2), needed);
 }
 
 TEST(ConfigTest, MinimalGetsDefaultsAndResolvesPaths) {
@@ -101,6 +134,10 @@ TEST(ConfigTest, EachMistakeHasItsReason) {
       {R"({"tls":{"generate":true},"database":{"uri":"sqlite:x"},"master_key":{"env":"K"},
            "policy_file":"p","limits":{"max_body_bytes":100000,"max_frames":24,"max_frame_bytes":262144}})",
        "config.bad_value", "max_body_bytes"},
+      // Fits as raw bytes (23.6 MB < 24 MiB) but not base64-encoded in the sealed JSON.
+      {R"({"tls":{"generate":true},"database":{"uri":"sqlite:x"},"master_key":{"env":"K"},
+           "policy_file":"p","limits":{"max_body_bytes":25165824,"max_frames":360,"max_frame_bytes":65536}})",
+       "config.bad_value", "base64"},
   };
   for (const auto& c : cases) {
     auto r = ParseServerConfig(c.json, "/tmp");

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
-import { displayReport, planSamples } from '../ui/capture.js';
+import { blinkWindows, displayReport, planSamples } from '../ui/capture.js';
 
 const COLOURS = [600, 1200, 1800].map((s, i) => ({ rgb: ['#ff0000', '#00ff00', '#0000ff'][i], start_ms: s, end_ms: s + 600 }));
 const under = (plan, c) => plan.filter((t) => t >= c.start_ms && t < c.end_ms).length;
@@ -14,7 +14,7 @@ test('actions only: evenly over the challenge from 0, within the budget', () => 
   for (let i = 1; i < p.length; ++i) assert.equal(p[i] - p[i - 1], 200);
 });
 
-test('a small budget still puts frames under every colour (shipped max_frames 12)', () => {
+test('a small budget still puts frames under every colour', () => {
   const p = planSamples(12750, 12, COLOURS);
   assert.ok(p.length <= 12 && p.length >= 10, JSON.stringify(p));
   for (const c of COLOURS) assert.ok(under(p, c) >= 2, `${c.rgb}: ${JSON.stringify(p)}`);
@@ -41,4 +41,28 @@ test('the display report: the draw log as {t_ms, rgb}, only under a colour seque
   assert.equal(displayReport([], []), undefined);
   assert.equal(displayReport(log, []), undefined, 'no colours asked: no report (the server refuses one)');
   assert.deepEqual(displayReport([], COLOURS), [], 'a sequence asked and nothing drawn: an empty report (the server says incomplete)');
+});
+
+// Issue 13: a blink is 3-4 frames at 30 fps; the blink window gets the
+// camera's rate, the rest ~15 fps, within the shipped budget (360).
+test('blink windows at the camera rate, ~15 fps elsewhere', () => {
+  const ch = { type: 'actions', steps: [{ action: 'blink', start_ms: 1000, end_ms: 3750 }, { action: 'open_mouth', start_ms: 3750, end_ms: 6500 }] };
+  const windows = blinkWindows(ch);
+  assert.deepEqual(windows, [[1000, 4500]]);
+  const p = planSamples(7250, 360, [], { blinkWindows: windows });
+  const inside = p.filter((t) => t >= 1000 && t <= 4500);
+  assert.ok(inside.length >= 110, `${inside.length} frames in the 3.5 s window`);
+  for (let i = 1; i < inside.length; ++i) assert.ok(inside[i] - inside[i - 1] >= 30 && inside[i] - inside[i - 1] <= 40, JSON.stringify(inside));
+  const outside = p.filter((t) => t < 1000 || t > 4500);
+  for (let i = 1; i < outside.length; ++i) {
+    if (outside[i - 1] < 1000 && outside[i] > 4500) continue;
+    assert.ok(outside[i] - outside[i - 1] >= 66, JSON.stringify(outside));
+  }
+  assert.ok(outside.length >= 45, `${outside.length} frames outside`);
+  assert.deepEqual(blinkWindows({ type: 'passive', steps: ch.steps }), []);
+  // A small budget thins outside the window first and never exceeds the bound.
+  const small = planSamples(7250, 130, [], { blinkWindows: windows });
+  assert.ok(small.length <= 130);
+  assert.ok(small.filter((t) => t >= 1000 && t <= 4500).length >= 100);
+  assert.equal(small[0], 0);
 });

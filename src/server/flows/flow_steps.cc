@@ -7,6 +7,7 @@
 #include "crypto/kdf.h"
 #include "crypto/sealed_channel.h"
 #include "crypto/srp6a.h"
+#include "judgement/capture_rate.h"
 #include "judgement/judgement.h"
 #include "protocol/envelope.h"
 #include "protocol/messages.h"
@@ -351,7 +352,18 @@ ApiResponse Service::CaptureStep(const ApiRequest& r) {
   vision::ImageLimits il;
   il.max_bytes = deps_.limits.max_frame_bytes;
   il.max_pixels = static_cast<std::uint64_t>(deps_.limits.max_frame_side) * deps_.limits.max_frame_side;
+  // Frames the judgement will not analyse (inside a blink window, closer
+  // than any held camera delivers: judgement/capture_rate.h) are not
+  // decoded either (issue 16: cost per authentication).
+  std::vector<std::int64_t> frame_times;
+  for (const auto& f : sub->frames) frame_times.push_back(f.timestamp_ms);
+  const std::vector<judgement::FrameRole> roles =
+      judgement::PlanFrameRoles(frame_times, *challenge, deps_.judgement_policy.challenge.window_slack_ms);
   for (std::size_t i = 0; i < sub->frames.size(); ++i) {
+    if (roles[i] == judgement::FrameRole::kSkipped) {
+      capture.frames.push_back({sub->frames[i].timestamp_ms, cv::Mat()});
+      continue;
+    }
     auto img = vision::DecodeImage(sub->frames[i].jpeg, il);
     if (!img.ok()) return Refuse(img.status(), op, r, account, flow_id);
     if (img->cols > deps_.limits.max_frame_side || img->rows > deps_.limits.max_frame_side) {
