@@ -354,9 +354,7 @@ ApiResponse Service::CaptureStep(const ApiRequest& r) {
   il.max_pixels = static_cast<std::uint64_t>(deps_.limits.max_frame_side) * deps_.limits.max_frame_side;
   // Frames the judgement will not analyse (inside a blink window, closer
   // than any held camera delivers: judgement/capture_rate.h) are not
-  // decoded either (issue 16: cost per authentication).
-  std::vector<std::int64_t> frame_times;
-  for (const auto& f : sub->frames) frame_times.push_back(f.timestamp_ms);
+  // decoded either (issue 16: cost per authentication). frame_times: above.
   const std::vector<judgement::FrameRole> roles =
       judgement::PlanFrameRoles(frame_times, *challenge, deps_.judgement_policy.challenge.window_slack_ms);
   for (std::size_t i = 0; i < sub->frames.size(); ++i) {
