@@ -20,6 +20,7 @@
 #include "judgement/eval_session.h"
 #include "judgement/judgement.h"
 #include "judgement/measures.h"
+#include "vision/passive_pad_model.h"
 
 namespace {
 
@@ -34,6 +35,8 @@ struct Args {
   std::string models;
   std::string only;
   std::string inspect;
+  std::string pad_model;         // optional passive PAD model (ONNX), issue 13
+  std::string pad_model_sha256;  // its pin (required with --pad-model)
   bool json = false;
   bool verbose = false;
   bool quiet = false;
@@ -150,6 +153,23 @@ int Run(const Args& a) {
     return livegate::cli::kExitUnavailable;
   }
 
+  // The optional passive model, pinned like the server's (model.pin_mismatch
+  // when the file is not the one named).
+  std::unique_ptr<livegate::vision::PassivePadModel> pad_model;
+  if (!a.pad_model.empty()) {
+    livegate::vision::PassivePadOptions po;
+    po.file = a.pad_model;
+    po.sha256 = a.pad_model_sha256;
+    auto weights = livegate::vision::ReadPinnedPassivePad(po);
+    auto m = weights.ok() ? livegate::vision::PassivePadModel::Create(*weights)
+                          : livegate::Result<std::unique_ptr<livegate::vision::PassivePadModel>>(weights.status());
+    if (!m.ok()) {
+      std::cerr << "eval pad: " << m.status().ToString() << "\n";
+      return kExitBadInput;
+    }
+    pad_model = std::move(m).value();
+  }
+
   std::vector<SessionResult> results;
   const auto t_all = std::chrono::steady_clock::now();
   for (const auto& s : *sessions) {
@@ -163,7 +183,7 @@ int Run(const Args& a) {
     } else {
       r.loaded = true;
       r.frames = int(cap->frames.size());
-      auto j = lj::JudgeCapture(s.challenge, *cap, **analyzer, policy, describer->get());
+      auto j = lj::JudgeCapture(s.challenge, *cap, **analyzer, policy, describer->get(), pad_model.get());
       if (!j.ok()) {
         r.error = j.status().ToString();
       } else {
@@ -327,6 +347,11 @@ livegate::cli::Registration reg([](CLI::App& app) {
   cmd->add_option("--only", args->only, "Run only sessions whose id contains this text");
   cmd->add_option("--inspect", args->inspect, "Write a contact sheet (<id>.png) and per-frame signals (<id>.tsv) "
                                               "per session into this folder, to check scripts against the clips");
+  cmd->add_option("--pad-model", args->pad_model,
+                  "Optional passive PAD model (ONNX, MiniFASNet family: 1.5x crop, 128x128, index 0 = live) fused "
+                  "into the verdict (docs/ANTISPOOFING.md \"Passive model slot\")")
+      ->check(CLI::ExistingFile);
+  cmd->add_option("--pad-model-sha256", args->pad_model_sha256, "SHA-256 pin of --pad-model (64 hex digits)");
   cmd->add_flag("--json", args->json, "Print the figures and per-session verdicts as JSON");
   cmd->add_flag("--verbose", args->verbose, "Print every check's score, reason and figures per session (stderr)");
   cmd->add_flag("--quiet", args->quiet, "No per-session progress on stderr");
