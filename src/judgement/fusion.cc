@@ -18,11 +18,17 @@ bool Required(const CheckResult& c, const Policy& policy) {
   return std::find(r.begin(), r.end(), c.name) != r.end();
 }
 
-// The checks the fused rule weighs: applicable required ones, and the
+// The checks the fused rule considers: applicable required ones, and the
 // passive model when it scored.
-bool Weighed(const CheckResult& c, const Policy& policy) {
+bool Considered(const CheckResult& c, const Policy& policy) {
   return c.applicable && (Required(c, policy) || c.name == kPassiveModelCheck);
 }
+// ... of which these give evidence (the gates only veto).
+bool Gate(const CheckResult& c, const Policy& policy) {
+  const auto& g = policy.combine.gates;
+  return std::find(g.begin(), g.end(), c.name) != g.end();
+}
+bool Weighed(const CheckResult& c, const Policy& policy) { return Considered(c, policy) && !Gate(c, policy); }
 
 float Weight(const CheckResult& c, const Policy& policy) {
   const auto it = policy.combine.fused_weights.find(c.name);
@@ -62,9 +68,10 @@ void CombineFused(LivenessVerdict& v, const Policy& policy) {
   v.live = true;
   v.reason = "asd.live";
   for (const auto& c : v.checks) {
-    if (!Weighed(c, policy) || c.passed || !IsHardVeto(c, policy)) continue;
-    // A veto: refused whatever the other checks say, scored below the
-    // threshold (the DET sweep never accepts it before a live capture).
+    if (!Considered(c, policy) || c.passed || !(IsHardVeto(c, policy) || Gate(c, policy))) continue;
+    // A veto (or a gate that failed): refused whatever the other checks
+    // say, scored below the threshold (the DET sweep never accepts it
+    // before a live capture).
     v.live = false;
     v.reason = c.reason;
     v.score = std::min({v.score, c.score, below});
@@ -88,7 +95,7 @@ void CombineFused(LivenessVerdict& v, const Policy& policy) {
 
 float CheckEvidence(float score) {
   const float s = std::clamp(score, 1e-6f, 1.0f - 1e-6f);
-  return std::clamp(std::log(s / (1.0f - s)), -kMaxEvidence, kMaxEvidence);
+  return std::clamp(std::log(s / (1.0f - s)), -kMaxEvidence, kMaxPassEvidence);
 }
 
 bool IsHardVeto(const CheckResult& check, const Policy& policy) {
@@ -100,14 +107,11 @@ bool IsHardVeto(const CheckResult& check, const Policy& policy) {
 }
 
 float FusedEvidence(std::span<const CheckResult> checks, const Policy& policy) {
-  float sum = 0, weights = 0;
+  float sum = 0;
   for (const auto& c : checks) {
-    if (!Weighed(c, policy)) continue;
-    const float w = Weight(c, policy);
-    sum += w * CheckEvidence(c.score);
-    weights += w;
+    if (Weighed(c, policy)) sum += Weight(c, policy) * CheckEvidence(c.score);
   }
-  return weights > 0 ? sum / weights : 0.0f;
+  return sum;
 }
 
 void CombineChecks(LivenessVerdict& verdict, const Policy& policy) {

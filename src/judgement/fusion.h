@@ -6,10 +6,12 @@
 // combine.combination = "fused": a failed check whose reason is a hard veto
 // (combine.vetoes: evidence that is unambiguous - a requested action not
 // seen, a second face, a slideshow or a change of person, no answer to the
-// light challenge) refuses the capture; every other required check and the
-// optional passive model give evidence e = logit(score) clamped to +-3
-// (0 at the check's own threshold), and the verdict is live when the
-// weighted mean evidence is >= combine.fused_bias.
+// light challenge) refuses the capture; every other required check that is
+// not a pure gate (combine.gates: capture, actions) and the optional
+// passive model give evidence e = logit(score) clamped to -3..+0.5 (0 at
+// the check's own threshold: a cue that fired clearly counts up to six
+// times as much as one that did not fire), and the verdict is live when
+// the weighted evidence sum is >= combine.fused_bias.
 #pragma once
 
 #include <span>
@@ -26,7 +28,12 @@ class PassivePadModel;
 namespace livegate::judgement {
 
 inline constexpr const char* kPassiveModelCheck = "pad_model";
-inline constexpr float kMaxEvidence = 3.0f;  // |logit| cap: one check cannot outvote all others alone
+// Evidence caps: a failing check down to -3 (score 0.047), a passing one up
+// to +0.5 (score 0.62): "my cue did not fire" is weak evidence of a live
+// face, "my cue fired" strong evidence of an attack, so one clear failure
+// is not outvoted by checks that merely saw nothing.
+inline constexpr float kMaxEvidence = 3.0f;
+inline constexpr float kMaxPassEvidence = 0.5f;
 
 // The pad_model check: median live probability over the frames the model
 // scored, 0.5 at combine.pad_model_threshold. Not applicable (reason
@@ -36,12 +43,13 @@ CheckResult CheckPassiveModel(std::span<const FrameObservation> observations, co
 // A failed check whose reason starts with one of combine.vetoes.
 bool IsHardVeto(const CheckResult& check, const Policy& policy);
 
-// A check's evidence: logit(score), clamped to +-kMaxEvidence.
+// A check's evidence: logit(score), clamped to -kMaxEvidence..kMaxPassEvidence.
 float CheckEvidence(float score);
 
-// The weighted mean evidence of the checks the fused rule weighs: the
-// applicable required checks, plus pad_model when applicable, each with its
-// combine.fused_weights weight (1 when not named). 0 when none.
+// The weighted evidence sum of the checks the fused rule weighs: the
+// applicable required checks that are not combine.gates, plus pad_model
+// when applicable, each with its combine.fused_weights weight (1 when not
+// named). 0 when none.
 float FusedEvidence(std::span<const CheckResult> checks, const Policy& policy);
 
 // Sets verdict.live / score / reason from verdict.checks according to

@@ -83,6 +83,7 @@ void Visit(CombinePolicy& p, F&& f) {
   f("threshold", p.threshold);
   f("combination", p.combination);
   f("vetoes", p.vetoes);
+  f("gates", p.gates);
   f("fused_weights", p.fused_weights);
   f("fused_bias", p.fused_bias);
   f("pad_model_threshold", p.pad_model_threshold);
@@ -221,11 +222,14 @@ Status Validate(const Policy& p) {
   }
   if (p.combine.combination != "all_checks" && p.combine.combination != "fused")
     return bad("combine.combination must be \"all_checks\" or \"fused\"");
+  for (const auto& g : p.combine.gates) {
+    if (!kChecks.count(g)) return bad("combine.gates: unknown check " + g);
+  }
   for (const auto& [name, w] : p.combine.fused_weights) {
     if (!kChecks.count(name)) return bad("combine.fused_weights: unknown check " + name);
     if (!(w >= 0.0f && w <= 100.0f)) return bad("combine.fused_weights." + name + " must be 0..100");
   }
-  if (!(p.combine.fused_bias >= -3.0f && p.combine.fused_bias <= 3.0f)) return bad("combine.fused_bias must be -3..3");
+  if (!(p.combine.fused_bias >= -30.0f && p.combine.fused_bias <= 30.0f)) return bad("combine.fused_bias must be -30..30");
   if (!(p.combine.pad_model_threshold > 0.0f && p.combine.pad_model_threshold < 1.0f))
     return bad("combine.pad_model_threshold must be in (0, 1)");
   if (p.combine.pad_model_frames < 1 || p.combine.pad_model_frames > 30) return bad("combine.pad_model_frames must be 1..30");

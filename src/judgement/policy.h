@@ -143,12 +143,17 @@ struct CombinePolicy {
                                      "continuity.identity_changed",
                                      "replay.no_colour_response",
                                      "photo.no_face"};
-  // fused: weight of each non-vetoed check's evidence (logit of its score,
-  // clamped to +-3); checks not named weigh 1. "pad_model" is the optional
-  // passive model (judgement/fusion.h), 0 = informational only.
+  // fused: checks that only gate (pass, or veto when their reason is one
+  // of `vetoes`) and give no evidence: a capture that is well-formed or
+  // actions that were performed say nothing about the other cues.
+  std::vector<std::string> gates = {"capture", "actions"};
+  // fused: weight of each other check's evidence (logit of its score,
+  // clamped to -3..+0.5: a cue that did not fire is weak evidence, one that
+  // fired clearly is strong); checks not named weigh 1. "pad_model" is the
+  // optional passive model (judgement/fusion.h), 0 = informational only.
   std::map<std::string, float> fused_weights = {{"pad_model", 1.0f}};
-  // fused: live when the weighted mean evidence >= fused_bias (score =
-  // sigmoid(mean - fused_bias), so `threshold` 0.5 is the decision).
+  // fused: live when the weighted evidence sum >= fused_bias (score =
+  // sigmoid(sum - fused_bias), so `threshold` 0.5 is the decision).
   float fused_bias = 0.0f;
   // Passive model (server config pad_model; off without one): the live
   // probability at which the pad_model check scores 0.5, and how many
