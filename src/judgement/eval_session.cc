@@ -121,7 +121,6 @@ Result<std::vector<EvalSession>> ParseEvalManifest(std::string_view text) {
     if (e.first_frame && (*e.first_frame < 0 || *e.last_frame < *e.first_frame)) return BadSession(e.id, "bad frame range");
     if (e.from_ms && (*e.from_ms < 0 || *e.to_ms <= *e.from_ms)) return BadSession(e.id, "bad time_ms range");
     if (e.from_ms && e.kind != "video") return BadSession(e.id, "time_ms is for kind=video");
-    if (e.source.empty()) return BadSession(e.id, "source is required (the clip's origin, for cross-validation)");
     for (const auto& prev : out) {
       if (prev.id == e.id) return BadSession(e.id, "duplicated id");
     }
@@ -196,7 +195,7 @@ Result<Capture> LoadEvalCapture(const EvalSession& s, const std::filesystem::pat
     // window plus the server's slack), at least 4 s.
     std::int64_t end_ms = 4000;
     for (const auto& st : s.challenge.steps) end_ms = std::max<std::int64_t>(end_ms, st.end_ms + kEvalWindowSlackMs);
-    const int n = std::min(s.max_frames, int(std::lround(double(end_ms) / 1000.0 * s.sample_fps)) + 1);
+    const int n = std::min(s.max_frames, int(std::lround(double(end_ms) / 1000.0 * s.sample_fps)));
     auto frames = SynthesizePresentation(img, s.synthesize, s.challenge, n, step_ms);
     for (int i = 0; i < n; ++i) cap.frames.push_back({std::int64_t(std::llround(i * step_ms)), frames[i]});
   }

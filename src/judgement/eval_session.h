@@ -16,8 +16,10 @@
 //       "frames": [first, last],             // optional, inclusive source-frame range (video)
 //       "time_ms": [from, to],               // optional, the clip's time range (video; after "frames"):
 //                                            // a session cut where a real capture would start
-//       "source": "liveportrait",            // required: the clip's origin (dataset / recording
-//                                            // set); leave-one-source-out CV holds out by it
+//       "source": "liveportrait",            // the clip's origin (data set / recording set; clips
+//                                            // of one footage or person share it): leave-one-
+//                                            // source-out CV holds out by it and refuses a session
+//                                            // without one (the shipped manifest has one on all)
 //       "exclude": "why",                    // optional: listed, loaded by no run, counted nowhere
 //       "sample_fps": 15,                    // optional: keep at most this many frames per second
 //       "max_frames": 150,                   // optional: stop after this many kept frames
@@ -65,8 +67,8 @@ struct EvalSession {
 };
 
 // Reasons: manifest.bad_json, manifest.bad_session (names the session and
-// field; also a missing source, a duplicated id, an action window that
-// does not start inside the session's time range).
+// field; also a duplicated id, an action window that does not start
+// inside the session's time range).
 Result<std::vector<EvalSession>> ParseEvalManifest(std::string_view json);
 
 // The sessions of several manifests in order; ids must stay unique across
