@@ -53,16 +53,47 @@ std::string Fixed(double v, int digits = 3) {
 // what a clip really shows.
 void WriteInspection(const std::string& dir, const lj::EvalSession& s, const lj::Capture& cap,
                      const std::vector<lj::FrameObservation>& obs) {
+  using lj::FrameObservation;
   const int cols = 8, tw = 160;
   const int n = int(cap.frames.size());
   const int rows = (n + cols - 1) / cols;
   if (n == 0) return;
-  const int th = std::max(1, tw * cap.frames[0].bgr.rows / std::max(1, cap.frames[0].bgr.cols));
+  // A small face (under a third of the frame width) is shown cropped: a
+  // square of 3 face widths around it, so that blinks and turns can be seen
+  // on a 160-px thumbnail. Each thumbnail carries its time, yaw and eye
+  // openness (the signals the actions check reads).
+  const cv::Size frame_size = cap.frames[0].bgr.size();
+  float face_w = 0;
+  cv::Point2f face_c;
+  int with_face = 0;
+  for (const auto& o : obs) {
+    if (!o.has_face) continue;
+    face_w += o.box.width, face_c += cv::Point2f(o.box.x + o.box.width / 2, o.box.y + o.box.height / 2), ++with_face;
+  }
+  const bool crop = with_face > 0 && face_w / float(with_face) < frame_size.width / 3.0f;
+  const int th = crop ? tw : std::max(1, tw * frame_size.height / std::max(1, frame_size.width));
   cv::Mat sheet(rows * th, cols * tw, CV_8UC3, cv::Scalar(0, 0, 0));
   for (int i = 0; i < n; ++i) {
     cv::Mat t;
-    cv::resize(cap.frames[i].bgr, t, cv::Size(tw, th));
+    const FrameObservation* o = i < int(obs.size()) ? &obs[i] : nullptr;
+    if (crop) {
+      cv::Point2f c = face_c / float(with_face);
+      float side = 3.0f * face_w / float(with_face);
+      if (o && o->has_face) c = {o->box.x + o->box.width / 2, o->box.y + o->box.height / 2}, side = 3.0f * o->box.width;
+      cv::Rect r(int(c.x - side / 2), int(c.y - side / 2), int(side), int(side));
+      r &= cv::Rect(0, 0, cap.frames[i].bgr.cols, cap.frames[i].bgr.rows);
+      if (r.area() > 0) cv::resize(cap.frames[i].bgr(r), t, cv::Size(tw, th));
+      else t = cv::Mat(th, tw, CV_8UC3, cv::Scalar(0, 0, 0));
+    } else {
+      cv::resize(cap.frames[i].bgr, t, cv::Size(tw, th));
+    }
     cv::putText(t, std::to_string(cap.frames[i].timestamp_ms), {3, 14}, cv::FONT_HERSHEY_SIMPLEX, 0.45, {0, 255, 255}, 1);
+    if (o && o->has_mesh) {
+      const std::string sig = "y" + Fixed(o->pose.yaw_deg, 0) + " p" + Fixed(o->pose.pitch_deg, 0) + " e" +
+                              Fixed(0.5 * (o->left_eye_openness + o->right_eye_openness), 2) + " m" +
+                              Fixed(o->mouth_openness, 2);
+      cv::putText(t, sig, {3, th - 5}, cv::FONT_HERSHEY_SIMPLEX, 0.33, {0, 255, 0}, 1);
+    }
     t.copyTo(sheet(cv::Rect((i % cols) * tw, (i / cols) * th, tw, th)));
   }
   (void)le::WriteTextFile(dir + "/.keep", "");
@@ -174,6 +205,10 @@ int Run(const Args& a) {
   const auto t_all = std::chrono::steady_clock::now();
   for (const auto& s : *sessions) {
     if (!a.only.empty() && s.id.find(a.only) == std::string::npos) continue;
+    if (!s.exclude.empty()) {
+      if (!a.quiet) std::cerr << std::left << std::setw(34) << s.id << " excluded: " << s.exclude << "\n";
+      continue;
+    }
     SessionResult r;
     r.session = s;
     const auto t0 = std::chrono::steady_clock::now();
