@@ -19,7 +19,7 @@ namespace {
 namespace lj = livegate::judgement;
 
 // src/judgement/types.h as the serializer below knows it.
-constexpr const char* kSerializedTypesSha256 = "c5502f30e0ff12923e6ce24ecd8b71a967b5770274426e30606c248434a46edc";
+constexpr const char* kSerializedTypesSha256 = "e752f10267784f2e01005cb8e63e051ab7d2b1efe1d5a9410ad2d2f7a320999d";
 constexpr const char* kMagic = "LGOBS1\n";
 constexpr int kCacheVersion = 1;
 
@@ -108,7 +108,7 @@ bool Fields(IO& io, Obs& o) {
   f(o.detector_score), f(o.mesh_confidence), f(o.box_outside_fraction);
   f(o.pose.yaw_deg), f(o.pose.pitch_deg), f(o.pose.roll_deg);
   f(o.left_eye_openness), f(o.right_eye_openness), f(o.eyes_by_iris), f(o.mouth_openness), f(o.inter_eye_distance);
-  f(o.landmarks), f(o.align_points), f(o.descriptor), f(o.antispoof_score), f(o.liveness_score);
+  f(o.landmarks), f(o.align_points), f(o.descriptor), f(o.antispoof_score), f(o.liveness_score), f(o.pad_live_score);
   f(o.sharpness), f(o.mean_luma), f(o.underexposed), f(o.overexposed), f(o.illumination_uniformity), f(o.blockiness);
   f(o.face_r), f(o.face_g), f(o.face_b), f(o.bg_r), f(o.bg_g), f(o.bg_b);
   f(o.moire), f(o.border), f(o.glare), f(o.frame_difference);
