@@ -35,6 +35,7 @@
 #include "server/master_key.h"
 #include "server/scripted_challenges.h"
 #include "server/service.h"
+#include "vision/passive_pad_model.h"
 #include "storage/reference_store.h"
 
 #include <filesystem>
@@ -108,6 +109,25 @@ int main(int argc, char** argv) {
   // needs challenge.allow_scripted (config.scripted_not_allowed).
   auto jpolicy = server::LoadJudgementPolicy(*config);
   if (!jpolicy.ok()) return Fail(jpolicy.status(), "judgement policy");
+  // The optional passive PAD model: read and checked against its pin now,
+  // so a wrong file stops the server here (model.pin_mismatch), not at the
+  // first capture; one network is built to prove cv::dnn can run it.
+  std::shared_ptr<const vision::PassivePadWeights> pad_weights;
+  if (config->pad_model.enabled()) {
+    vision::PassivePadOptions po;
+    po.file = config->pad_model.file;
+    po.sha256 = config->pad_model.sha256;
+    po.input_size = config->pad_model.input_size;
+    po.crop_scale = static_cast<float>(config->pad_model.crop_scale);
+    po.live_index = config->pad_model.live_index;
+    auto w = vision::ReadPinnedPassivePad(po);
+    if (!w.ok()) return Fail(w.status(), "pad_model");
+    auto probe = vision::PassivePadModel::Create(*w);
+    if (!probe.ok()) return Fail(probe.status(), "pad_model");
+    pad_weights = *w;
+    std::cerr << "livegate-server: passive PAD model " << po.file.string() << " (sha256 " << pad_weights->options.sha256
+              << ") fused by the judgement policy's combine section\n";
+  }
   if (check_only) {
     std::cout << "configuration and policy are valid\n";
     return 0;
@@ -186,7 +206,7 @@ int main(int argc, char** argv) {
 
   server::Metrics metrics;
   vision::AnalyzerOptions ao;
-  server::AnalyzerPool analyzers(config->limits.thread_pool_size, ao);
+  server::AnalyzerPool analyzers(config->limits.thread_pool_size, ao, pad_weights);
 
   server::ServiceDeps deps;
   deps.store = store->get();

@@ -31,6 +31,7 @@
 #include "vision/head_pose.h"
 #include "vision/image_io.h"
 #include "vision/models.h"
+#include "vision/passive_pad_model.h"
 
 namespace lv = livegate::vision;
 namespace fs = std::filesystem;
@@ -195,6 +196,26 @@ void BM_Liveness(benchmark::State& state) {
   auto m = Must(lv::LivenessModel::Load(ModelDir()), "liveness");
   const cv::Mat& in = Inputs().crop32;
   for (auto _ : state) benchmark::DoNotOptimize(m->Run(in));
+}
+
+// The optional passive PAD model (issue 13): crop (1.5x box, 128x128) +
+// network, one face. The evaluation-only model is read from
+// LIVEGATE_PAD_MODEL_DIR (default <test data>/../models/pad); never shipped.
+void BM_PassivePadModel(benchmark::State& state) {
+  SetThreads(state);
+  const char* env = std::getenv("LIVEGATE_PAD_MODEL_DIR");
+  lv::PassivePadOptions o;
+  o.file = (env && *env ? fs::path(env) : TestDataDir().parent_path() / "models" / "pad") / "AntiSpoofing_bin_1.5_128.onnx";
+  o.sha256 = "a6c0553fab996a56962baeb0a49013a03c32b866999f6aea76936b6833929bda";
+  auto w = lv::ReadPinnedPassivePad(o);
+  if (!w.ok()) {
+    state.SkipWithError(("passive PAD model absent: " + w.status().ToString()).c_str());
+    return;
+  }
+  auto m = Must(lv::PassivePadModel::Create(*w), "passive pad");
+  const cv::Mat& frame = FirstWebcamFrame();
+  const cv::Rect2f box(frame.cols * 0.35f, frame.rows * 0.2f, frame.cols * 0.25f, frame.rows * 0.45f);
+  for (auto _ : state) benchmark::DoNotOptimize(m->LiveProbability(frame, box));
 }
 
 // Post-processing alone (no network): decode + NMS, pose, measures.
@@ -368,6 +389,7 @@ LG_THREADS(BM_Descriptor);
 LG_THREADS(BM_DescriptorInt8);
 LG_THREADS(BM_Antispoof);
 LG_THREADS(BM_Liveness);
+LG_THREADS(BM_PassivePadModel);
 BENCHMARK(BM_BlazeFaceDecode)->Unit(benchmark::kMicrosecond);
 LG_THREADS(BM_DetectOnly640x480);
 LG_THREADS(BM_DetectOnly640x480_BackOnly);

@@ -203,6 +203,12 @@ void HtmlReport::AddDetPlot(const std::string& caption, const std::vector<DetCur
   body_ += "</figure>\n";
 }
 
+void HtmlReport::AddFigure(const std::string& caption, const std::string& svg) {
+  body_ += "<figure>\n" + svg;
+  if (!caption.empty()) body_ += "<figcaption>" + HtmlEscape(caption) + "</figcaption>\n";
+  body_ += "</figure>\n";
+}
+
 std::string HtmlReport::Render() const {
   return "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>" +
          HtmlEscape(title_) +

@@ -61,6 +61,8 @@ class HtmlReport {
   void AddTable(const std::string& caption, const Table& table);
   void AddDetPlot(const std::string& caption, const std::vector<DetCurve>& curves,
                   const DetPlotOptions& options = {});
+  // An inline <svg> built by the caller (trusted markup, not escaped).
+  void AddFigure(const std::string& caption, const std::string& svg);
   std::string Render() const;
 
  private:

@@ -24,6 +24,10 @@
 #include "livegate/status.h"
 #include "vision/face_analyzer.h"
 
+namespace livegate::vision {
+class PassivePadModel;  // vision/passive_pad_model.h
+}
+
 namespace livegate::judgement {
 
 // ------------------------------------------------------------ challenge
@@ -165,9 +169,14 @@ struct Judgement {
 // compute_descriptor=false plus a describer. A capture with more than
 // policy.capture.max_frames frames is judged without analysing any frame
 // (verdict reason capture.too_many_frames).
+// `pad_model` (optional, from the server config): the passive PAD model
+// scores a few frames (FramesForPassiveModel) and the verdict gets a
+// pad_model check (judgement/fusion.h); nullptr = no model, the verdict is
+// the same as without the slot.
 Result<Judgement> JudgeCapture(const Challenge& challenge, const Capture& capture,
                                vision::FaceAnalyzer& analyzer, const Policy& policy,
-                               FrameDescriber* describer = nullptr);
+                               FrameDescriber* describer = nullptr,
+                               vision::PassivePadModel* pad_model = nullptr);
 
 // Structural check of the capture timing (also the first check of
 // JudgeLiveness): capture.ok, capture.no_frames, capture.too_few_frames,

@@ -11,6 +11,7 @@
 
 #include <opencv2/calib3d.hpp>
 
+#include "judgement/fusion.h"
 #include "judgement/judgement.h"
 #include "judgement/measures.h"
 
@@ -590,29 +591,16 @@ LivenessVerdict JudgeLiveness(const Challenge& challenge, Obs obs, const Policy&
   v.checks.push_back(CheckReplay(grid, challenge, policy));
   v.checks.push_back(CheckPhoto(grid, n, residual, policy));
   v.checks.push_back(CheckMaskCg(grid, policy));
-
-  v.score = 1.0f;
-  v.live = true;
-  v.reason = "asd.live";
-  for (const auto& c : v.checks) {
-    const bool required =
-        std::find(policy.combine.required.begin(), policy.combine.required.end(), c.name) != policy.combine.required.end();
-    if (!required || !c.applicable) continue;
-    v.score = std::min(v.score, c.score);
-    if (!c.passed && v.live) {
-      v.live = false;
-      v.reason = c.reason;
-    }
-  }
-  if (v.live && v.score < policy.combine.threshold) {
-    v.live = false;
-    v.reason = "asd.low_score";
-  }
+  // The optional passive model: listed only when it scored frames, so a
+  // server without one judges exactly as before (issue 13).
+  CheckResult pad = CheckPassiveModel(grid, policy);
+  if (pad.applicable) v.checks.push_back(std::move(pad));
+  CombineChecks(v, policy);  // all_checks (AND) or fused: judgement/fusion.h
   return v;
 }
 
 Result<Judgement> JudgeCapture(const Challenge& challenge, const Capture& capture, vision::FaceAnalyzer& analyzer,
-                               const Policy& policy, FrameDescriber* describer) {
+                               const Policy& policy, FrameDescriber* describer, vision::PassivePadModel* pad_model) {
   LG_RETURN_IF_ERROR(ValidateChallenge(challenge, policy));
   Judgement j;
   if (int(capture.frames.size()) > policy.capture.max_frames) {
@@ -639,6 +627,7 @@ Result<Judgement> JudgeCapture(const Challenge& challenge, const Capture& captur
       LG_ASSIGN_OR_RETURN(o.descriptor, describer->Describe(capture.frames[i].bgr, o.align_points));
     }
   }
+  if (pad_model) LG_RETURN_IF_ERROR(ScorePassiveModel(capture, j.observations, j.quality, *pad_model, policy));
   j.liveness = JudgeLiveness(challenge, j.observations, policy);
   return j;
 }

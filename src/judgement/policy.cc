@@ -82,6 +82,13 @@ template <class F>
 void Visit(CombinePolicy& p, F&& f) {
   f("required", p.required);
   f("threshold", p.threshold);
+  f("combination", p.combination);
+  f("vetoes", p.vetoes);
+  f("gates", p.gates);
+  f("fused_weights", p.fused_weights);
+  f("fused_bias", p.fused_bias);
+  f("pad_model_threshold", p.pad_model_threshold);
+  f("pad_model_frames", p.pad_model_frames);
 }
 template <class F>
 void Visit(QualityPolicy& p, F&& f) {
@@ -150,6 +157,21 @@ Status FromJ(const json& j, T& out) {
   out = j.get<T>();
   return Status::Ok();
 }
+Status FromJ(const json& j, std::string& out) {
+  if (!j.is_string()) return Status::BadInput("policy.bad_value", "expected a string, got " + j.dump());
+  out = j.get<std::string>();
+  return Status::Ok();
+}
+Status FromJ(const json& j, std::map<std::string, float>& out) {
+  if (!j.is_object()) return Status::BadInput("policy.bad_value", "expected an object of check name -> weight");
+  std::map<std::string, float> v;
+  for (const auto& [k, e] : j.items()) {
+    if (!e.is_number()) return Status::BadInput("policy.bad_value", "weight of " + k + ": expected a number, got " + e.dump());
+    v[k] = e.get<float>();
+  }
+  out = std::move(v);
+  return Status::Ok();
+}
 Status FromJ(const json& j, std::vector<std::string>& out) {
   if (!j.is_array()) return Status::BadInput("policy.bad_value", "expected an array of names");
   std::vector<std::string> v;
@@ -197,10 +219,23 @@ Status Validate(const Policy& p) {
   if (p.replay.border_every_n_frames < 1) return bad("replay.border_every_n_frames must be >= 1");
   if (p.continuity.identity_samples < 0) return bad("continuity.identity_samples must be >= 0");
   static const std::set<std::string> kChecks = {"capture", "actions", "face_angle", "geometry",
-                                                "continuity", "replay", "photo", "mask_cg"};
+                                                "continuity", "replay", "photo", "mask_cg", "pad_model"};
   for (const auto& r : p.combine.required) {
     if (!kChecks.count(r)) return bad("combine.required: unknown check " + r);
   }
+  if (p.combine.combination != "all_checks" && p.combine.combination != "fused")
+    return bad("combine.combination must be \"all_checks\" or \"fused\"");
+  for (const auto& g : p.combine.gates) {
+    if (!kChecks.count(g)) return bad("combine.gates: unknown check " + g);
+  }
+  for (const auto& [name, w] : p.combine.fused_weights) {
+    if (!kChecks.count(name)) return bad("combine.fused_weights: unknown check " + name);
+    if (!(w >= 0.0f && w <= 100.0f)) return bad("combine.fused_weights." + name + " must be 0..100");
+  }
+  if (!(p.combine.fused_bias >= -30.0f && p.combine.fused_bias <= 30.0f)) return bad("combine.fused_bias must be -30..30");
+  if (!(p.combine.pad_model_threshold > 0.0f && p.combine.pad_model_threshold < 1.0f))
+    return bad("combine.pad_model_threshold must be in (0, 1)");
+  if (p.combine.pad_model_frames < 1 || p.combine.pad_model_frames > 30) return bad("combine.pad_model_frames must be 1..30");
   return Status::Ok();
 }
 

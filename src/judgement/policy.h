@@ -4,6 +4,7 @@
 // silently keep a default. tests/judgement/policy_test.cc pins the defaults.
 #pragma once
 
+#include <map>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -133,6 +134,37 @@ struct CombinePolicy {
   // The combined score is the minimum of the required checks' scores; the
   // verdict is live when every required check passed and score >= threshold.
   float threshold = 0.5f;
+  // How the required checks make one verdict (docs/ANTISPOOFING.md "Fused
+  // verdict"): "all_checks" (every one must pass: the AND rule above) or
+  // "fused" (judgement/fusion.h: hard vetoes, then one weighted score).
+  std::string combination = "all_checks";
+  // fused: a failed check whose reason starts with one of these refuses the
+  // capture whatever the other checks say (evidence that is unambiguous).
+  std::vector<std::string> vetoes = {"capture.",
+                                     "actions.",
+                                     "continuity.no_face",
+                                     "continuity.multiple_faces",
+                                     "continuity.slideshow",
+                                     "continuity.identity_changed",
+                                     "replay.no_colour_response",
+                                     "photo.no_face"};
+  // fused: checks that only gate (pass, or veto when their reason is one
+  // of `vetoes`) and give no evidence: a capture that is well-formed or
+  // actions that were performed say nothing about the other cues.
+  std::vector<std::string> gates = {"capture", "actions"};
+  // fused: weight of each other check's evidence (logit of its score,
+  // clamped to -3..+0.5: a cue that did not fire is weak evidence, one that
+  // fired clearly is strong); checks not named weigh 1. "pad_model" is the
+  // optional passive model (judgement/fusion.h), 0 = informational only.
+  std::map<std::string, float> fused_weights = {{"pad_model", 1.0f}};
+  // fused: live when the weighted evidence sum >= fused_bias (score =
+  // sigmoid(sum - fused_bias), so `threshold` 0.5 is the decision).
+  float fused_bias = 0.0f;
+  // Passive model (server config pad_model; off without one): the live
+  // probability at which the pad_model check scores 0.5, and how many
+  // frames of a capture it scores (the quality's best frames first).
+  float pad_model_threshold = 0.5f;
+  int pad_model_frames = 3;
 };
 
 struct QualityPolicy {

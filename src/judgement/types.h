@@ -126,6 +126,10 @@ struct FrameObservation {
   std::optional<vision::Descriptor> descriptor;
   std::optional<float> antispoof_score;  // weak (models.md)
   std::optional<float> liveness_score;   // weak
+  // The optional passive PAD model's live probability (judgement/fusion.h
+  // ScorePassiveModel): only on the few frames it scores, only when the
+  // server config names a model.
+  std::optional<float> pad_live_score;
 
   // Image measures over the face region (ISO/IEC 29794-5 style, raw units).
   float sharpness = 0;          // variance of the Laplacian on a 128-px face crop

@@ -4,8 +4,9 @@
 
 namespace livegate::server {
 
-AnalyzerPool::AnalyzerPool(int size, vision::AnalyzerOptions options)
-    : options_(std::move(options)), size_(size < 1 ? 1 : size) {
+AnalyzerPool::AnalyzerPool(int size, vision::AnalyzerOptions options,
+                           std::shared_ptr<const vision::PassivePadWeights> pad_weights)
+    : options_(std::move(options)), pad_weights_(std::move(pad_weights)), size_(size < 1 ? 1 : size) {
   options_.compute_descriptor = false;  // the slot's describer does it on demand
 }
 
@@ -27,12 +28,18 @@ Result<AnalyzerPool::Lease> AnalyzerPool::Acquire() {
       auto a = vision::FaceAnalyzer::Create(options_);
       auto d = a.ok() ? judgement::FrameDescriber::Create(options_.model_dir)
                       : Result<std::unique_ptr<judgement::FrameDescriber>>(a.status());
+      std::unique_ptr<vision::PassivePadModel> pad;
+      if (d.ok() && pad_weights_) {
+        auto m = vision::PassivePadModel::Create(pad_weights_);
+        if (m.ok()) pad = std::move(m).value();
+        else d = m.status();
+      }
       if (!d.ok()) {
         std::lock_guard<std::mutex> relock(mu_);
         --created_;
         return d.status();
       }
-      return Lease(this, Slot{std::move(a).value(), std::move(d).value()});
+      return Lease(this, Slot{std::move(a).value(), std::move(d).value(), std::move(pad)});
     }
     cv_.wait(lock);
   }
@@ -80,7 +87,7 @@ Result<JudgedCapture> JudgeCaptureWithPool(AnalyzerPool& pool, const judgement::
   const auto t0 = std::chrono::steady_clock::now();
   LG_ASSIGN_OR_RETURN(auto lease, pool.Acquire());
   LG_ASSIGN_OR_RETURN(auto j, judgement::JudgeCapture(challenge, capture, *lease, policy,
-                                                             &lease.describer()));
+                                                             &lease.describer(), lease.pad_model()));
   JudgedCapture out;
   out.liveness = std::move(j.liveness);
   out.quality = std::move(j.quality);

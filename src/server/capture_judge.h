@@ -15,6 +15,7 @@
 #include "judgement/judgement.h"
 #include "livegate/status.h"
 #include "vision/face_analyzer.h"
+#include "vision/passive_pad_model.h"
 
 namespace livegate::server {
 
@@ -38,10 +39,14 @@ class AnalyzerPool {
   // Creates `size` slots lazily (model loading costs ~100 ms each).
   // options.compute_descriptor is ignored (always off; the slot's describer
   // computes descriptors on demand).
-  AnalyzerPool(int size, vision::AnalyzerOptions options);
+  // `pad_weights` (optional): the verified passive PAD model
+  // (vision::ReadPinnedPassivePad); each slot builds its own network from it.
+  AnalyzerPool(int size, vision::AnalyzerOptions options,
+               std::shared_ptr<const vision::PassivePadWeights> pad_weights = nullptr);
   struct Slot {
     std::unique_ptr<vision::FaceAnalyzer> analyzer;
     std::unique_ptr<judgement::FrameDescriber> describer;
+    std::unique_ptr<vision::PassivePadModel> pad_model;  // null: no model configured
   };
   class Lease {
    public:
@@ -50,6 +55,7 @@ class AnalyzerPool {
     ~Lease();
     vision::FaceAnalyzer& operator*() { return *slot_.analyzer; }
     judgement::FrameDescriber& describer() { return *slot_.describer; }
+    vision::PassivePadModel* pad_model() { return slot_.pad_model.get(); }
 
    private:
     AnalyzerPool* pool_;
@@ -62,6 +68,7 @@ class AnalyzerPool {
   friend class Lease;
   void Release(Slot slot);
   vision::AnalyzerOptions options_;
+  std::shared_ptr<const vision::PassivePadWeights> pad_weights_;
   int size_;
   int created_ = 0;
   std::mutex mu_;

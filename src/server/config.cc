@@ -262,6 +262,22 @@ Result<ServerConfig> ParseServerConfig(std::string_view json_text,
     LG_RETURN_IF_ERROR(x.Finish());
   }
 
+  if (const auto* o = root.Child("pad_model", false)) {
+    StrictObject x(*o, "pad_model", "config");
+    s.clear();
+    x.String("file", s);
+    if (!s.empty()) c.pad_model.file = Resolve(base_dir, s);
+    x.String("sha256", c.pad_model.sha256);
+    x.Int("input_size", c.pad_model.input_size, 16, 1024);
+    x.Double("crop_scale", c.pad_model.crop_scale, 1.0, 4.0);
+    x.Int("live_index", c.pad_model.live_index, 0, 15);
+    LG_RETURN_IF_ERROR(x.Finish());
+    if (c.pad_model.enabled() && c.pad_model.sha256.size() != 64) {
+      return Status(StatusCode::kInvalidArgument, "config.missing",
+                    "pad_model.sha256: a model file needs its SHA-256 pin (64 hex digits)");
+    }
+  }
+
   if (const auto* o = root.Child("testing", false)) {
     StrictObject x(*o, "testing", "config");
     s.clear();

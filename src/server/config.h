@@ -154,6 +154,22 @@ struct WebOptions {
   std::filesystem::path static_dir;
 };
 
+// Optional learned passive PAD model (issue 13; docs/ANTISPOOFING.md
+// "Passive model slot"). Off (the default, and the shipped config) when
+// `file` is empty: the product works without one. With a file, `sha256`
+// is required and start-up refuses a file whose SHA-256 differs
+// (model.pin_mismatch), before the network parser ever sees it. No model
+// may be shipped with livegate (docs/MODELS.md): the operator brings one
+// whose licence allows the use.
+struct PadModelOptions {
+  std::filesystem::path file;  // ONNX; relative paths: against the config file
+  std::string sha256;          // 64 hex digits
+  int input_size = 128;        // square network input (MiniFASNet: 128)
+  double crop_scale = 1.5;     // crop side / face box's larger side
+  int live_index = 0;          // softmax entry of the bona fide class
+  bool enabled() const { return !file.empty(); }
+};
+
 // Test and evaluation hooks. Production leaves this section out.
 struct TestingOptions {
   // Scripted-challenge hook (docs/API.md "Scripted challenges"): at step 4
@@ -179,6 +195,7 @@ struct ServerConfig {
   MetricsOptions metrics;
   LogOptions log;
   WebOptions web;
+  PadModelOptions pad_model;
   TestingOptions testing;
 };
 
