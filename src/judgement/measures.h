@@ -60,6 +60,31 @@ FrameObservation ObserveFrame(int index, std::int64_t timestamp_ms, const cv::Ma
 // widths (box to box). Farther faces are bystanders. 0 when none.
 float NearFaceRatio(const FrameObservation& o, float bystander_gap);
 
+// Issue 13, speeds. Mean landmark displacement between two mesh frames in
+// inter-eye distances (scale floored at 0.35 face widths: the eyes close up
+// in profile). < 0 when the frames cannot be compared.
+float LandmarkDisplacement(const FrameObservation& a, const FrameObservation& b);
+// Frames whose mesh is a one- or two-frame mis-fit: they jump away from the
+// mesh frames on both sides, which agree with each other (landmarks or yaw),
+// and the fit is unreliable there (|yaw| >= glitch_min_yaw_deg on any of
+// the frames involved, or mesh confidence below glitch_mesh_confidence).
+// Per frame: kUnreliableMeshJump = left out of the speeds; kReliableMeshJump
+// = the same jump between trusted frames (an injected frame, or a confident
+// mis-fit), judged frame to frame; 0 otherwise.
+inline constexpr char kUnreliableMeshJump = 1, kReliableMeshJump = 2;
+std::vector<char> UnreliableMeshJumps(std::span<const FrameObservation> obs, float glitch_min_yaw_deg,
+                                      float glitch_mesh_confidence);
+// Peak speeds between mesh frames at least `window_ms` apart (each frame
+// paired with the first later one that far), frames flagged kUnreliableMeshJump in `skip` and
+// frames beyond +-max_abs_yaw left out. `yaw` gives each frame's yaw (the
+// 3-frame median); landmark speed in inter-eye distances / s, yaw in deg/s.
+struct PeakSpeeds {
+  float landmark_ied_per_s = 0;
+  float yaw_deg_per_s = 0;
+};
+PeakSpeeds WindowedPeakSpeeds(std::span<const FrameObservation> obs, std::span<const float> yaw,
+                              const std::vector<char>& skip, std::int64_t window_ms, float max_abs_yaw);
+
 // Residual RMS of the best homography mapping `a` to `b`, in units of
 // `scale` (inter-eye distance). < 0 when it cannot be computed.
 float PlanarityResidual(const std::vector<cv::Point2f>& a, const std::vector<cv::Point2f>& b,

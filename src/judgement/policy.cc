@@ -55,6 +55,9 @@ void Visit(ContinuityPolicy& p, F&& f) {
   f("identity_samples", p.identity_samples);
   f("identity_max_yaw_deg", p.identity_max_yaw_deg);
   f("max_speed_ied_per_s", p.max_speed_ied_per_s);
+  f("speed_window_ms", p.speed_window_ms);
+  f("glitch_min_yaw_deg", p.glitch_min_yaw_deg);
+  f("glitch_mesh_confidence", p.glitch_mesh_confidence);
   f("max_missing_face_frames", p.max_missing_face_frames);
   f("frozen_difference", p.frozen_difference);
   f("frozen_run_frames", p.frozen_run_frames);
@@ -193,6 +196,8 @@ Status Validate(const Policy& p) {
   if (p.quality.best_frames < 1) return bad("quality.best_frames must be >= 1");
   if (p.replay.border_every_n_frames < 1) return bad("replay.border_every_n_frames must be >= 1");
   if (p.continuity.identity_samples < 0) return bad("continuity.identity_samples must be >= 0");
+  if (p.continuity.speed_window_ms < 0 || p.continuity.speed_window_ms > 1000)
+    return bad("continuity.speed_window_ms must be 0..1000");
   static const std::set<std::string> kChecks = {"capture", "actions", "face_angle", "geometry",
                                                 "continuity", "replay", "photo", "mask_cg"};
   for (const auto& r : p.combine.required) {

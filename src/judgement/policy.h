@@ -82,6 +82,19 @@ struct ContinuityPolicy {
   int identity_samples = 2;            // near-frontal frames spread over the capture (2: the first and the last) described and compared with the quality best frames (a descriptor costs ~13 ms)
   float identity_max_yaw_deg = 25.0f;  // only frames this near frontal are compared
   float max_speed_ied_per_s = 12.0f;   // landmark speed bound, inter-eye distances / s
+  // Speeds (landmarks here, yaw in face_angle) are measured between frames
+  // at least this far apart, not between consecutive frames: mesh jitter
+  // divided by a 33 ms frame interval read as fast motion at the camera's
+  // rate (issue 13). 120 ms = 2 frames at 15 fps, 4 at 30 fps.
+  std::int64_t speed_window_ms = 120;
+  // A mesh frame that jumps away from both neighbours, which agree with
+  // each other (a one-frame mis-fit, not motion), is left out of the speeds
+  // when it is unreliable: any of the three frames at |yaw| >= this
+  // (mirrored fits near profile) or the frame's mesh confidence below
+  // glitch_mesh_confidence. The same spike between confident frontal
+  // frames stays motion (an injected frame is caught).
+  float glitch_min_yaw_deg = 30.0f;
+  float glitch_mesh_confidence = 0.5f;
   int max_missing_face_frames = 2;     // frames without a face tolerated (blinks of the detector)
   float frozen_difference = 0.12f;     // mean |grey diff| (64x64 thumbnail) below this = frozen frame (duplicates ~0; a live 25 fps clip >= 0.2)
   int frozen_run_frames = 4;           // a run this long of frozen frames ...
