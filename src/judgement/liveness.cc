@@ -272,7 +272,7 @@ CheckResult CheckFaceAngle(Obs obs, const Challenge& ch, const Neutral& n, const
   }
   const ContinuityPolicy& cp = policy.continuity;
   const std::vector<char> glitch = UnreliableMeshJumps(obs, cp.glitch_min_yaw_deg, cp.glitch_mesh_confidence);
-  const float max_speed = WindowedPeakSpeeds(obs, yaw, glitch, cp.speed_window_ms, kReliableYawDeg).yaw_deg_per_s;
+  const float max_speed = WindowedPeakSpeeds(obs, yaw, glitch, cp.speed_window_ms, kReliableYawDeg, cp.cut_ied).yaw_deg_per_s;
   const float kMaxDegPerS = 600.0f;
   const std::string detail = Fmt("yaw range %.1f..%.1f deg from neutral, peak speed %.0f deg/s", min_yaw, max_yaw, max_speed);
   if (max_speed > kMaxDegPerS) return Make("face_angle", false, 0.2f, "face_angle.implausible_speed", detail);
@@ -294,8 +294,7 @@ CheckResult CheckFaceAngle(Obs obs, const Challenge& ch, const Neutral& n, const
 CheckResult CheckGeometry(Obs obs, const Neutral& n, const Policy& policy, float* residual_out) {
   *residual_out = -1;
   if (!n.valid) return NotApplicable("geometry", "geometry.no_face");
-  // Reference: the mesh frame closest to neutral yaw; targets: the frames
-  // with the largest yaw departures on each side.
+  // Reference: the mesh frame closest to neutral yaw.
   int ref = -1;
   float best = 1e9f;
   for (std::size_t i = 0; i < obs.size(); ++i) {
@@ -304,34 +303,65 @@ CheckResult CheckGeometry(Obs obs, const Neutral& n, const Policy& policy, float
     if (d < best) best = d, ref = int(i);
   }
   if (ref < 0) return NotApplicable("geometry", "geometry.no_face");
-  std::vector<std::pair<float, int>> by_yaw;
+  // Issue 13: judged over the whole turn, net of the capture's own noise.
+  // Every frame's departure from the reference (smoothed and raw yaw must
+  // agree: no glitch frame), its homography residual against it.
+  const GeometryPolicy& gp = policy.geometry;
   const std::vector<float> yaw = SmoothedYaw(obs);
+  std::vector<std::pair<float, int>> turned, still;  // (departure, frame)
+  float widest = 0;
   for (std::size_t i = 0; i < obs.size(); ++i) {
-    if (!obs[i].has_mesh || obs[i].landmarks.size() != obs[ref].landmarks.size()) continue;
+    if (int(i) == ref || !obs[i].has_mesh || obs[i].landmarks.size() != obs[ref].landmarks.size()) continue;
     if (std::abs(obs[i].pose.yaw_deg) > kReliableYawDeg || std::abs(yaw[i]) > kReliableYawDeg) continue;
-    // Both the smoothed and the frame's own yaw must agree (no glitch frame).
     const float d = std::min(std::abs(yaw[i] - obs[ref].pose.yaw_deg), std::abs(obs[i].pose.yaw_deg - obs[ref].pose.yaw_deg));
-    by_yaw.push_back({d, int(i)});
+    widest = std::max(widest, d);
+    if (d >= gp.min_yaw_span_deg) turned.push_back({d, int(i)});
+    else if (d < gp.noise_max_yaw_deg) still.push_back({d, int(i)});
   }
-  std::sort(by_yaw.rbegin(), by_yaw.rend());
-  if (by_yaw.empty() || by_yaw.front().first < policy.geometry.min_yaw_span_deg) {
-    return NotApplicable("geometry", "geometry.not_enough_turn");
+  if (int(turned.size()) < std::max(1, gp.min_turn_frames)) {
+    CheckResult c = NotApplicable("geometry", "geometry.not_enough_turn");
+    c.detail = Fmt("%.0f frames turned >= %.0f deg from the reference (widest %.1f deg)", double(turned.size()),
+                   gp.min_yaw_span_deg, widest);
+    return c;
   }
-  std::vector<float> residuals;
-  for (std::size_t k = 0; k < by_yaw.size() && residuals.size() < 3; ++k) {
-    if (by_yaw[k].first < policy.geometry.min_yaw_span_deg) break;
+  // At most kMaxFrames of each set, evenly spread (a homography fit each).
+  constexpr std::size_t kMaxFrames = 24;
+  auto spread = [&](std::vector<std::pair<float, int>>& v) {
+    if (v.size() <= kMaxFrames) return;
+    std::vector<std::pair<float, int>> keep;
+    for (std::size_t k = 0; k < kMaxFrames; ++k) keep.push_back(v[k * (v.size() - 1) / (kMaxFrames - 1)]);
+    v = std::move(keep);
+  };
+  spread(turned), spread(still);
+  auto residual = [&](int i) {
     const auto& a = obs[ref];
-    const auto& b = obs[by_yaw[k].second];
-    const float scale = 0.5f * (a.inter_eye_distance + b.inter_eye_distance);
-    const float r = PlanarityResidual(a.landmarks, b.landmarks, scale);
-    const float span = std::sin(std::min(by_yaw[k].first, 80.0f) * float(M_PI) / 180.0f);
-    if (r >= 0) residuals.push_back(r / std::max(span, 0.05f));
+    const auto& b = obs[std::size_t(i)];
+    return PlanarityResidual(a.landmarks, b.landmarks, 0.5f * (a.inter_eye_distance + b.inter_eye_distance));
+  };
+  // Noise floor: the residual of frames near the reference pose (mesh
+  // jitter, expression, talking); it does not grow with the turn.
+  std::vector<float> floor_residuals;
+  for (const auto& [d, i] : still) {
+    const float r = residual(i);
+    if (r >= 0) floor_residuals.push_back(r);
   }
-  if (residuals.empty()) return NotApplicable("geometry", "geometry.not_computable");
-  const float r = Median(residuals);
+  const float noise = floor_residuals.size() >= 3 ? Median(floor_residuals) : 0.0f;
+  std::vector<float> parallax;
+  for (const auto& [d, i] : turned) {
+    const float r = residual(i);
+    if (r < 0) continue;
+    const float span = std::sin(std::min(d, 80.0f) * float(M_PI) / 180.0f);
+    parallax.push_back(std::sqrt(std::max(0.0f, r * r - noise * noise)) / std::max(span, 0.05f));
+  }
+  if (int(parallax.size()) < std::max(1, gp.min_turn_frames)) return NotApplicable("geometry", "geometry.not_computable");
+  const float r = Median(parallax);
   *residual_out = r;
-  const std::string detail = Fmt("parallax %.3f (homography residual in inter-eye distances / sin(turn)) over a %.1f deg turn (needs >= %.3f)",
-                                 r, by_yaw.front().first, policy.geometry.min_parallax);
+  const std::string detail =
+      Fmt("parallax %.3f (median over the turned frames of the homography residual net of the %.3f noise floor, "
+          "in inter-eye distances / sin(turn))",
+          r, noise) +
+      Fmt(" over %.0f frames turned >= %.0f deg, widest %.1f deg", double(turned.size()), gp.min_yaw_span_deg, widest) +
+      Fmt(" (needs >= %.3f)", gp.min_parallax);
   const bool ok = r >= policy.geometry.min_parallax;
   return Make("geometry", ok, Ramp(r, policy.geometry.min_parallax, true), ok ? "geometry.parallax" : "geometry.planar", detail);
 }
@@ -384,7 +414,7 @@ CheckResult CheckContinuity(Obs obs, const Policy& policy) {
   // within +-45 degrees only) and slideshow pattern.
   const std::vector<char> glitch = UnreliableMeshJumps(obs, cp.glitch_min_yaw_deg, cp.glitch_mesh_confidence);
   const float max_speed =
-      WindowedPeakSpeeds(obs, SmoothedYaw(obs), glitch, cp.speed_window_ms, kReliableYawDeg).landmark_ied_per_s;
+      WindowedPeakSpeeds(obs, SmoothedYaw(obs), glitch, cp.speed_window_ms, kReliableYawDeg, cp.cut_ied).landmark_ied_per_s;
   int frozen = 0, run = 0, diffs = 0;
   bool slideshow = false;
   const FrameObservation* prev = nullptr;
@@ -586,7 +616,7 @@ std::vector<char> UnreliableMeshJumps(Obs obs, float glitch_min_yaw_deg, float g
 }
 
 PeakSpeeds WindowedPeakSpeeds(Obs obs, std::span<const float> yaw, const std::vector<char>& skip,
-                              std::int64_t window_ms, float max_abs_yaw) {
+                              std::int64_t window_ms, float max_abs_yaw, float step_ied) {
   PeakSpeeds out;
   std::vector<int> use;
   for (std::size_t i = 0; i < obs.size(); ++i) {
@@ -602,12 +632,16 @@ PeakSpeeds WindowedPeakSpeeds(Obs obs, std::span<const float> yaw, const std::ve
     const FrameObservation& a = obs[std::size_t(use[k])];
     // A jump away and back between trusted frames (an injected frame) is
     // judged at the frame rate: the window would average it away.
+    // So is a jump of at least `step_ied` between consecutive frames (a
+    // cut: mesh jitter (noise floor 0.01-0.06) and real motion (<= 0.35 a
+    // frame at 15 fps) do not move that far).
     const bool spike = std::size_t(use[k]) < skip.size() && skip[std::size_t(use[k])] == kReliableMeshJump;
     for (std::size_t m : {k - 1, k + 1}) {
-      if (!spike || m >= use.size() || use[m] < 0) continue;
+      if (m >= use.size() || use[m] < 0) continue;
       const FrameObservation& b = obs[std::size_t(use[m])];
       const float dt = float(std::max<std::int64_t>(1, std::abs(b.timestamp_ms - a.timestamp_ms))) / 1000.0f;
       const float d = LandmarkDisplacement(a, b);
+      if (!spike && d < step_ied) continue;
       if (d >= 0) out.landmark_ied_per_s = std::max(out.landmark_ied_per_s, d / dt);
       if (std::size_t(use[k]) < yaw.size() && std::size_t(use[m]) < yaw.size()) {
         out.yaw_deg_per_s = std::max(out.yaw_deg_per_s, std::abs(yaw[std::size_t(use[m])] - yaw[std::size_t(use[k])]) / dt);

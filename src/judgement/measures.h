@@ -78,12 +78,15 @@ std::vector<char> UnreliableMeshJumps(std::span<const FrameObservation> obs, flo
 // paired with the first later one that far), frames flagged kUnreliableMeshJump in `skip` and
 // frames beyond +-max_abs_yaw left out. `yaw` gives each frame's yaw (the
 // 3-frame median); landmark speed in inter-eye distances / s, yaw in deg/s.
+// Judged frame to frame as well: frames flagged kReliableMeshJump, and
+// consecutive frames whose landmarks moved >= step_ied (a cut).
 struct PeakSpeeds {
   float landmark_ied_per_s = 0;
   float yaw_deg_per_s = 0;
 };
 PeakSpeeds WindowedPeakSpeeds(std::span<const FrameObservation> obs, std::span<const float> yaw,
-                              const std::vector<char>& skip, std::int64_t window_ms, float max_abs_yaw);
+                              const std::vector<char>& skip, std::int64_t window_ms, float max_abs_yaw,
+                              float step_ied);
 
 // Residual RMS of the best homography mapping `a` to `b`, in units of
 // `scale` (inter-eye distance). < 0 when it cannot be computed.

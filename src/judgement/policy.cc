@@ -48,6 +48,8 @@ template <class F>
 void Visit(GeometryPolicy& p, F&& f) {
   f("min_yaw_span_deg", p.min_yaw_span_deg);
   f("min_parallax", p.min_parallax);
+  f("min_turn_frames", p.min_turn_frames);
+  f("noise_max_yaw_deg", p.noise_max_yaw_deg);
 }
 template <class F>
 void Visit(ContinuityPolicy& p, F&& f) {
@@ -58,6 +60,7 @@ void Visit(ContinuityPolicy& p, F&& f) {
   f("speed_window_ms", p.speed_window_ms);
   f("glitch_min_yaw_deg", p.glitch_min_yaw_deg);
   f("glitch_mesh_confidence", p.glitch_mesh_confidence);
+  f("cut_ied", p.cut_ied);
   f("max_missing_face_frames", p.max_missing_face_frames);
   f("frozen_difference", p.frozen_difference);
   f("frozen_run_frames", p.frozen_run_frames);

@@ -68,13 +68,20 @@ struct GeometryPolicy {
   // neutral yaw and the frames of largest yaw departure, when that departure
   // is at least this large (below it, FaceMesh noise and a real head's
   // parallax are of the same size: measured on the bona fide clips).
-  float min_yaw_span_deg = 20.0f;
+  float min_yaw_span_deg = 30.0f;
   // Parallax = RMS residual of the best homography over the rigid mesh
   // points, in inter-eye distances, divided by sin(yaw span). A flat picture
   // fits a plane; a real head shows parallax. Below this: geometry.planar.
   // Measured (docs/ANTISPOOFING.md): real turns 0.34, a turned flat photo
   // 0.13, a replay screen 0.02.
-  float min_parallax = 0.2f;
+  float min_parallax = 0.19f;
+  // Issue 13: the parallax is the median over every frame turned by at
+  // least min_yaw_span_deg (at least min_turn_frames of them, else not
+  // measurable: n/a), of the residual net of the capture's own noise floor:
+  // the median residual of the frames within noise_max_yaw_deg of the
+  // reference pose (mesh jitter, expressions, speech).
+  int min_turn_frames = 3;
+  float noise_max_yaw_deg = 5.0f;
 };
 
 struct ContinuityPolicy {
@@ -94,6 +101,11 @@ struct ContinuityPolicy {
   // glitch_mesh_confidence. The same spike between confident frontal
   // frames stays motion (an injected frame is caught).
   float glitch_min_yaw_deg = 30.0f;
+  // ... and a jump of at least this many inter-eye distances between two
+  // consecutive frames is judged frame to frame (a cut between two
+  // recordings; the window would dilute it). Real motion moved at most
+  // 5.2 IED/s over 120 ms on the data (0.35 a frame at 15 fps, 0.17 at 30).
+  float cut_ied = 0.5f;
   float glitch_mesh_confidence = 0.5f;
   int max_missing_face_frames = 2;     // frames without a face tolerated (blinks of the detector)
   float frozen_difference = 0.12f;     // mean |grey diff| (64x64 thumbnail) below this = frozen frame (duplicates ~0; a live 25 fps clip >= 0.2)
