@@ -515,6 +515,15 @@ CheckResult CheckReplay(Obs obs, const Challenge& ch, const Policy& policy) {
       else if (fg >= need) reason = "replay.glare";
     }
     score = std::min({score, sm, sb, sg});
+    // A screen edge that moves with the face across the capture (issue 13).
+    const EdgeFollowing ef = ScreenEdgeFollowsFace(obs, rp.edge_min_persistence, rp.edge_min_face_motion,
+                                                   rp.edge_max_relative_motion);
+    detail += Fmt(", edges moving with the face on %.0f of %.0f decided sides", ef.sides_following, ef.sides_decided);
+    if (ef.sides_decided > 0) detail += Fmt(" (offset/face motion %.2f, flagged <= %.2f)", ef.best_ratio, rp.edge_max_relative_motion);
+    if (ef.sides_following > 0) {
+      if (reason == "replay.ok") reason = "replay.screen_edge_follows_face";
+      score = std::min(score, 0.5f * std::clamp(ef.best_ratio / std::max(rp.edge_max_relative_motion, 1e-3f), 0.0f, 0.98f));
+    }
   }
   const bool ok = reason == "replay.ok";
   return Make("replay", ok, ok ? std::max(score, 0.5f) : std::min(score, 0.49f), reason, detail);
@@ -660,6 +669,37 @@ PeakSpeeds WindowedPeakSpeeds(Obs obs, std::span<const float> yaw, const std::ve
       }
       break;
     }
+  }
+  return out;
+}
+
+EdgeFollowing ScreenEdgeFollowsFace(Obs obs, float min_persistence, float min_face_motion,
+                                    float max_relative_motion) {
+  EdgeFollowing out;
+  auto range = [](std::vector<float> v) { return Percentile(v, 0.9f) - Percentile(v, 0.1f); };
+  std::vector<float> widths;
+  int measured = 0;
+  for (const auto& o : obs) {
+    if (!o.has_face || o.border < 0) continue;
+    ++measured;
+    widths.push_back(o.box.width);
+  }
+  const float unit = std::max(1.0f, Median(widths));
+  for (std::size_t side = 0; side < 4; ++side) {
+    std::vector<float> face, relative;
+    for (const auto& o : obs) {
+      if (!o.has_face || o.border < 0 || o.border_edge[side] < 0) continue;
+      const float c = side == 0 ? o.box.x : side == 1 ? o.box.x + o.box.width : side == 2 ? o.box.y : o.box.y + o.box.height;
+      face.push_back(c / unit);
+      relative.push_back((o.border_edge[side] - c) / unit);
+    }
+    if (face.size() < 5 || float(face.size()) < min_persistence * float(measured)) continue;
+    const float face_motion = range(face);
+    if (face_motion < min_face_motion) continue;  // a still face: cannot tell a screen edge from the background
+    ++out.sides_decided;
+    const float ratio = range(relative) / face_motion;
+    if (out.best_ratio < 0 || ratio < out.best_ratio) out.best_ratio = ratio;
+    if (ratio <= max_relative_motion) ++out.sides_following;
   }
   return out;
 }

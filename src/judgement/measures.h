@@ -88,6 +88,23 @@ PeakSpeeds WindowedPeakSpeeds(std::span<const FrameObservation> obs, std::span<c
                               const std::vector<char>& skip, std::int64_t window_ms, float max_abs_yaw,
                               float step_ied);
 
+// Issue 13, screen cue: long straight edges that accompany the face across
+// the capture. Per side (left, right, top, bottom) over the frames where the
+// border was measured: the edge must be present on at least
+// `min_persistence` of them (and >= 5), the face must move along that axis
+// (10th-90th percentile range >= `min_face_motion` face widths: else the
+// side is undecided), and the edge's offset from the face must vary less
+// than `max_relative_motion` x the face's own motion: it moves with the
+// face, as a screen's bezel or a phone's frame does around a replayed face,
+// where a background edge stays put while the head moves.
+struct EdgeFollowing {
+  int sides_following = 0;   // sides whose edge moves with the face
+  int sides_decided = 0;     // sides persistent enough with enough face motion
+  float best_ratio = -1;     // the smallest relative/face motion ratio among decided sides
+};
+EdgeFollowing ScreenEdgeFollowsFace(std::span<const FrameObservation> obs, float min_persistence,
+                                    float min_face_motion, float max_relative_motion);
+
 // Residual RMS of the best homography mapping `a` to `b`, in units of
 // `scale` (inter-eye distance). < 0 when it cannot be computed.
 float PlanarityResidual(const std::vector<cv::Point2f>& a, const std::vector<cv::Point2f>& b,

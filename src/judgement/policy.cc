@@ -77,6 +77,9 @@ void Visit(ReplayPolicy& p, F&& f) {
   f("border_every_n_frames", p.border_every_n_frames);
   f("glare_threshold", p.glare_threshold);
   f("min_flagged_frames_pct", p.min_flagged_frames_pct);
+  f("edge_min_persistence", p.edge_min_persistence);
+  f("edge_min_face_motion", p.edge_min_face_motion);
+  f("edge_max_relative_motion", p.edge_max_relative_motion);
 }
 template <class F>
 void Visit(MaskPolicy& p, F&& f) {

@@ -138,6 +138,14 @@ struct ReplayPolicy {
   int border_every_n_frames = 3;       // the border (Canny + Hough, the costliest image measure) is measured on every Nth frame; its flagged fraction is over those
   float glare_threshold = 0.04f;       // specular blob fraction above which glare is flagged
   int min_flagged_frames_pct = 30;     // a cue counts when this % of frames show it
+  // Screen edge moving with the face (issue 13, ScreenEdgeFollowsFace): an
+  // edge on one side of the face in >= edge_min_persistence of the measured
+  // frames, the face moving >= edge_min_face_motion face widths (10th-90th
+  // percentile) along that axis, the edge's offset from the face varying
+  // <= edge_max_relative_motion x that motion.
+  float edge_min_persistence = 0.6f;
+  float edge_min_face_motion = 0.15f;
+  float edge_max_relative_motion = 0.35f;
 };
 
 struct MaskPolicy {

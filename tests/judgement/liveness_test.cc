@@ -533,5 +533,54 @@ TEST(LivenessTest, FastRealMotionWithMeshShimmerAt30FpsIsNotImplausibleACutIs) {
   v = JudgeLiveness(passive, obs, Policy());
   EXPECT_EQ(Check(v, "continuity").reason, "continuity.implausible_motion") << Check(v, "continuity").detail;
 }
+
+// A screen's bezel moves with the replayed face; a door frame behind a live
+// user stays put while the head moves (issue 13, R-ASD-4).
+TEST(LivenessTest, ScreenEdgeMovingWithTheFaceIsFlaggedABackgroundEdgeIsNot) {
+  Challenge passive;
+  passive.type = AsdType::kPassive;
+  // The face sways 60 px left and right (0.375 face widths); every 3rd
+  // frame measured, as ObserveCapture does.
+  auto make = [](bool edges_follow, float sway_px) {
+    auto obs = MakeSequence(4000, 15, false, BonaFide);
+    for (std::size_t i = 0; i < obs.size(); ++i) {
+      auto& o = obs[i];
+      const float dx = sway_px * std::sin(float(i) / 6.0f);
+      o.box.x += dx;
+      for (auto& p : o.landmarks) p.x += dx;
+      if (i % 3 != 0) {
+        o.border = -1.0f;
+        continue;
+      }
+      // A quadrilateral around the face: left and right edges (2 of 4
+      // sides, under the 3-side border cue), 50 px outside the face box.
+      o.border = 0.5f;
+      const float shift = edges_follow ? dx : 0.0f;
+      o.border_edge = {120.0f - 50.0f + shift, 280.0f + 50.0f + shift, -1.0f, -1.0f};
+    }
+    return obs;
+  };
+  auto screen = make(true, 60.0f);
+  const EdgeFollowing ef = ScreenEdgeFollowsFace(screen, 0.6f, 0.15f, 0.35f);
+  EXPECT_EQ(ef.sides_decided, 2);
+  EXPECT_EQ(ef.sides_following, 2);
+  EXPECT_NEAR(ef.best_ratio, 0.0f, 1e-3f);
+  auto v = JudgeLiveness(passive, screen, Policy());
+  EXPECT_EQ(Check(v, "replay").reason, "replay.screen_edge_follows_face") << Check(v, "replay").detail;
+  EXPECT_FALSE(v.live);
+  // The same edges fixed in the image while the face sways: background.
+  auto room = make(false, 60.0f);
+  EXPECT_EQ(ScreenEdgeFollowsFace(room, 0.6f, 0.15f, 0.35f).sides_following, 0);
+  EXPECT_EQ(ScreenEdgeFollowsFace(room, 0.6f, 0.15f, 0.35f).sides_decided, 2);
+  v = JudgeLiveness(passive, room, Policy());
+  EXPECT_EQ(Check(v, "replay").reason, "replay.ok") << Check(v, "replay").detail;
+  // A still face (5 px sway): undecided, never flagged on its own.
+  auto still = make(true, 5.0f);
+  EXPECT_EQ(ScreenEdgeFollowsFace(still, 0.6f, 0.15f, 0.35f).sides_decided, 0);
+  EXPECT_EQ(Check(JudgeLiveness(passive, still, Policy()), "replay").reason, "replay.ok");
+  // An edge seen on too few frames (under 60 %) is not a frame around the face.
+  for (std::size_t i = 0; i < screen.size(); i += 2) screen[i].border_edge = {-1, -1, -1, -1};
+  EXPECT_EQ(ScreenEdgeFollowsFace(screen, 0.6f, 0.15f, 0.35f).sides_decided, 0);
+}
 }  // namespace
 }  // namespace livegate::judgement
