@@ -204,6 +204,7 @@ Status Validate(const Policy& p) {
   if (p.continuity.identity_samples < 0) return bad("continuity.identity_samples must be >= 0");
   if (p.continuity.speed_window_ms < 0 || p.continuity.speed_window_ms > 1000)
     return bad("continuity.speed_window_ms must be 0..1000");
+  if (p.geometry.min_turn_frames < 1) return bad("geometry.min_turn_frames must be >= 1");
   static const std::set<std::string> kChecks = {"capture", "actions", "face_angle", "geometry",
                                                 "continuity", "replay", "photo", "mask_cg"};
   for (const auto& r : p.combine.required) {

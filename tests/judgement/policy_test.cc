@@ -88,6 +88,12 @@ TEST(PolicyTest, RefusesTyposWrongTypesAndBadValues) {
   EXPECT_EQ(PolicyFromJson(R"({"challenge": {"actions": ["wink"]}})").status().reason(), "policy.bad_value");
   EXPECT_EQ(PolicyFromJson(R"({"capture": {"min_frames": 0}})").status().reason(), "policy.bad_value");
   EXPECT_EQ(PolicyFromJson(R"({"combine": {"required": ["telepathy"]}})").status().reason(), "policy.bad_value");
+  // Issue 13 fields: a negative or second-long speed window, a turn needing
+  // no frame, are refused.
+  EXPECT_EQ(PolicyFromJson(R"({"continuity": {"speed_window_ms": -5}})").status().reason(), "policy.bad_value");
+  EXPECT_EQ(PolicyFromJson(R"({"continuity": {"speed_window_ms": 5000}})").status().reason(), "policy.bad_value");
+  EXPECT_EQ(PolicyFromJson(R"({"geometry": {"min_turn_frames": 0}})").status().reason(), "policy.bad_value");
+  EXPECT_TRUE(PolicyFromJson(R"({"continuity": {"speed_window_ms": 0}})").ok());
 }
 
 }  // namespace
