@@ -258,25 +258,22 @@ CheckResult CheckFaceAngle(Obs obs, const Challenge& ch, const Neutral& n, const
     wants_angle |= s.action == Action::kTurnLeft || s.action == Action::kTurnRight || s.action == Action::kNod;
   }
   if (!n.valid) return wants_angle ? Make("face_angle", false, 0, "face_angle.no_face") : NotApplicable("face_angle", "face_angle.no_face");
-  // Angular speed between consecutive frames: a real head turns at most a
-  // few hundred degrees per second; a cut between pictures jumps.
-  float max_speed = 0, min_yaw = 1e9f, max_yaw = -1e9f;
+  // Angular speed: a real head turns at most a few hundred degrees per
+  // second; a cut between pictures jumps. Measured over >= speed_window_ms
+  // (issue 13: at the camera's rate, consecutive-frame differences are
+  // mostly mesh jitter), one- or two-frame mis-fits near profile left out;
+  // near profile the mesh pose flips sign between frames (measured on real
+  // turns): speeds are judged within +-45 degrees.
+  float min_yaw = 1e9f, max_yaw = -1e9f;
   const std::vector<float> yaw = SmoothedYaw(obs);
-  int prev = -1;
   for (std::size_t i = 0; i < obs.size(); ++i) {
-    const auto& o = obs[i];
-    if (!o.has_mesh) { prev = -1; continue; }
+    if (!obs[i].has_mesh) continue;
     min_yaw = std::min(min_yaw, yaw[i] - n.yaw);
     max_yaw = std::max(max_yaw, yaw[i] - n.yaw);
-    // Near profile the mesh pose flips sign between frames (measured on
-    // real turns): speeds are judged only within +-45 degrees.
-    if (std::abs(yaw[i]) > kReliableYawDeg) { prev = -1; continue; }
-    if (prev >= 0) {
-      const float dt = std::max<float>(1.0f, float(o.timestamp_ms - obs[prev].timestamp_ms)) / 1000.0f;
-      max_speed = std::max(max_speed, std::abs(yaw[i] - yaw[prev]) / dt);
-    }
-    prev = int(i);
   }
+  const ContinuityPolicy& cp = policy.continuity;
+  const std::vector<char> glitch = UnreliableMeshJumps(obs, cp.glitch_min_yaw_deg, cp.glitch_mesh_confidence);
+  const float max_speed = WindowedPeakSpeeds(obs, yaw, glitch, cp.speed_window_ms, kReliableYawDeg, cp.cut_ied).yaw_deg_per_s;
   const float kMaxDegPerS = 600.0f;
   const std::string detail = Fmt("yaw range %.1f..%.1f deg from neutral, peak speed %.0f deg/s", min_yaw, max_yaw, max_speed);
   if (max_speed > kMaxDegPerS) return Make("face_angle", false, 0.2f, "face_angle.implausible_speed", detail);
@@ -298,8 +295,7 @@ CheckResult CheckFaceAngle(Obs obs, const Challenge& ch, const Neutral& n, const
 CheckResult CheckGeometry(Obs obs, const Neutral& n, const Policy& policy, float* residual_out) {
   *residual_out = -1;
   if (!n.valid) return NotApplicable("geometry", "geometry.no_face");
-  // Reference: the mesh frame closest to neutral yaw; targets: the frames
-  // with the largest yaw departures on each side.
+  // Reference: the mesh frame closest to neutral yaw.
   int ref = -1;
   float best = 1e9f;
   for (std::size_t i = 0; i < obs.size(); ++i) {
@@ -308,34 +304,65 @@ CheckResult CheckGeometry(Obs obs, const Neutral& n, const Policy& policy, float
     if (d < best) best = d, ref = int(i);
   }
   if (ref < 0) return NotApplicable("geometry", "geometry.no_face");
-  std::vector<std::pair<float, int>> by_yaw;
+  // Issue 13: judged over the whole turn, net of the capture's own noise.
+  // Every frame's departure from the reference (smoothed and raw yaw must
+  // agree: no glitch frame), its homography residual against it.
+  const GeometryPolicy& gp = policy.geometry;
   const std::vector<float> yaw = SmoothedYaw(obs);
+  std::vector<std::pair<float, int>> turned, still;  // (departure, frame)
+  float widest = 0;
   for (std::size_t i = 0; i < obs.size(); ++i) {
-    if (!obs[i].has_mesh || obs[i].landmarks.size() != obs[ref].landmarks.size()) continue;
+    if (int(i) == ref || !obs[i].has_mesh || obs[i].landmarks.size() != obs[ref].landmarks.size()) continue;
     if (std::abs(obs[i].pose.yaw_deg) > kReliableYawDeg || std::abs(yaw[i]) > kReliableYawDeg) continue;
-    // Both the smoothed and the frame's own yaw must agree (no glitch frame).
     const float d = std::min(std::abs(yaw[i] - obs[ref].pose.yaw_deg), std::abs(obs[i].pose.yaw_deg - obs[ref].pose.yaw_deg));
-    by_yaw.push_back({d, int(i)});
+    widest = std::max(widest, d);
+    if (d >= gp.min_yaw_span_deg) turned.push_back({d, int(i)});
+    else if (d < gp.noise_max_yaw_deg) still.push_back({d, int(i)});
   }
-  std::sort(by_yaw.rbegin(), by_yaw.rend());
-  if (by_yaw.empty() || by_yaw.front().first < policy.geometry.min_yaw_span_deg) {
-    return NotApplicable("geometry", "geometry.not_enough_turn");
+  if (int(turned.size()) < std::max(1, gp.min_turn_frames)) {
+    CheckResult c = NotApplicable("geometry", "geometry.not_enough_turn");
+    c.detail = Fmt("%.0f frames turned >= %.0f deg from the reference (widest %.1f deg)", double(turned.size()),
+                   gp.min_yaw_span_deg, widest);
+    return c;
   }
-  std::vector<float> residuals;
-  for (std::size_t k = 0; k < by_yaw.size() && residuals.size() < 3; ++k) {
-    if (by_yaw[k].first < policy.geometry.min_yaw_span_deg) break;
+  // At most kMaxFrames of each set, evenly spread (a homography fit each).
+  constexpr std::size_t kMaxFrames = 24;
+  auto spread = [&](std::vector<std::pair<float, int>>& v) {
+    if (v.size() <= kMaxFrames) return;
+    std::vector<std::pair<float, int>> keep;
+    for (std::size_t k = 0; k < kMaxFrames; ++k) keep.push_back(v[k * (v.size() - 1) / (kMaxFrames - 1)]);
+    v = std::move(keep);
+  };
+  spread(turned), spread(still);
+  auto residual = [&](int i) {
     const auto& a = obs[ref];
-    const auto& b = obs[by_yaw[k].second];
-    const float scale = 0.5f * (a.inter_eye_distance + b.inter_eye_distance);
-    const float r = PlanarityResidual(a.landmarks, b.landmarks, scale);
-    const float span = std::sin(std::min(by_yaw[k].first, 80.0f) * float(M_PI) / 180.0f);
-    if (r >= 0) residuals.push_back(r / std::max(span, 0.05f));
+    const auto& b = obs[std::size_t(i)];
+    return PlanarityResidual(a.landmarks, b.landmarks, 0.5f * (a.inter_eye_distance + b.inter_eye_distance));
+  };
+  // Noise floor: the residual of frames near the reference pose (mesh
+  // jitter, expression, talking); it does not grow with the turn.
+  std::vector<float> floor_residuals;
+  for (const auto& [d, i] : still) {
+    const float r = residual(i);
+    if (r >= 0) floor_residuals.push_back(r);
   }
-  if (residuals.empty()) return NotApplicable("geometry", "geometry.not_computable");
-  const float r = Median(residuals);
+  const float noise = floor_residuals.size() >= 3 ? Median(floor_residuals) : 0.0f;
+  std::vector<float> parallax;
+  for (const auto& [d, i] : turned) {
+    const float r = residual(i);
+    if (r < 0) continue;
+    const float span = std::sin(std::min(d, 80.0f) * float(M_PI) / 180.0f);
+    parallax.push_back(std::sqrt(std::max(0.0f, r * r - noise * noise)) / std::max(span, 0.05f));
+  }
+  if (int(parallax.size()) < std::max(1, gp.min_turn_frames)) return NotApplicable("geometry", "geometry.not_computable");
+  const float r = Median(parallax);
   *residual_out = r;
-  const std::string detail = Fmt("parallax %.3f (homography residual in inter-eye distances / sin(turn)) over a %.1f deg turn (needs >= %.3f)",
-                                 r, by_yaw.front().first, policy.geometry.min_parallax);
+  const std::string detail =
+      Fmt("parallax %.3f (median over the turned frames of the homography residual net of the %.3f noise floor, "
+          "in inter-eye distances / sin(turn))",
+          r, noise) +
+      Fmt(" over %.0f frames turned >= %.0f deg, widest %.1f deg", double(turned.size()), gp.min_yaw_span_deg, widest) +
+      Fmt(" (needs >= %.3f)", gp.min_parallax);
   const bool ok = r >= policy.geometry.min_parallax;
   return Make("geometry", ok, Ramp(r, policy.geometry.min_parallax, true), ok ? "geometry.parallax" : "geometry.planar", detail);
 }
@@ -382,8 +409,13 @@ CheckResult CheckContinuity(Obs obs, const Policy& policy) {
                   Fmt("descriptor distance %.3f between sampled frames (at most %.2f)", max_dist, cp.max_identity_distance));
     }
   }
-  // Landmark motion bound and slideshow pattern.
-  float max_speed = 0;
+  // Landmark motion bound (issue 13: over >= speed_window_ms, one- or
+  // two-frame mis-fits near profile or at low mesh confidence left out;
+  // near profile the mesh snaps between mirrored fits, so speeds are judged
+  // within +-45 degrees only) and slideshow pattern.
+  const std::vector<char> glitch = UnreliableMeshJumps(obs, cp.glitch_min_yaw_deg, cp.glitch_mesh_confidence);
+  const float max_speed =
+      WindowedPeakSpeeds(obs, SmoothedYaw(obs), glitch, cp.speed_window_ms, kReliableYawDeg, cp.cut_ied).landmark_ied_per_s;
   int frozen = 0, run = 0, diffs = 0;
   bool slideshow = false;
   const FrameObservation* prev = nullptr;
@@ -392,20 +424,8 @@ CheckResult CheckContinuity(Obs obs, const Policy& policy) {
       ++diffs;
       if (o.frame_difference < cp.frozen_difference) ++frozen, ++run;
     }
-    if (o.has_mesh && prev && prev->landmarks.size() == o.landmarks.size() && !o.landmarks.empty()) {
-      // Scale: inter-eye distance, floored by the face width (the eyes
-      // close up in profile and would inflate the speed).
-      const float ied = std::max({1.0f, 0.5f * (o.inter_eye_distance + prev->inter_eye_distance),
-                                  0.35f * 0.5f * (o.box.width + prev->box.width)});
-      float d = 0;
-      for (std::size_t k = 0; k < o.landmarks.size(); ++k) d += float(cv::norm(o.landmarks[k] - prev->landmarks[k]));
-      d /= float(o.landmarks.size()) * ied;
-      const float dt = std::max<float>(1.0f, float(o.timestamp_ms - prev->timestamp_ms)) / 1000.0f;
-      // Near profile the mesh snaps between mirrored fits (yaw flips sign,
-      // the box jumps): landmark speed is judged within +-45 degrees only.
-      if (std::abs(o.pose.yaw_deg) <= kReliableYawDeg && std::abs(prev->pose.yaw_deg) <= kReliableYawDeg) {
-        max_speed = std::max(max_speed, d / dt);
-      }
+    if (o.has_mesh && prev) {
+      const float d = LandmarkDisplacement(*prev, o);
       if (run >= cp.frozen_run_frames && o.frame_difference >= cp.frozen_difference && d >= cp.jump_ied) slideshow = true;
     }
     if (o.frame_difference >= cp.frozen_difference) run = 0;
@@ -496,6 +516,15 @@ CheckResult CheckReplay(Obs obs, const Challenge& ch, const Policy& policy) {
       else if (fg >= need) reason = "replay.glare";
     }
     score = std::min({score, sm, sb, sg});
+    // A screen edge that moves with the face across the capture (issue 13).
+    const EdgeFollowing ef = ScreenEdgeFollowsFace(obs, rp.edge_min_persistence, rp.edge_min_face_motion,
+                                                   rp.edge_max_relative_motion);
+    detail += Fmt(", edges moving with the face on %.0f of %.0f decided sides", ef.sides_following, ef.sides_decided);
+    if (ef.sides_decided > 0) detail += Fmt(" (offset/face motion %.2f, flagged <= %.2f)", ef.best_ratio, rp.edge_max_relative_motion);
+    if (ef.sides_following > 0) {
+      if (reason == "replay.ok") reason = "replay.screen_edge_follows_face";
+      score = std::min(score, 0.5f * std::clamp(ef.best_ratio / std::max(rp.edge_max_relative_motion, 1e-3f), 0.0f, 0.98f));
+    }
   }
   const bool ok = reason == "replay.ok";
   return Make("replay", ok, ok ? std::max(score, 0.5f) : std::min(score, 0.49f), reason, detail);
@@ -545,6 +574,136 @@ CheckResult CheckMaskCg(Obs obs, const Policy& policy) {
 }
 
 }  // namespace
+
+float LandmarkDisplacement(const FrameObservation& a, const FrameObservation& b) {
+  if (!a.has_mesh || !b.has_mesh || a.landmarks.empty() || a.landmarks.size() != b.landmarks.size()) return -1;
+  const float ied = std::max({1.0f, 0.5f * (a.inter_eye_distance + b.inter_eye_distance),
+                              0.35f * 0.5f * (a.box.width + b.box.width)});
+  float d = 0;
+  for (std::size_t k = 0; k < a.landmarks.size(); ++k) d += float(cv::norm(a.landmarks[k] - b.landmarks[k]));
+  return d / (float(a.landmarks.size()) * ied);
+}
+
+std::vector<char> UnreliableMeshJumps(Obs obs, float glitch_min_yaw_deg, float glitch_mesh_confidence) {
+  std::vector<char> glitch(obs.size(), 0);
+  std::vector<int> mesh;
+  for (std::size_t i = 0; i < obs.size(); ++i) {
+    if (obs[i].has_mesh && !obs[i].landmarks.empty()) mesh.push_back(int(i));
+  }
+  // A run of 1 or 2 frames (b..) between mesh frames a and c: the run is a
+  // jump when each of its frames is farther from both a and c than twice
+  // the a-c distance (a and c agree: no motion across the run), by
+  // landmarks (>= 0.1 inter-eye distance) or by yaw (>= 10 degrees).
+  constexpr float kMinJumpIed = 0.1f, kMinJumpDeg = 10.0f;
+  for (std::size_t k = 1; k < mesh.size(); ++k) {
+    for (std::size_t len = 1; len <= 2 && k + len < mesh.size(); ++len) {
+      const FrameObservation& a = obs[std::size_t(mesh[k - 1])];
+      const FrameObservation& c = obs[std::size_t(mesh[k + len])];
+      const float ac = LandmarkDisplacement(a, c), ac_yaw = std::abs(a.pose.yaw_deg - c.pose.yaw_deg);
+      bool jump = ac >= 0, unreliable = false;
+      bool by_landmarks = true, by_yaw = true;
+      for (std::size_t r = 0; r < len && jump; ++r) {
+        const FrameObservation& b = obs[std::size_t(mesh[k + r])];
+        const float ab = LandmarkDisplacement(a, b), bc = LandmarkDisplacement(b, c);
+        if (ab < 0 || bc < 0) { jump = false; break; }
+        const float m = std::min(ab, bc);
+        by_landmarks = by_landmarks && m >= kMinJumpIed && ac <= 0.5f * m;
+        const float m_yaw = std::min(std::abs(a.pose.yaw_deg - b.pose.yaw_deg), std::abs(b.pose.yaw_deg - c.pose.yaw_deg));
+        by_yaw = by_yaw && m_yaw >= kMinJumpDeg && ac_yaw <= 0.5f * m_yaw;
+        unreliable = unreliable || b.mesh_confidence < glitch_mesh_confidence || std::abs(b.pose.yaw_deg) >= glitch_min_yaw_deg;
+      }
+      if (!jump || !(by_landmarks || by_yaw)) continue;
+      unreliable = unreliable || std::abs(a.pose.yaw_deg) >= glitch_min_yaw_deg ||
+                   std::abs(c.pose.yaw_deg) >= glitch_min_yaw_deg;
+      for (std::size_t r = 0; r < len; ++r) {
+        char& g = glitch[std::size_t(mesh[k + r])];
+        g = std::max<char>(g, unreliable ? kUnreliableMeshJump : kReliableMeshJump);
+      }
+      break;
+    }
+  }
+  return glitch;
+}
+
+PeakSpeeds WindowedPeakSpeeds(Obs obs, std::span<const float> yaw, const std::vector<char>& skip,
+                              std::int64_t window_ms, float max_abs_yaw, float step_ied) {
+  PeakSpeeds out;
+  std::vector<int> use;
+  for (std::size_t i = 0; i < obs.size(); ++i) {
+    if (!obs[i].has_mesh || (i < skip.size() && skip[i] == kUnreliableMeshJump)) continue;
+    if (std::abs(obs[i].pose.yaw_deg) > max_abs_yaw || (i < yaw.size() && std::abs(yaw[i]) > max_abs_yaw)) {
+      use.push_back(-1);  // a break: no speed is measured across a frame beyond the reliable yaw
+      continue;
+    }
+    use.push_back(int(i));
+  }
+  for (std::size_t k = 0; k < use.size(); ++k) {
+    if (use[k] < 0) continue;
+    const FrameObservation& a = obs[std::size_t(use[k])];
+    // A jump away and back between trusted frames (an injected frame) is
+    // judged at the frame rate: the window would average it away.
+    // So is a jump of at least `step_ied` between consecutive frames (a
+    // cut: mesh jitter (noise floor 0.01-0.06) and real motion (<= 0.35 a
+    // frame at 15 fps) do not move that far).
+    const bool spike = std::size_t(use[k]) < skip.size() && skip[std::size_t(use[k])] == kReliableMeshJump;
+    for (std::size_t m : {k - 1, k + 1}) {
+      if (m >= use.size() || use[m] < 0) continue;
+      const FrameObservation& b = obs[std::size_t(use[m])];
+      const float dt = float(std::max<std::int64_t>(1, std::abs(b.timestamp_ms - a.timestamp_ms))) / 1000.0f;
+      const float d = LandmarkDisplacement(a, b);
+      if (!spike && d < step_ied) continue;
+      if (d >= 0) out.landmark_ied_per_s = std::max(out.landmark_ied_per_s, d / dt);
+      if (std::size_t(use[k]) < yaw.size() && std::size_t(use[m]) < yaw.size()) {
+        out.yaw_deg_per_s = std::max(out.yaw_deg_per_s, std::abs(yaw[std::size_t(use[m])] - yaw[std::size_t(use[k])]) / dt);
+      }
+    }
+    for (std::size_t m = k + 1; m < use.size(); ++m) {
+      if (use[m] < 0) break;
+      const FrameObservation& b = obs[std::size_t(use[m])];
+      const std::int64_t dt_ms = b.timestamp_ms - a.timestamp_ms;
+      if (dt_ms < std::max<std::int64_t>(1, window_ms)) continue;
+      const float dt = float(dt_ms) / 1000.0f;
+      const float d = LandmarkDisplacement(a, b);
+      if (d >= 0) out.landmark_ied_per_s = std::max(out.landmark_ied_per_s, d / dt);
+      if (std::size_t(use[k]) < yaw.size() && std::size_t(use[m]) < yaw.size()) {
+        out.yaw_deg_per_s = std::max(out.yaw_deg_per_s, std::abs(yaw[std::size_t(use[m])] - yaw[std::size_t(use[k])]) / dt);
+      }
+      break;
+    }
+  }
+  return out;
+}
+
+EdgeFollowing ScreenEdgeFollowsFace(Obs obs, float min_persistence, float min_face_motion,
+                                    float max_relative_motion) {
+  EdgeFollowing out;
+  auto range = [](std::vector<float> v) { return Percentile(v, 0.9f) - Percentile(v, 0.1f); };
+  std::vector<float> widths;
+  int measured = 0;
+  for (const auto& o : obs) {
+    if (!o.has_face || o.border < 0) continue;
+    ++measured;
+    widths.push_back(o.box.width);
+  }
+  const float unit = std::max(1.0f, Median(widths));
+  for (std::size_t side = 0; side < 4; ++side) {
+    std::vector<float> face, relative;
+    for (const auto& o : obs) {
+      if (!o.has_face || o.border < 0 || o.border_edge[side] < 0) continue;
+      const float c = side == 0 ? o.box.x : side == 1 ? o.box.x + o.box.width : side == 2 ? o.box.y : o.box.y + o.box.height;
+      face.push_back(c / unit);
+      relative.push_back((o.border_edge[side] - c) / unit);
+    }
+    if (face.size() < 5 || float(face.size()) < min_persistence * float(measured)) continue;
+    const float face_motion = range(face);
+    if (face_motion < min_face_motion) continue;  // a still face: cannot tell a screen edge from the background
+    ++out.sides_decided;
+    const float ratio = range(relative) / face_motion;
+    if (out.best_ratio < 0 || ratio < out.best_ratio) out.best_ratio = ratio;
+    if (ratio <= max_relative_motion) ++out.sides_following;
+  }
+  return out;
+}
 
 float PlanarityResidual(const std::vector<cv::Point2f>& a, const std::vector<cv::Point2f>& b, float scale) {
   if (a.size() != b.size() || a.size() < 8 || scale <= 0) return -1;

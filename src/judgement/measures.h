@@ -60,6 +60,51 @@ FrameObservation ObserveFrame(int index, std::int64_t timestamp_ms, const cv::Ma
 // widths (box to box). Farther faces are bystanders. 0 when none.
 float NearFaceRatio(const FrameObservation& o, float bystander_gap);
 
+// Issue 13, speeds. Mean landmark displacement between two mesh frames in
+// inter-eye distances (scale floored at 0.35 face widths: the eyes close up
+// in profile). < 0 when the frames cannot be compared.
+float LandmarkDisplacement(const FrameObservation& a, const FrameObservation& b);
+// Frames whose mesh is a one- or two-frame mis-fit: they jump away from the
+// mesh frames on both sides, which agree with each other (landmarks or yaw),
+// and the fit is unreliable there (|yaw| >= glitch_min_yaw_deg on any of
+// the frames involved, or mesh confidence below glitch_mesh_confidence).
+// Per frame: kUnreliableMeshJump = left out of the speeds; kReliableMeshJump
+// = the same jump between trusted frames (an injected frame, or a confident
+// mis-fit), judged frame to frame; 0 otherwise.
+inline constexpr char kUnreliableMeshJump = 1, kReliableMeshJump = 2;
+std::vector<char> UnreliableMeshJumps(std::span<const FrameObservation> obs, float glitch_min_yaw_deg,
+                                      float glitch_mesh_confidence);
+// Peak speeds between mesh frames at least `window_ms` apart (each frame
+// paired with the first later one that far), frames flagged kUnreliableMeshJump in `skip` and
+// frames beyond +-max_abs_yaw left out. `yaw` gives each frame's yaw (the
+// 3-frame median); landmark speed in inter-eye distances / s, yaw in deg/s.
+// Judged frame to frame as well: frames flagged kReliableMeshJump, and
+// consecutive frames whose landmarks moved >= step_ied (a cut).
+struct PeakSpeeds {
+  float landmark_ied_per_s = 0;
+  float yaw_deg_per_s = 0;
+};
+PeakSpeeds WindowedPeakSpeeds(std::span<const FrameObservation> obs, std::span<const float> yaw,
+                              const std::vector<char>& skip, std::int64_t window_ms, float max_abs_yaw,
+                              float step_ied);
+
+// Issue 13, screen cue: long straight edges that accompany the face across
+// the capture. Per side (left, right, top, bottom) over the frames where the
+// border was measured: the edge must be present on at least
+// `min_persistence` of them (and >= 5), the face must move along that axis
+// (10th-90th percentile range >= `min_face_motion` face widths: else the
+// side is undecided), and the edge's offset from the face must vary less
+// than `max_relative_motion` x the face's own motion: it moves with the
+// face, as a screen's bezel or a phone's frame does around a replayed face,
+// where a background edge stays put while the head moves.
+struct EdgeFollowing {
+  int sides_following = 0;   // sides whose edge moves with the face
+  int sides_decided = 0;     // sides persistent enough with enough face motion
+  float best_ratio = -1;     // the smallest relative/face motion ratio among decided sides
+};
+EdgeFollowing ScreenEdgeFollowsFace(std::span<const FrameObservation> obs, float min_persistence,
+                                    float min_face_motion, float max_relative_motion);
+
 // Residual RMS of the best homography mapping `a` to `b`, in units of
 // `scale` (inter-eye distance). < 0 when it cannot be computed.
 float PlanarityResidual(const std::vector<cv::Point2f>& a, const std::vector<cv::Point2f>& b,

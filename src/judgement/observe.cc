@@ -247,6 +247,13 @@ void MeasureFaceImage(const cv::Mat& bgr, const cv::Mat& grey, const cv::Rect2f&
       const float fx0 = float((face.x - ai.x) * s), fy0 = float((face.y - ai.y) * s);
       const float fx1 = fx0 + float(face.width * s), fy1 = fy0 + float(face.height * s);
       bool side_found[4] = {false, false, false, false};  // left, right, top, bottom
+      // The edge nearest the face on each side, back in image pixels.
+      auto keep_nearest = [&](int side, float pos_scaled, float face_edge_scaled) {
+        const float pos = float(side < 2 ? ai.x : ai.y) + pos_scaled / float(s);
+        float& e = o.border_edge[std::size_t(side)];
+        const float face_edge = float(side < 2 ? ai.x : ai.y) + face_edge_scaled / float(s);
+        if (e < 0 || std::abs(pos - face_edge) < std::abs(e - face_edge)) e = pos;
+      };
       for (const auto& L : lines) {
         const float dx = float(L[2] - L[0]), dy = float(L[3] - L[1]);
         const float mx = (L[0] + L[2]) * 0.5f, my = (L[1] + L[3]) * 0.5f;
@@ -255,12 +262,12 @@ void MeasureFaceImage(const cv::Mat& bgr, const cv::Mat& grey, const cv::Rect2f&
         // Lines must span the face's extent, not merely touch the image edge.
         const float margin = 2.0f;
         if (vertical && my > fy0 && my < fy1 && mx > margin && mx < scaled.cols - margin) {
-          if (mx < fx0) side_found[0] = true;
-          if (mx > fx1) side_found[1] = true;
+          if (mx < fx0) side_found[0] = true, keep_nearest(0, mx, fx0);
+          if (mx > fx1) side_found[1] = true, keep_nearest(1, mx, fx1);
         }
         if (horizontal && mx > fx0 && mx < fx1 && my > margin && my < scaled.rows - margin) {
-          if (my < fy0) side_found[2] = true;
-          if (my > fy1) side_found[3] = true;
+          if (my < fy0) side_found[2] = true, keep_nearest(2, my, fy0);
+          if (my > fy1) side_found[3] = true, keep_nearest(3, my, fy1);
         }
       }
       o.border = float(side_found[0] + side_found[1] + side_found[2] + side_found[3]) / 4.0f;

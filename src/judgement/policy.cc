@@ -48,6 +48,8 @@ template <class F>
 void Visit(GeometryPolicy& p, F&& f) {
   f("min_yaw_span_deg", p.min_yaw_span_deg);
   f("min_parallax", p.min_parallax);
+  f("min_turn_frames", p.min_turn_frames);
+  f("noise_max_yaw_deg", p.noise_max_yaw_deg);
 }
 template <class F>
 void Visit(ContinuityPolicy& p, F&& f) {
@@ -55,6 +57,10 @@ void Visit(ContinuityPolicy& p, F&& f) {
   f("identity_samples", p.identity_samples);
   f("identity_max_yaw_deg", p.identity_max_yaw_deg);
   f("max_speed_ied_per_s", p.max_speed_ied_per_s);
+  f("speed_window_ms", p.speed_window_ms);
+  f("glitch_min_yaw_deg", p.glitch_min_yaw_deg);
+  f("glitch_mesh_confidence", p.glitch_mesh_confidence);
+  f("cut_ied", p.cut_ied);
   f("max_missing_face_frames", p.max_missing_face_frames);
   f("frozen_difference", p.frozen_difference);
   f("frozen_run_frames", p.frozen_run_frames);
@@ -72,6 +78,9 @@ void Visit(ReplayPolicy& p, F&& f) {
   f("border_every_n_frames", p.border_every_n_frames);
   f("glare_threshold", p.glare_threshold);
   f("min_flagged_frames_pct", p.min_flagged_frames_pct);
+  f("edge_min_persistence", p.edge_min_persistence);
+  f("edge_min_face_motion", p.edge_min_face_motion);
+  f("edge_max_relative_motion", p.edge_max_relative_motion);
 }
 template <class F>
 void Visit(MaskPolicy& p, F&& f) {
@@ -218,6 +227,9 @@ Status Validate(const Policy& p) {
     return bad("replay.display_tolerance_ms must be 0..5000");
   if (p.replay.border_every_n_frames < 1) return bad("replay.border_every_n_frames must be >= 1");
   if (p.continuity.identity_samples < 0) return bad("continuity.identity_samples must be >= 0");
+  if (p.continuity.speed_window_ms < 0 || p.continuity.speed_window_ms > 1000)
+    return bad("continuity.speed_window_ms must be 0..1000");
+  if (p.geometry.min_turn_frames < 1) return bad("geometry.min_turn_frames must be >= 1");
   static const std::set<std::string> kChecks = {"capture", "actions", "face_angle", "geometry",
                                                 "continuity", "replay", "photo", "mask_cg", "pad_model"};
   for (const auto& r : p.combine.required) {

@@ -66,16 +66,24 @@ struct ActionPolicy {
 
 struct GeometryPolicy {
   // Geometry (planarity) is measured between the frame closest to the
-  // neutral yaw and the frames of largest yaw departure, when that departure
-  // is at least this large (below it, FaceMesh noise and a real head's
-  // parallax are of the same size: measured on the bona fide clips).
-  float min_yaw_span_deg = 20.0f;
+  // neutral yaw and every frame turned at least this far from it (issue 13:
+  // below 30 degrees the mesh's landmarks read 0.16-0.19 on real heads and
+  // 0.17 on a flat photographed screen: not measurable, n/a).
+  float min_yaw_span_deg = 30.0f;
   // Parallax = RMS residual of the best homography over the rigid mesh
-  // points, in inter-eye distances, divided by sin(yaw span). A flat picture
-  // fits a plane; a real head shows parallax. Below this: geometry.planar.
-  // Measured (docs/ANTISPOOFING.md): real turns 0.34, a turned flat photo
-  // 0.13, a replay screen 0.02.
-  float min_parallax = 0.2f;
+  // points, net of the capture's noise floor, in inter-eye distances,
+  // divided by sin(turn). A flat picture fits a plane; a real head shows
+  // parallax. Below this: geometry.planar. Measured (docs/ANTISPOOFING.md,
+  // issue 13): real heads turned >= 30 degrees 0.223-0.531 (4 sources),
+  // flat recordings 0.014-0.034; 15 % below the lowest bona fide.
+  float min_parallax = 0.19f;
+  // Issue 13: the parallax is the median over every frame turned by at
+  // least min_yaw_span_deg (at least min_turn_frames of them, else not
+  // measurable: n/a), of the residual net of the capture's own noise floor:
+  // the median residual of the frames within noise_max_yaw_deg of the
+  // reference pose (mesh jitter, expressions, speech).
+  int min_turn_frames = 3;
+  float noise_max_yaw_deg = 5.0f;
 };
 
 struct ContinuityPolicy {
@@ -83,6 +91,24 @@ struct ContinuityPolicy {
   int identity_samples = 2;            // near-frontal frames spread over the capture (2: the first and the last) described and compared with the quality best frames (a descriptor costs ~13 ms)
   float identity_max_yaw_deg = 25.0f;  // only frames this near frontal are compared
   float max_speed_ied_per_s = 12.0f;   // landmark speed bound, inter-eye distances / s
+  // Speeds (landmarks here, yaw in face_angle) are measured between frames
+  // at least this far apart, not between consecutive frames: mesh jitter
+  // divided by a 33 ms frame interval read as fast motion at the camera's
+  // rate (issue 13). 120 ms = 2 frames at 15 fps, 4 at 30 fps.
+  std::int64_t speed_window_ms = 120;
+  // A mesh frame that jumps away from both neighbours, which agree with
+  // each other (a one-frame mis-fit, not motion), is left out of the speeds
+  // when it is unreliable: any of the three frames at |yaw| >= this
+  // (mirrored fits near profile) or the frame's mesh confidence below
+  // glitch_mesh_confidence. The same spike between confident frontal
+  // frames stays motion (an injected frame is caught).
+  float glitch_min_yaw_deg = 30.0f;
+  // ... and a jump of at least this many inter-eye distances between two
+  // consecutive frames is judged frame to frame (a cut between two
+  // recordings; the window would dilute it). Real motion moved at most
+  // 5.2 IED/s over 120 ms on the data (0.35 a frame at 15 fps, 0.17 at 30).
+  float cut_ied = 0.5f;
+  float glitch_mesh_confidence = 0.5f;
   int max_missing_face_frames = 2;     // frames without a face tolerated (blinks of the detector)
   float frozen_difference = 0.12f;     // mean |grey diff| (64x64 thumbnail) below this = frozen frame (duplicates ~0; a live 25 fps clip >= 0.2)
   int frozen_run_frames = 4;           // a run this long of frozen frames ...
@@ -119,6 +145,14 @@ struct ReplayPolicy {
   int border_every_n_frames = 3;       // the border (Canny + Hough, the costliest image measure) is measured on every Nth frame; its flagged fraction is over those
   float glare_threshold = 0.04f;       // specular blob fraction above which glare is flagged
   int min_flagged_frames_pct = 30;     // a cue counts when this % of frames show it
+  // Screen edge moving with the face (issue 13, ScreenEdgeFollowsFace): an
+  // edge on one side of the face in >= edge_min_persistence of the measured
+  // frames, the face moving >= edge_min_face_motion face widths (10th-90th
+  // percentile) along that axis, the edge's offset from the face varying
+  // <= edge_max_relative_motion x that motion.
+  float edge_min_persistence = 0.6f;
+  float edge_min_face_motion = 0.15f;
+  float edge_max_relative_motion = 0.35f;
 };
 
 struct MaskPolicy {

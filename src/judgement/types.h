@@ -142,6 +142,10 @@ struct FrameObservation {
   float bg_r = 0, bg_g = 0, bg_b = 0;        // mean colour around the face
   float moire = 0;              // high-frequency spectral peak ratio on the face
   float border = 0;             // straight long edges framing the face, 0..1; -1 = not measured on this frame
+  // Issue 13: where those edges are, per side (left, right, top, bottom):
+  // the image x (left/right) or y (top/bottom) of the edge nearest the face,
+  // in pixels; -1 = no edge on that side (or not measured).
+  std::array<float, 4> border_edge = {-1, -1, -1, -1};
   float glare = 0;              // fraction of saturated specular blobs on the face
   // Mean absolute grey difference to the previous frame (face region),
   // 0..255; -1 for the first frame.

@@ -167,10 +167,18 @@ Result<Policy> ParsePolicy(std::string_view json_text) {
       return Status(StatusCode::kInvalidArgument, "policy.bad_value",
                     "tiers.medium_from must be below tiers.high_from");
     }
-    // R-SRV-DL-3: a high-risk user always gets an active challenge.
+    // R-SRV-DL-3: a high-risk user always gets an active challenge. The
+    // passive tier's decision is weaker (docs/ANTISPOOFING.md, "Passive
+    // tier": it accepts motion a deepfake video shows and has no challenge
+    // a recording cannot follow), so a medium-risk user gets one as well.
     if (p.high.asd_type == AsdType::kPassive) {
       return Status(StatusCode::kInvalidArgument, "policy.bad_value",
                     "tiers.high.asd_type must not be passive (R-SRV-DL-3)");
+    }
+    if (p.medium.asd_type == AsdType::kPassive) {
+      return Status(StatusCode::kInvalidArgument, "policy.bad_value",
+                    "tiers.medium.asd_type must not be passive: the passive decision is the weaker one, "
+                    "only for the low risk tier (docs/ANTISPOOFING.md, R-SRV-DL-3)");
     }
   }
   LG_RETURN_IF_ERROR(root.status());

@@ -32,8 +32,14 @@ TEST(PolicyTest, ShippedDefaultsArePinned) {
   EXPECT_FLOAT_EQ(p.action.nod_pitch_deg, 10.0f);
   EXPECT_TRUE(p.action.eye_openness_from_iris);
   EXPECT_FLOAT_EQ(p.action.iris_gate, 0.9f);
-  EXPECT_FLOAT_EQ(p.geometry.min_yaw_span_deg, 20.0f);
-  EXPECT_FLOAT_EQ(p.geometry.min_parallax, 0.2f);
+  EXPECT_FLOAT_EQ(p.geometry.min_yaw_span_deg, 30.0f);  // issue 13: measurable turn
+  EXPECT_FLOAT_EQ(p.geometry.min_parallax, 0.19f);
+  EXPECT_EQ(p.geometry.min_turn_frames, 3);
+  EXPECT_FLOAT_EQ(p.geometry.noise_max_yaw_deg, 5.0f);
+  EXPECT_EQ(p.continuity.speed_window_ms, 120);
+  EXPECT_FLOAT_EQ(p.continuity.glitch_min_yaw_deg, 30.0f);
+  EXPECT_FLOAT_EQ(p.continuity.glitch_mesh_confidence, 0.5f);
+  EXPECT_FLOAT_EQ(p.continuity.cut_ied, 0.5f);
   EXPECT_FLOAT_EQ(p.continuity.max_identity_distance, 0.6f);
   EXPECT_EQ(p.continuity.identity_samples, 2);
   EXPECT_FLOAT_EQ(p.continuity.max_speed_ied_per_s, 12.0f);
@@ -83,6 +89,12 @@ TEST(PolicyTest, RefusesTyposWrongTypesAndBadValues) {
   EXPECT_EQ(PolicyFromJson(R"({"challenge": {"actions": ["wink"]}})").status().reason(), "policy.bad_value");
   EXPECT_EQ(PolicyFromJson(R"({"capture": {"min_frames": 0}})").status().reason(), "policy.bad_value");
   EXPECT_EQ(PolicyFromJson(R"({"combine": {"required": ["telepathy"]}})").status().reason(), "policy.bad_value");
+  // Issue 13 fields: a negative or second-long speed window, a turn needing
+  // no frame, are refused.
+  EXPECT_EQ(PolicyFromJson(R"({"continuity": {"speed_window_ms": -5}})").status().reason(), "policy.bad_value");
+  EXPECT_EQ(PolicyFromJson(R"({"continuity": {"speed_window_ms": 5000}})").status().reason(), "policy.bad_value");
+  EXPECT_EQ(PolicyFromJson(R"({"geometry": {"min_turn_frames": 0}})").status().reason(), "policy.bad_value");
+  EXPECT_TRUE(PolicyFromJson(R"({"continuity": {"speed_window_ms": 0}})").ok());
 }
 
 }  // namespace

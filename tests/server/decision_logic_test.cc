@@ -146,6 +146,24 @@ TEST(PolicyParseTest, HighTierMustNotBePassive) {
   EXPECT_NE(p.status().message().find("R-SRV-DL-3"), std::string::npos);
 }
 
+// Issue 13: the passive decision is the weaker one (a still real face is
+// refused, half the deepfake videos tried pass): never for medium risk.
+TEST(PolicyParseTest, MediumTierMustNotBePassive) {
+  const char* json = R"({"version":1,"score":{},"tiers":{"medium_from":10,"high_from":20,
+    "low":{"asd_type":"passive"},"medium":{"asd_type":"passive"},
+    "high":{"asd_type":"actions","challenge_length":2}},"lockout":{}})";
+  auto p = ParsePolicy(json);
+  ASSERT_FALSE(p.ok());
+  EXPECT_EQ(p.status().reason(), "policy.bad_value");
+  EXPECT_NE(p.status().message().find("tiers.medium.asd_type must not be passive"), std::string::npos);
+  // The same file with an active medium tier loads.
+  auto ok = ParsePolicy(R"({"version":1,"score":{},"tiers":{"medium_from":10,"high_from":20,
+    "low":{"asd_type":"passive"},"medium":{"asd_type":"actions","challenge_length":1},
+    "high":{"asd_type":"actions","challenge_length":2}},"lockout":{}})");
+  ASSERT_TRUE(ok.ok()) << ok.status().message();
+  EXPECT_EQ(ok->medium.asd_type, AsdType::kActions);
+}
+
 TEST(PolicyParseTest, UnknownKeyAndBadTier) {
   auto p = ParsePolicy(R"({"version":1,"scroe":{}})");
   ASSERT_FALSE(p.ok());
