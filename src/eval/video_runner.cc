@@ -380,7 +380,7 @@ Table VideoSourceTable(const VideoReport& report, FusionRule rule, double thresh
     std::size_t genuine = 0, rejected = 0, impostors = 0, accepted = 0;
   };
   std::map<std::string, Counts> per;
-  Counts all;
+  Counts all, cross_clip;  // cross_clip: genuine pairs of two different clips of one person
   const auto& sg = report.segments;
   for (std::size_t i = 0; i < sg.size(); ++i) {
     for (std::size_t j = i + 1; j < sg.size(); ++j) {
@@ -388,6 +388,7 @@ Table VideoSourceTable(const VideoReport& report, FusionRule rule, double thresh
       const bool accepted = FusedDistance(rule, sg[i], sg[j]) <= threshold;
       std::vector<Counts*> into = {&all};
       if (source_of(sg[i].clip) == source_of(sg[j].clip)) into.push_back(&per[source_of(sg[i].clip)]);
+      if (genuine && sg[i].clip != sg[j].clip) into.push_back(&cross_clip);
       for (Counts* c : into) {
         if (genuine) {
           ++c->genuine;
@@ -409,6 +410,7 @@ Table VideoSourceTable(const VideoReport& report, FusionRule rule, double thresh
   };
   row("pooled", all);
   for (const auto& [name, c] : per) row(name, c);
+  row("different clips of one person", cross_clip);
   return t;
 }
 

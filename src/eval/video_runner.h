@@ -124,7 +124,8 @@ struct VideoReport {
 nlohmann::json VideoOperatingPointScores(const VideoReport& report, std::size_t lowest_impostors = 200);
 
 // Per source (the clip's parent folder; a pair belongs to a source when
-// both of its clips do) under one rule, decisions at `threshold`.
+// both of its clips do) under one rule, decisions at `threshold`; last row:
+// the genuine pairs of two different clips of one person (--same-person).
 Table VideoSourceTable(const VideoReport& report, FusionRule rule, double threshold);
 
 // Reasons: eval.no_clips, video.* of vision::ForEachVideoFrame, models.*.
