@@ -404,8 +404,9 @@ ApiResponse Service::CaptureStep(const ApiRequest& r) {
     distance = Distance(cmp->reference, cmp->probe);
     // The probe is always a fused live template; the reference is one too
     // when it was enrolled live ("capture"), else a batch-imported photo
-    // template: each pairing has its own threshold (issue 14,
-    // docs/EVALUATION.md "Multi-frame templates in the server").
+    // template: each pairing has its own threshold (R-SRV-CMP-1 "score
+    // against a threshold policy"; issue 14, docs/EVALUATION.md
+    // "Multi-frame templates in the server").
     const bool live_reference = cmp->source == "capture";
     compare_threshold = live_reference ? settings.live_compare_threshold : settings.batch_compare_threshold;
     compare_kind = live_reference ? "live" : "batch";
