@@ -2,6 +2,7 @@
 // identity-labelled image tree; the evaluation run that justifies the
 // comparison threshold (X.1279 section 11 item 2). Prints a table (or JSON
 // with --json) and writes CSV, JSON and an HTML report with DET curves.
+#include <filesystem>
 #include <iostream>
 #include <string>
 #include <vector>
@@ -44,6 +45,7 @@ struct Args {
   double min_face_width = 0;
   double max_abs_yaw = 0;
   double min_sharpness = 0;
+  std::string cv;  // "source": leave-one-source-out cross-validation of the thresholds
   bool json = false;
   bool quiet = false;
   int threads = 2;
@@ -79,8 +81,21 @@ int Run(const Args& a) {
     std::cerr << "eval verify: " << report.status().reason() << ": " << report.status().message() << "\n";
     return ExitFor(report.status());
   }
+  std::vector<livegate::eval::CvResult> cv;
+  if (a.cv == "source") {
+    auto r = livegate::eval::CrossValidateBySource(*report);
+    if (!r.ok()) {
+      std::cerr << "eval verify: " << r.status().reason() << ": " << r.status().message() << "\n";
+      return ExitFor(r.status());
+    }
+    cv = std::move(r).value();
+  }
   if (!a.out.empty()) {
     auto st = livegate::eval::WriteVerifyReport(*report, a.out);
+    if (st.ok() && !a.cv.empty()) {
+      st = livegate::eval::WriteTextFile(std::filesystem::path(a.out) / "cross_validation.json",
+                                         livegate::eval::ToJson(cv).dump(2) + "\n");
+    }
     if (!st.ok()) {
       std::cerr << "eval verify: " << st.reason() << ": " << st.message() << "\n";
       return livegate::cli::kExitBadInput;
@@ -89,6 +104,7 @@ int Run(const Args& a) {
   if (a.json) {
     nlohmann::json j = livegate::eval::ToJson(*report);
     if (!a.aligned_chips) j["detector"] = a.detector;
+    if (!a.cv.empty()) j["cross_validation"] = livegate::eval::ToJson(cv);
     std::cout << j.dump(2) << "\n";
   } else {
     std::cout << "mode " << report->mode << (a.aligned_chips ? "" : ", detector " + a.detector) << ", threshold " << report->threshold << ", "
@@ -99,6 +115,11 @@ int Run(const Args& a) {
               << livegate::eval::TableText(livegate::eval::OperatingPointTable(*report))
               << "\nidentities with the highest FNMR at each pooled operating point\n"
               << livegate::eval::TableText(livegate::eval::WorstIdentityTable(*report, 5));
+    if (!a.cv.empty()) {
+      std::cout << "\nleave-one-source-out cross-validation of the threshold rule (operating point of the other "
+                   "sources, rounded down to 0.01) next to the in-sample (all sources) threshold\n"
+                << livegate::eval::TableText(livegate::eval::CrossValidationTable(cv));
+    }
     if (!a.out.empty()) std::cout << "reports: " << a.out << "/{summary.csv,summary.json,det.csv,pairs.csv,images.csv,report.html}\n";
   }
   return livegate::cli::kExitOk;
@@ -141,6 +162,10 @@ livegate::cli::Registration reg([](CLI::App& app) {
                   "BlazeFace: front_then_back (front 128 model, back 256 model as fallback), back_only, front_only")
       ->check(CLI::IsMember({"front_then_back", "back_only", "front_only"}))
       ->capture_default_str();
+  cmd->add_option("--cv", args->cv,
+                  "Cross-validate the threshold rule: 'source' = leave one source out (the threshold for each "
+                  "source is set on the others; written to cross_validation.json)")
+      ->check(CLI::IsMember({"source"}));
   cmd->add_flag("--json", args->json, "Print the full summary as JSON");
   cmd->add_flag("--quiet", args->quiet, "No progress on stderr");
   cmd->callback([args] { livegate::cli::SetExitCode(Run(*args)); });

@@ -26,6 +26,7 @@ struct Args {
   int frames = 5;
   std::string models;
   std::string out;
+  std::string scores;  // operating-point scores of the threshold-setting rules
   bool mirror = false;
   bool json = false;
 };
@@ -51,8 +52,8 @@ int Run(const Args& a) {
   if (!a.models.empty()) o.analyzer.model_dir = a.models;
   o.fmr_targets = livegate::eval::DefaultFmrTargets();
   for (const auto& tier : livegate::default_policy::kTiers) {
-    if (std::find(o.thresholds.begin(), o.thresholds.end(), tier.compare_threshold) == o.thresholds.end()) {
-      o.thresholds.push_back(tier.compare_threshold);
+    for (double t : {tier.compare_threshold, tier.live_compare_threshold, tier.batch_compare_threshold}) {
+      if (std::find(o.thresholds.begin(), o.thresholds.end(), t) == o.thresholds.end()) o.thresholds.push_back(t);
     }
   }
   auto report = livegate::eval::RunVideoEval(o);
@@ -69,6 +70,13 @@ int Run(const Args& a) {
       return livegate::cli::kExitBadInput;
     }
   }
+  if (!a.scores.empty()) {
+    auto st = livegate::eval::WriteTextFile(a.scores, livegate::eval::VideoOperatingPointScores(*report).dump(1) + "\n");
+    if (!st.ok()) {
+      std::cerr << "eval video: " << st.reason() << ": " << st.message() << "\n";
+      return livegate::cli::kExitBadInput;
+    }
+  }
   if (a.json) {
     std::cout << j.dump(2) << "\n";
   } else {
@@ -78,6 +86,20 @@ int Run(const Args& a) {
     std::cout << report->clips.size() << " clips, " << report->segments.size() << " segments, " << acquired << "/"
               << analysed << " frames acquired, " << report->seconds << " s\n"
               << livegate::eval::TableText(livegate::eval::VideoRuleTable(*report));
+    // Per source at the server's fused thresholds (the medium tier's; the
+    // high tier's are printed too when they differ).
+    using livegate::eval::FusionRule;
+    std::vector<std::pair<FusionRule, double>> shown;
+    for (const auto* tier : {&livegate::default_policy::kMedium, &livegate::default_policy::kHigh}) {
+      for (const auto& p : {std::make_pair(FusionRule::kCaptureSpread, tier->live_compare_threshold),
+                            std::make_pair(FusionRule::kPhotoVsCapture, tier->batch_compare_threshold),
+                            std::make_pair(FusionRule::kSingle, tier->compare_threshold)}) {
+        if (std::find(shown.begin(), shown.end(), p) == shown.end()) shown.push_back(p);
+      }
+    }
+    for (const auto& [rule, thr] : shown) {
+      std::cout << "\n" << livegate::eval::TableText(livegate::eval::VideoSourceTable(*report, rule, thr));
+    }
   }
   return livegate::cli::kExitOk;
 }
@@ -96,6 +118,9 @@ livegate::cli::Registration reg([](CLI::App& app) {
                   "Comma-separated clip file names showing one person (repeatable): their segments pair as genuine");
   cmd->add_option("--models", args->models, "Model folder (default: LIVEGATE_MODELS or the build default)");
   cmd->add_option("--out", args->out, "Write the JSON report to this file");
+  cmd->add_option("--scores", args->scores,
+                  "Write the pooled scores of the threshold-setting rules (capture_spread, photo_vs_capture) to this "
+                  "file (committed as eval/reference/identity_video_scores.json)");
   cmd->add_flag("--mirror", args->mirror, "Average each frame's descriptor with its mirror image's");
   cmd->add_flag("--json", args->json, "Print the JSON report");
   cmd->callback([args] { livegate::cli::SetExitCode(Run(*args)); });

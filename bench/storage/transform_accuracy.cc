@@ -5,11 +5,17 @@
 // descriptors with src/vision's DescriptorModel, and compares decisions
 // before and after each subject's random keyed transform.
 //
-//   livegate_storage_transform_accuracy [--dir D] [--threshold 0.6] [--detect] [--json]
+//   livegate_storage_transform_accuracy [--dir D] [--threshold 0.6] [--detect] [--fuse K] [--json]
+// --fuse K: each subject's descriptors (in file order) are cut into runs of
+// K and each run averaged into one template - the server's multi-frame
+// template (mean of several frames' descriptors, issue 14) - before the
+// pairs are compared; a subject's trailing run shorter than K is dropped.
 // --detect: the images are not chips; run the full FaceAnalyzer (detection,
 // alignment, descriptor of the largest face) - e.g. for
 // $LIVEGATE_TEST_DATA/1_face_identity/orl_att.
+#include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -31,13 +37,15 @@ int main(int argc, char** argv) {
   float threshold = 0.6f;
   bool json = false;
   bool detect = false;
+  int fuse = 1;
   for (int i = 1; i < argc; ++i) {
     if (!std::strcmp(argv[i], "--dir") && i + 1 < argc) dir = argv[++i];
     else if (!std::strcmp(argv[i], "--threshold") && i + 1 < argc) threshold = std::stof(argv[++i]);
     else if (!std::strcmp(argv[i], "--json")) json = true;
     else if (!std::strcmp(argv[i], "--detect")) detect = true;
+    else if (!std::strcmp(argv[i], "--fuse") && i + 1 < argc) fuse = std::max(1, std::atoi(argv[++i]));
     else {
-      std::fprintf(stderr, "usage: %s [--dir D] [--threshold T] [--json]\n", argv[0]);
+      std::fprintf(stderr, "usage: %s [--dir D] [--threshold T] [--detect] [--fuse K] [--json]\n", argv[0]);
       return 2;
     }
   }
@@ -93,6 +101,24 @@ int main(int argc, char** argv) {
       }
       samples.push_back({s.filename().string(), *d});
     }
+  }
+  if (fuse > 1) {
+    std::vector<lgs::LabelledTemplate> fused;
+    for (std::size_t i = 0; i < samples.size();) {
+      std::size_t j = i;
+      while (j < samples.size() && samples[j].subject == samples[i].subject) ++j;
+      for (std::size_t k = i; k + std::size_t(fuse) <= j; k += std::size_t(fuse)) {
+        lgs::LabelledTemplate t{samples[k].subject, {}};
+        for (std::size_t m = k; m < k + std::size_t(fuse); ++m) {
+          for (std::size_t d = 0; d < t.features.size(); ++d) t.features[d] += samples[m].features[d] / float(fuse);
+        }
+        fused.push_back(t);
+      }
+      i = j;
+    }
+    std::fprintf(json ? stderr : stdout, "fused %zu descriptors into %zu templates of %d\n", samples.size(),
+                 fused.size(), fuse);
+    samples = std::move(fused);
   }
   const lgs::TransformAccuracyCost c = lgs::MeasureTransformAccuracyCost(samples, threshold);
   if (json) {

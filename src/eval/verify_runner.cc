@@ -708,4 +708,134 @@ Status WriteVerifyReport(const VerifyReport& report, const fs::path& out_dir) {
   return WriteTextFile(out_dir / "report.html", html.Render());
 }
 
+double ShippedThreshold(const FmrTargetPoint& point) {
+  return std::floor(point.point.threshold * 100 + 1e-9) / 100;
+}
+
+Result<std::vector<CvResult>> CrossValidateBySource(const VerifyReport& report) {
+  std::vector<CvResult> out;
+  std::vector<const SourceResult*> scored;
+  for (const auto& s : report.sources) {
+    if (!s.scores.positives.empty() || !s.scores.negatives.empty()) scored.push_back(&s);
+  }
+  if (scored.size() < 2 || !ValidateScores(report.pooled).ok()) return out;
+  for (const auto& [label, target] : report.fmr_targets) {
+    CvResult r;
+    r.target_label = label;
+    r.target = target;
+    LG_ASSIGN_OR_RETURN(auto all, AtFmrTargetWithBound(report.pooled, target, report.confidence));
+    r.in_sample_threshold = ShippedThreshold(all);
+    for (const SourceResult* held : scored) {
+      if (held->scores.positives.empty()) continue;  // nothing to refuse: no FNMR to validate
+      ScoreSet train;
+      train.polarity = Polarity::kLowerIsPositive;
+      for (const SourceResult* s : scored) {
+        if (s == held) continue;
+        train.positives.insert(train.positives.end(), s->scores.positives.begin(), s->scores.positives.end());
+        train.negatives.insert(train.negatives.end(), s->scores.negatives.begin(), s->scores.negatives.end());
+      }
+      if (!ValidateScores(train).ok()) continue;
+      LG_ASSIGN_OR_RETURN(auto p, AtFmrTargetWithBound(train, target, report.confidence));
+      CvFold f;
+      f.held_out = held->name;
+      f.train_impostors = train.negatives.size();
+      f.train_supported = p.supported;
+      f.train_point = p.point.threshold;
+      f.cv_threshold = ShippedThreshold(p);
+      // A source with genuine pairs only still gets its FNMR (no impostors:
+      // FM counts stay 0 of 0).
+      ScoreSet held_scores = held->scores;
+      held_scores.polarity = Polarity::kLowerIsPositive;
+      auto decide = [&](double t) {
+        OperatingPoint op;
+        op.threshold = t;
+        op.positives = held_scores.positives.size();
+        op.negatives = held_scores.negatives.size();
+        for (double d : held_scores.positives) op.false_rejects += Accepts(Polarity::kLowerIsPositive, d, t) ? 0 : 1;
+        for (double d : held_scores.negatives) op.false_accepts += Accepts(Polarity::kLowerIsPositive, d, t) ? 1 : 0;
+        op.frr = op.positives ? double(op.false_rejects) / double(op.positives) : 0;
+        op.far = op.negatives ? double(op.false_accepts) / double(op.negatives) : 0;
+        return op;
+      };
+      f.held_out_at_cv = decide(f.cv_threshold);
+      f.held_out_in_sample = decide(r.in_sample_threshold);
+      r.genuine += f.held_out_at_cv.positives;
+      r.impostors += f.held_out_at_cv.negatives;
+      r.false_rejects += f.held_out_at_cv.false_rejects;
+      r.false_accepts += f.held_out_at_cv.false_accepts;
+      r.in_sample_false_rejects += f.held_out_in_sample.false_rejects;
+      r.in_sample_false_accepts += f.held_out_in_sample.false_accepts;
+      r.folds.push_back(f);
+    }
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
+namespace {
+std::string Ratio(std::size_t k, std::size_t n) {
+  char b[64];
+  std::snprintf(b, sizeof b, "%s (%zu/%zu)", n ? FormatPercent(double(k) / double(n)).c_str() : "n/a", k, n);
+  return b;
+}
+std::string Thr2(double t) {
+  char b[32];
+  std::snprintf(b, sizeof b, "%.3f", t);
+  return b;
+}
+}  // namespace
+
+Table CrossValidationTable(const std::vector<CvResult>& cv) {
+  Table t;
+  t.header = {"target", "held-out source", "train impostors", "train point", "CV thr", "CV FNMR", "CV FM",
+              "in-sample thr", "in-sample FNMR", "in-sample FM"};
+  for (const auto& r : cv) {
+    char tb[48];
+    std::snprintf(tb, sizeof tb, "%.0e (%s)", r.target, r.target_label.c_str());
+    for (const auto& f : r.folds) {
+      t.rows.push_back({tb, f.held_out, std::to_string(f.train_impostors),
+                        Thr2(f.train_point) + (f.train_supported ? "" : " (unsupported: no-FM point)"),
+                        Thr2(f.cv_threshold), Ratio(f.held_out_at_cv.false_rejects, f.held_out_at_cv.positives),
+                        std::to_string(f.held_out_at_cv.false_accepts) + "/" + std::to_string(f.held_out_at_cv.negatives),
+                        Thr2(r.in_sample_threshold),
+                        Ratio(f.held_out_in_sample.false_rejects, f.held_out_in_sample.positives),
+                        std::to_string(f.held_out_in_sample.false_accepts) + "/" +
+                            std::to_string(f.held_out_in_sample.negatives)});
+    }
+    t.rows.push_back({tb, "pooled over folds", "", "", "each fold's", Ratio(r.false_rejects, r.genuine),
+                      std::to_string(r.false_accepts) + "/" + std::to_string(r.impostors), Thr2(r.in_sample_threshold),
+                      Ratio(r.in_sample_false_rejects, r.genuine),
+                      std::to_string(r.in_sample_false_accepts) + "/" + std::to_string(r.impostors)});
+  }
+  return t;
+}
+
+nlohmann::json ToJson(const std::vector<CvResult>& cv) {
+  nlohmann::json j = nlohmann::json::array();
+  for (const auto& r : cv) {
+    nlohmann::json jr = {{"target", r.target},
+                         {"tiers", r.target_label},
+                         {"rule", "operating point of the other sources' pooled scores, rounded down to 0.01"},
+                         {"in_sample_threshold", r.in_sample_threshold},
+                         {"genuine", r.genuine},
+                         {"cv_false_rejects", r.false_rejects},
+                         {"impostors", r.impostors},
+                         {"cv_false_accepts", r.false_accepts},
+                         {"in_sample_false_rejects", r.in_sample_false_rejects},
+                         {"in_sample_false_accepts", r.in_sample_false_accepts},
+                         {"folds", nlohmann::json::array()}};
+    for (const auto& f : r.folds) {
+      jr["folds"].push_back({{"held_out", f.held_out},
+                             {"train_impostors", f.train_impostors},
+                             {"train_supported", f.train_supported},
+                             {"train_point", f.train_point},
+                             {"cv_threshold", f.cv_threshold},
+                             {"cv", ToJson(f.held_out_at_cv)},
+                             {"in_sample", ToJson(f.held_out_in_sample)}});
+    }
+    j.push_back(jr);
+  }
+  return j;
+}
+
 }  // namespace livegate::eval

@@ -155,6 +155,40 @@ struct VerifyReport {
   std::vector<std::vector<IdentityErrors>> worst_identities;  // [target][rank]
 };
 
+// The shipping rule of docs/EVALUATION.md ("Operating points"): the
+// operating point's threshold rounded DOWN to 0.01 (towards fewer false
+// matches). Used for the shipped policy and for cross-validation.
+double ShippedThreshold(const FmrTargetPoint& point);
+
+// Leave-one-source-out cross-validation of the shipping rule: for each
+// source S with genuine pairs, the rule is applied to the pooled scores of
+// every OTHER source, and S is scored at that threshold - how the rule does
+// on a source it was not set on. Next to it, the in-sample figure: S at the
+// rule applied to all sources (the shipped threshold).
+struct CvFold {
+  std::string held_out;
+  std::size_t train_impostors = 0;
+  bool train_supported = false;     // the training impostors can show the target
+  double train_point = 0;           // the rule's operating point before rounding
+  double cv_threshold = 0;          // rounded down to 0.01
+  OperatingPoint held_out_at_cv;    // FNMR / FM of S at cv_threshold
+  OperatingPoint held_out_in_sample;  // S at the in-sample (all sources) threshold
+};
+struct CvResult {
+  std::string target_label;
+  double target = 0;
+  double in_sample_threshold = 0;  // the rule on all sources (shipped)
+  std::vector<CvFold> folds;
+  // Pooled over folds: every source's genuine and impostor pairs decided at
+  // its own fold's threshold.
+  std::size_t genuine = 0, false_rejects = 0, impostors = 0, false_accepts = 0;
+  std::size_t in_sample_false_rejects = 0, in_sample_false_accepts = 0;
+};
+// Reasons: those of AtFmrTargetWithBound. Empty when fewer than 2 sources.
+Result<std::vector<CvResult>> CrossValidateBySource(const VerifyReport& report);
+Table CrossValidationTable(const std::vector<CvResult>& cv);
+nlohmann::json ToJson(const std::vector<CvResult>& cv);
+
 // The operating-point table (pooled first, then per source).
 Table OperatingPointTable(const VerifyReport& report);
 // The worst identities at each pooled operating point (top `limit`).

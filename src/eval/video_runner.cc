@@ -6,10 +6,12 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <map>
 
 #include <opencv2/core.hpp>
 #include <opencv2/imgproc.hpp>
 
+#include "judgement/judgement.h"
 #include "vision/image_io.h"
 #include "vision/models.h"
 
@@ -22,6 +24,9 @@ const char* FusionRuleName(FusionRule rule) {
     case FusionRule::kMin: return "min";
     case FusionRule::kBest: return "best";
     case FusionRule::kMedian: return "median";
+    case FusionRule::kCapture: return "capture";
+    case FusionRule::kCaptureSpread: return "capture_spread";
+    case FusionRule::kPhotoVsCapture: return "photo_vs_capture";
   }
   return "?";
 }
@@ -41,6 +46,42 @@ const VideoFrameRecord& MostFrontal(const VideoSegment& s) {
   return *std::min_element(s.frames.begin(), s.frames.end(), [](const auto& x, const auto& y) {
     return std::fabs(x.yaw_deg) + std::fabs(x.pitch_deg) < std::fabs(y.yaw_deg) + std::fabs(y.pitch_deg);
   });
+}
+
+// The server's capture template (src/server/capture_judge.cc): observation
+// and quality judgement of the segment's frames, then the mean of the
+// described best frames. The spread variant averages the first, middle and
+// last (in time) of the frames passing quality instead of the top quality
+// scores. Both absent when the quality judgement refuses the frames.
+struct CaptureTemplates {
+  std::optional<CaptureTemplate> best, spread;
+};
+Result<CaptureTemplates> CaptureTemplatesOf(const judgement::Capture& capture, vision::FaceAnalyzer& observer,
+                                            judgement::FrameDescriber& describer, const judgement::Policy& policy) {
+  LG_ASSIGN_OR_RETURN(auto obs, judgement::ObserveCapture(capture, observer, policy));
+  const auto quality = judgement::JudgeQuality(obs, policy);
+  CaptureTemplates out;
+  if (!quality.accepted || quality.best_frames.empty()) return out;
+  const std::vector<int> spread = judgement::ComparisonFrames(quality, policy);  // the server's choice
+  std::map<int, vision::Descriptor> described;
+  auto average = [&](const std::vector<int>& chosen) -> Result<std::optional<CaptureTemplate>> {
+    CaptureTemplate t;
+    for (int idx : chosen) {
+      if (idx < 0 || idx >= int(obs.size()) || !obs[std::size_t(idx)].has_mesh) continue;
+      if (!described.count(idx)) {
+        LG_ASSIGN_OR_RETURN(described[idx], describer.Describe(capture.frames[std::size_t(idx)].bgr,
+                                                               obs[std::size_t(idx)].align_points));
+      }
+      for (std::size_t i = 0; i < t.descriptor.size(); ++i) t.descriptor[i] += described[idx][i];
+      ++t.frames;
+    }
+    if (t.frames == 0) return std::optional<CaptureTemplate>{};
+    for (auto& v : t.descriptor) v /= static_cast<float>(t.frames);
+    return std::optional<CaptureTemplate>(t);
+  };
+  LG_ASSIGN_OR_RETURN(out.best, average(quality.best_frames));
+  LG_ASSIGN_OR_RETURN(out.spread, average(spread));
+  return out;
 }
 
 }  // namespace
@@ -64,6 +105,12 @@ double FusedDistance(FusionRule rule, const VideoSegment& a, const VideoSegment&
       const std::size_t n = d.size();
       return n % 2 ? d[n / 2] : 0.5 * (d[n / 2 - 1] + d[n / 2]);
     }
+    case FusionRule::kCapture:
+      return vision::DescriptorDistance(a.capture->descriptor, b.capture->descriptor);
+    case FusionRule::kCaptureSpread:
+      return vision::DescriptorDistance(a.capture_spread->descriptor, b.capture_spread->descriptor);
+    case FusionRule::kPhotoVsCapture:
+      return vision::DescriptorDistance(a.frames.front().descriptor, b.capture->descriptor);
   }
   return 0;
 }
@@ -80,6 +127,14 @@ Result<VideoReport> RunVideoEval(const VideoOptions& options) {
   report.thresholds = options.thresholds;
   report.fmr_targets = options.fmr_targets;
   LG_ASSIGN_OR_RETURN(auto analyzer, vision::FaceAnalyzer::Create(options.analyzer));
+  // The server's path for the capture rules: an analyzer without
+  // descriptors plus the describer (AnalyzerPool in src/server).
+  vision::AnalyzerOptions observer_options = options.analyzer;
+  observer_options.compute_descriptor = false;
+  LG_ASSIGN_OR_RETURN(auto observer, vision::FaceAnalyzer::Create(observer_options));
+  LG_ASSIGN_OR_RETURN(auto describer, judgement::FrameDescriber::Create(options.analyzer.model_dir));
+  const judgement::Policy policy{};
+  report.best_frames = policy.quality.best_frames;
   std::unique_ptr<vision::DescriptorModel> mirror_model;
   if (options.mirror) {
     LG_ASSIGN_OR_RETURN(mirror_model, vision::DescriptorModel::Load(options.analyzer.model_dir));
@@ -100,6 +155,7 @@ Result<VideoReport> RunVideoEval(const VideoOptions& options) {
       picks.push_back(static_cast<int>((k + 0.5) * total / per_clip));
     }
     std::vector<VideoSegment> segs(options.segments);
+    std::vector<judgement::Capture> seg_frames(options.segments);  // every picked frame, as a capture
     for (int s = 0; s < options.segments; ++s) {
       segs[s].clip = c;
       segs[s].segment = s;
@@ -112,6 +168,7 @@ Result<VideoReport> RunVideoEval(const VideoOptions& options) {
         const int segment = static_cast<int>(next) / options.frames_per_segment;
         ++next;
         ++analysed;
+        seg_frames[segment].frames.push_back({static_cast<std::int64_t>(f.timestamp_ms), f.bgr.clone()});
         auto faces = analyzer->Analyze(f.bgr);
         if (!faces.ok()) {
           inner = faces.status();
@@ -137,13 +194,31 @@ Result<VideoReport> RunVideoEval(const VideoOptions& options) {
         ++acquired;
         segs[segment].frames.push_back({f.index, d, best->pose.yaw_deg, best->pose.pitch_deg, best->box.width});
       }
+      // A segment is complete: its capture templates, then free its frames.
+      const std::size_t seg_done = next / std::size_t(options.frames_per_segment);
+      for (std::size_t s = 0; s < seg_done && inner.ok(); ++s) {
+        if (seg_frames[s].frames.empty()) continue;
+        auto t = CaptureTemplatesOf(seg_frames[s], *observer, *describer, policy);
+        if (!t.ok()) {
+          inner = t.status();
+          return false;
+        }
+        segs[s].capture = t->best;
+        segs[s].capture_spread = t->spread;
+        seg_frames[s].frames.clear();
+      }
       return next < picks.size();
     }));
     LG_RETURN_IF_ERROR(inner);
     report.frames_analysed.push_back(analysed);
     report.frames_acquired.push_back(acquired);
-    for (auto& s : segs) {
-      if (!s.frames.empty()) report.segments.push_back(std::move(s));
+    for (int s = 0; s < options.segments; ++s) {
+      if (segs[s].frames.empty()) continue;
+      if (!segs[s].capture || !segs[s].capture_spread) {
+        ++report.segments_quality_refused;
+        continue;
+      }
+      report.segments.push_back(std::move(segs[s]));
     }
   }
   report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -234,6 +309,8 @@ nlohmann::json ToJson(const VideoReport& report) {
                           {"frames_acquired", report.frames_acquired[c]}});
   }
   j["segments"] = report.segments.size();
+  j["segments_quality_refused"] = report.segments_quality_refused;
+  j["best_frames"] = report.best_frames;
   // Clip pairs of different labels whose segments come close under the mean
   // rule (the smallest segment-pair distance < 0.5): two clips of one
   // person, or look-alikes - to check by eye before trusting the labels.
@@ -268,6 +345,73 @@ nlohmann::json ToJson(const VideoReport& report) {
     j["rules"].push_back(jr);
   }
   return j;
+}
+
+nlohmann::json VideoOperatingPointScores(const VideoReport& report, std::size_t lowest_impostors) {
+  nlohmann::json j = {{"what", "pooled segment-pair distances of livegate eval video under the rules that set the "
+                               "server's fused thresholds: every genuine distance, the lowest impostor distances and "
+                               "the impostor count (tests/eval/operating_points_test.cc)"},
+                      {"clips", report.clips.size()},
+                      {"segments", report.segments.size()},
+                      {"best_frames", report.best_frames},
+                      {"confidence", 0.95},
+                      {"rules", nlohmann::json::object()}};
+  auto rounded = [](std::vector<double> v) {
+    for (double& x : v) x = std::round(x * 1e6) / 1e6;
+    return v;
+  };
+  for (const auto& r : report.rules) {
+    if (r.rule != FusionRule::kCaptureSpread && r.rule != FusionRule::kPhotoVsCapture) continue;
+    std::vector<double> g = r.scores.positives, i = r.scores.negatives;
+    std::sort(g.begin(), g.end());
+    std::sort(i.begin(), i.end());
+    if (i.size() > lowest_impostors) i.resize(lowest_impostors);
+    j["rules"][FusionRuleName(r.rule)] = {{"genuine_count", r.scores.positives.size()},
+                                          {"impostor_count", r.scores.negatives.size()},
+                                          {"genuine", rounded(g)},
+                                          {"lowest_impostors", rounded(i)}};
+  }
+  return j;
+}
+
+Table VideoSourceTable(const VideoReport& report, FusionRule rule, double threshold) {
+  auto source_of = [&](std::size_t clip) { return report.clips[clip].parent_path().filename().string(); };
+  struct Counts {
+    std::size_t genuine = 0, rejected = 0, impostors = 0, accepted = 0;
+  };
+  std::map<std::string, Counts> per;
+  Counts all, cross_clip;  // cross_clip: genuine pairs of two different clips of one person
+  const auto& sg = report.segments;
+  for (std::size_t i = 0; i < sg.size(); ++i) {
+    for (std::size_t j = i + 1; j < sg.size(); ++j) {
+      const bool genuine = report.identities[sg[i].clip] == report.identities[sg[j].clip];
+      const bool accepted = FusedDistance(rule, sg[i], sg[j]) <= threshold;
+      std::vector<Counts*> into = {&all};
+      if (source_of(sg[i].clip) == source_of(sg[j].clip)) into.push_back(&per[source_of(sg[i].clip)]);
+      if (genuine && sg[i].clip != sg[j].clip) into.push_back(&cross_clip);
+      for (Counts* c : into) {
+        if (genuine) {
+          ++c->genuine;
+          c->rejected += accepted ? 0 : 1;
+        } else {
+          ++c->impostors;
+          c->accepted += accepted ? 1 : 0;
+        }
+      }
+    }
+  }
+  Table t;
+  t.header = {"source", "rule", "threshold", "FNMR", "FM"};
+  auto row = [&](const std::string& name, const Counts& c) {
+    t.rows.push_back({name, FusionRuleName(rule), Fixed(threshold),
+                      (c.genuine ? FormatPercent(double(c.rejected) / double(c.genuine)) : std::string("n/a")) + " (" +
+                          std::to_string(c.rejected) + "/" + std::to_string(c.genuine) + ")",
+                      std::to_string(c.accepted) + "/" + std::to_string(c.impostors)});
+  };
+  row("pooled", all);
+  for (const auto& [name, c] : per) row(name, c);
+  row("different clips of one person", cross_clip);
+  return t;
 }
 
 }  // namespace livegate::eval

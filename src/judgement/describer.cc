@@ -39,6 +39,20 @@ Result<vision::Descriptor> FrameDescriber::Describe(const cv::Mat& bgr, const st
   return impl_->model->Run(impl_->rgb);
 }
 
+std::vector<int> ComparisonFrames(const QualityReport& quality, const Policy& policy) {
+  std::vector<int> good;
+  for (const auto& f : quality.frames) {
+    if (f.passed) good.push_back(f.index);
+  }
+  std::sort(good.begin(), good.end());
+  const int k = std::min<int>(std::max(1, policy.quality.best_frames), int(good.size()));
+  std::vector<int> out;
+  for (int i = 0; i < k; ++i) {
+    out.push_back(good[k == 1 ? 0 : std::size_t(i) * (good.size() - 1) / std::size_t(k - 1)]);
+  }
+  return out;
+}
+
 std::vector<int> FramesToDescribe(std::span<const FrameObservation> obs, const QualityReport& quality,
                                   const Policy& policy) {
   const ContinuityPolicy& cp = policy.continuity;

@@ -91,6 +91,13 @@ class FrameDescriber {
 // near-frontal mesh frames evenly spread over the capture, plus the
 // quality's best frames (so the frames sent to comparison are also the
 // ones proven to be the same person). Sorted, unique.
+// The frames whose descriptors are averaged into the capture's template
+// for comparison (issue 14): up to policy.quality.best_frames frames spread
+// over the capture - the first, middle and last in time of the frames
+// passing every quality measure (diverse frames; measured against the top
+// quality scores in docs/EVALUATION.md). Empty when none passes.
+std::vector<int> ComparisonFrames(const QualityReport& quality, const Policy& policy);
+
 std::vector<int> FramesToDescribe(std::span<const FrameObservation> observations,
                                   const QualityReport& quality, const Policy& policy);
 

@@ -55,27 +55,36 @@ void AnalyzerPool::Release(Slot slot) {
 
 namespace {
 
-void FillDescriptor(JudgedCapture& out, const std::vector<judgement::FrameObservation>& obs,
-                    double min_quality_score) {
-  if (!out.quality.accepted || out.quality.best_frames.empty()) return;
+// The capture's template: the mean descriptor of the comparison frames
+// (judgement::ComparisonFrames: spread over the capture), describing those
+// the judgement did not describe already.
+Status FillDescriptor(JudgedCapture& out, std::vector<judgement::FrameObservation>& obs,
+                      const judgement::Capture& capture, judgement::FrameDescriber& describer,
+                      const judgement::Policy& policy, double min_quality_score) {
+  if (!out.quality.accepted || out.quality.best_frames.empty()) return Status::Ok();
   for (const auto& fq : out.quality.frames) {
     if (fq.index == out.quality.best_frames.front()) out.best_quality_score = fq.score;
   }
   if (out.best_quality_score < min_quality_score) {
     out.quality.accepted = false;
     out.quality.reason = "quality.below_tier_minimum";
-    return;
+    return Status::Ok();
   }
   vision::Descriptor mean{};
   int n = 0;
-  for (int idx : out.quality.best_frames) {
-    if (idx < 0 || idx >= static_cast<int>(obs.size()) || !obs[idx].descriptor) continue;
+  for (int idx : judgement::ComparisonFrames(out.quality, policy)) {
+    if (idx < 0 || idx >= static_cast<int>(obs.size()) || !obs[idx].has_mesh) continue;
+    if (!obs[idx].descriptor) {
+      LG_ASSIGN_OR_RETURN(obs[idx].descriptor, describer.Describe(capture.frames[idx].bgr, obs[idx].align_points));
+    }
     for (std::size_t i = 0; i < mean.size(); ++i) mean[i] += (*obs[idx].descriptor)[i];
     ++n;
   }
-  if (n == 0) return;
+  if (n == 0) return Status::Ok();
   for (auto& v : mean) v /= static_cast<float>(n);
   out.descriptor = mean;
+  out.descriptor_frames = n;
+  return Status::Ok();
 }
 
 }  // namespace
@@ -91,7 +100,7 @@ Result<JudgedCapture> JudgeCaptureWithPool(AnalyzerPool& pool, const judgement::
   JudgedCapture out;
   out.liveness = std::move(j.liveness);
   out.quality = std::move(j.quality);
-  FillDescriptor(out, j.observations, min_quality_score);
+  LG_RETURN_IF_ERROR(FillDescriptor(out, j.observations, capture, lease.describer(), policy, min_quality_score));
   out.vision_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return out;
 }
@@ -104,13 +113,7 @@ Result<JudgedCapture> JudgeImagesWithPool(AnalyzerPool& pool, const judgement::C
   LG_ASSIGN_OR_RETURN(auto obs, judgement::ObserveCapture(capture, *lease, policy));
   JudgedCapture out;
   out.quality = judgement::JudgeQuality(obs, policy);
-  // Descriptors of the best frames only: they are what FillDescriptor averages.
-  for (int idx : out.quality.best_frames) {
-    if (idx < 0 || idx >= static_cast<int>(obs.size()) || !obs[idx].has_mesh) continue;
-    LG_ASSIGN_OR_RETURN(obs[idx].descriptor,
-                        lease.describer().Describe(capture.frames[idx].bgr, obs[idx].align_points));
-  }
-  FillDescriptor(out, obs, min_quality_score);
+  LG_RETURN_IF_ERROR(FillDescriptor(out, obs, capture, lease.describer(), policy, min_quality_score));
   out.vision_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return out;
 }

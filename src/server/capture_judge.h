@@ -22,9 +22,14 @@ namespace livegate::server {
 struct JudgedCapture {
   judgement::LivenessVerdict liveness;
   judgement::QualityReport quality;
-  // Mean of the best frames' descriptors (present when quality accepted and
-  // at least one best frame has a descriptor).
+  // The capture's template: the mean descriptor of up to
+  // quality.best_frames frames spread over the capture (the first, middle
+  // and last in time of the frames passing every quality measure: diverse
+  // frames, measured better than the top quality scores, which tend to be
+  // neighbours - docs/EVALUATION.md). Present when quality accepted and at
+  // least one such frame has a descriptor.
   std::optional<vision::Descriptor> descriptor;
+  int descriptor_frames = 0;  // frames averaged into `descriptor`
   double best_quality_score = 0;  // 0..100, best frame's unified quality
   double vision_seconds = 0;      // time spent in analysis + judgement
 };

@@ -68,6 +68,8 @@ Status ParseTier(const nlohmann::json& j, const std::string& path, TierSettings&
   // X.1279 section 11 item 2: no tier may aim above 1 false match in 10,000.
   x.Double("fmr_target", t.fmr_target, 1e-9, 1e-4);
   x.Double("compare_threshold", t.compare_threshold, 0.0, 4.0);
+  x.Double("live_compare_threshold", t.live_compare_threshold, 0.0, 4.0);
+  x.Double("batch_compare_threshold", t.batch_compare_threshold, 0.0, 4.0);
   x.Double("min_quality", t.min_quality, 0.0, 1.0);
   x.Double("min_liveness", t.min_liveness, 0.0, 1.0);
   x.Int("max_recaptures", t.max_recaptures, 0, 20);

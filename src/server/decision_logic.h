@@ -40,7 +40,13 @@ struct TierSettings {
   // Set by the rule of docs/EVALUATION.md "Operating points" from the
   // evaluation report at fmr_target (X.1279 s.11 item 2: at most 1e-4).
   double fmr_target = 1e-4;       // false-match rate the threshold is set for
-  double compare_threshold = default_policy::kCompareThreshold;  // max descriptor distance for a match
+  double compare_threshold = default_policy::kCompareThreshold;  // max descriptor distance for a match (one image each side)
+  // The server compares a live probe's fused template (mean descriptor of
+  // several frames, src/server/capture_judge.h) - distances distributed
+  // differently from single images, so fused thresholds of their own
+  // (issue 14; set from `livegate eval video` by the same rule):
+  double live_compare_threshold = default_policy::kMedium.live_compare_threshold;    // live-enrolled reference
+  double batch_compare_threshold = default_policy::kMedium.batch_compare_threshold;  // batch-imported (photo) reference
   double min_quality = 0.5;       // quality score at or above -> comparison (R-SRV-QJ-3)
   double min_liveness = 0.5;      // server anti-spoofing score to pass
   int max_recaptures = 3;         // re-captures allowed per challenge (11.9)

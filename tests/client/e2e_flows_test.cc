@@ -19,6 +19,7 @@
 //   (frames 26-94), then the phone is rotated (6.3-6.7 s), which moves the
 //   face on the screen as if the head turned to its right.
 #include "e2e_support.h"
+#include "livegate/default_policy.h"
 
 namespace livegate::client::e2e {
 namespace {
@@ -36,6 +37,15 @@ const std::vector<Step> kD10Later = {{"open_mouth", 1000, 4000}};
 const std::vector<Step> kD3TurnMouth = {{"turn_left", 1000, 3000}, {"open_mouth", 3000, 5000}};
 
 using E2eFlows = E2eTest;
+
+// The distance the server wrote to the audit trail ("compare.distance:<d>"),
+// or a negative value when absent.
+double AuditDistance(const std::vector<std::string>& reasons) {
+  for (const auto& r : reasons) {
+    if (r.rfind("compare.distance:", 0) == 0) return std::stod(r.substr(17));
+  }
+  return -1;
+}
 
 TEST_P(E2eFlows, RegisterAuthenticateRefuseOthersDeregister) {
   LG_REQUIRE_MODELS();
@@ -57,7 +67,10 @@ TEST_P(E2eFlows, RegisterAuthenticateRefuseOthersDeregister) {
   EXPECT_EQ(reg.json["tier"], "medium");
   EXPECT_EQ(reg.json["asd_type"], "actions");
   EXPECT_EQ(reg.json["challenge"], nlohmann::json::array({"open_mouth"}));
-  EXPECT_EQ(server.LastCaptureReasons(account), std::vector<std::string>{"asd.live"});
+  // Issue 14: the reference enrolled is the capture's multi-frame template,
+  // the mean descriptor of 3 frames spread over the capture (one fused,
+  // protected template - keyed transform + encryption - per reference).
+  EXPECT_EQ(server.LastCaptureReasons(account), (std::vector<std::string>{"asd.live", "template.frames:3"}));
   EXPECT_NE(reg.err.find("[scripted challenge]"), std::string::npos) << reg.err;
 
   // R-FLOW-AUT-1..11: the same person, a segment that shares no frame with the
@@ -67,7 +80,16 @@ TEST_P(E2eFlows, RegisterAuthenticateRefuseOthersDeregister) {
   EXPECT_EQ(same.exit_code, 0) << same.json.dump() << "\n" << same.err;
   EXPECT_EQ(same.json["outcome"], "authenticated");
   EXPECT_EQ(same.json["asd_type"], "actions");
-  EXPECT_TRUE(Contains(server.LastCaptureReasons(account), "asd.live"));
+  const auto same_reasons = server.LastCaptureReasons(account);
+  EXPECT_TRUE(Contains(same_reasons, "asd.live"));
+  // The probe is fused too (3 frames), compared in the protected domain with
+  // the live reference at the fused live threshold of the tier, not the
+  // single-image one (docs/EVALUATION.md "Multi-frame templates").
+  EXPECT_TRUE(Contains(same_reasons, "template.frames:3")) << nlohmann::json(same_reasons).dump();
+  const double live_threshold = default_policy::kMedium.live_compare_threshold;
+  EXPECT_TRUE(Contains(same_reasons, "compare.threshold:live:" + std::to_string(live_threshold)))
+      << nlohmann::json(same_reasons).dump();
+  EXPECT_LE(AuditDistance(same_reasons), live_threshold) << nlohmann::json(same_reasons).dump();
 
   // A different person on the registered device, who performs the
   // challenge and passes liveness: refused by the comparison (R-SRV-CMP-1, R-FLOW-AUT-9).
@@ -79,6 +101,8 @@ TEST_P(E2eFlows, RegisterAuthenticateRefuseOthersDeregister) {
   const auto other_reasons = server.LastCaptureReasons(account);
   EXPECT_TRUE(Contains(other_reasons, "asd.live")) << nlohmann::json(other_reasons).dump();
   EXPECT_TRUE(Contains(other_reasons, "biometric.not_verified"));
+  EXPECT_TRUE(Contains(other_reasons, "template.frames:3")) << nlohmann::json(other_reasons).dump();
+  EXPECT_GT(AuditDistance(other_reasons), live_threshold) << nlohmann::json(other_reasons).dump();
 
   // Keep a copy of the device state to try the old credential afterwards.
   std::filesystem::copy(dir_ / "device", dir_ / "device-copy", std::filesystem::copy_options::recursive);

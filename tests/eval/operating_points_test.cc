@@ -11,6 +11,8 @@
 //    without re-deriving the thresholds, fails here.
 #include <cmath>
 #include <fstream>
+#include <string>
+#include <utility>
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -104,6 +106,45 @@ TEST(DefaultPolicyPinTest, TierThresholdsFollowTheRuleOnTheCommittedScores) {
   }
 }
 
+// The server's fused thresholds (issue 14, multi-frame templates): the same
+// rule applied to the fused segment-pair scores of `livegate eval video`
+// (eval/reference/identity_video_scores.json): live_compare_threshold from
+// the capture_spread rule (live-enrolled template vs live probe template),
+// batch_compare_threshold from photo_vs_capture (one image vs a live probe
+// template).
+TEST(DefaultPolicyPinTest, FusedThresholdsFollowTheRuleOnTheCommittedVideoScores) {
+  const auto ref = ReadJson(testing::SourceDir() / "eval/reference/identity_video_scores.json");
+  const auto policy = ReadJson(testing::SourceDir() / "config/policy.default.json");
+  const double confidence = ref.at("confidence").get<double>();
+  for (const auto& [rule, key] : {std::pair<std::string, std::string>{"capture_spread", "live_compare_threshold"},
+                                  {"photo_vs_capture", "batch_compare_threshold"}}) {
+    SCOPED_TRACE(rule);
+    const auto& r = ref.at("rules").at(rule);
+    ScoreSet s;
+    s.polarity = Polarity::kLowerIsPositive;
+    s.positives = r.at("genuine").get<std::vector<double>>();
+    s.negatives = r.at("lowest_impostors").get<std::vector<double>>();
+    const std::size_t tail = s.negatives.size();
+    ASSERT_EQ(s.positives.size(), r.at("genuine_count").get<std::size_t>());
+    ASSERT_GE(s.positives.size(), 100u) << "too few genuine segment pairs to set a threshold";
+    s.negatives.resize(r.at("impostor_count").get<std::size_t>(), 4.0);
+    for (const char* tier : {"low", "medium", "high"}) {
+      SCOPED_TRACE(tier);
+      const auto& t = policy.at("tiers").at(tier);
+      auto p = AtFmrTargetWithBound(s, t.at("fmr_target").get<double>(), confidence);
+      ASSERT_TRUE(p.ok());
+      ASSERT_LT(p->point.false_accepts, tail);
+      const double expected = std::floor(p->point.threshold * 100 + 1e-9) / 100;
+      EXPECT_NEAR(t.at(key).get<double>(), expected, 1e-9)
+          << key << ": fused point " << p->point.threshold << " (FNMR " << p->point.frr << ", bound "
+          << p->fmr_upper_bound << ", supported " << p->supported << ")";
+      // A fused template pulls impostors together: its threshold is never
+      // more lenient than the single-image one of the same tier.
+      EXPECT_LE(t.at(key).get<double>(), t.at("compare_threshold").get<double>());
+    }
+  }
+}
+
 // One default everywhere: the generated header the CLI tools and vision use
 // holds the same values as the file the server loads (a stale build fails).
 TEST(DefaultPolicyPinTest, GeneratedHeaderMatchesThePolicyFile) {
@@ -113,6 +154,8 @@ TEST(DefaultPolicyPinTest, GeneratedHeaderMatchesThePolicyFile) {
     const auto& t = policy.at("tiers").at(tier.name);
     EXPECT_DOUBLE_EQ(tier.compare_threshold, t.at("compare_threshold").get<double>());
     EXPECT_DOUBLE_EQ(tier.fmr_target, t.at("fmr_target").get<double>());
+    EXPECT_DOUBLE_EQ(tier.live_compare_threshold, t.at("live_compare_threshold").get<double>());
+    EXPECT_DOUBLE_EQ(tier.batch_compare_threshold, t.at("batch_compare_threshold").get<double>());
   }
   EXPECT_DOUBLE_EQ(default_policy::kCompareThreshold,
                    policy.at("tiers").at("medium").at("compare_threshold").get<double>());

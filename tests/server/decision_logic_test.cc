@@ -198,6 +198,36 @@ TEST(PolicyParseTest, FmrTargetIsReadAndBoundedBy1e4) {
   EXPECT_EQ(p.status().reason(), "policy.out_of_range");
 }
 
+// Issue 14: the server's fused thresholds (live-enrolled / batch-imported
+// reference vs a live multi-frame probe) are read per tier and bounded.
+TEST(PolicyParseTest, FusedThresholdsAreReadPerTier) {
+  auto p = ParsePolicy(R"({"version":1,"score":{},"tiers":{"medium_from":10,"high_from":20,
+    "low":{"asd_type":"passive","live_compare_threshold":0.41,"batch_compare_threshold":0.43},
+    "medium":{"asd_type":"actions","challenge_length":1},
+    "high":{"asd_type":"actions","challenge_length":2,"live_compare_threshold":0.39}},"lockout":{}})");
+  ASSERT_TRUE(p.ok()) << p.status().message();
+  EXPECT_DOUBLE_EQ(p->low.live_compare_threshold, 0.41);
+  EXPECT_DOUBLE_EQ(p->low.batch_compare_threshold, 0.43);
+  EXPECT_DOUBLE_EQ(p->high.live_compare_threshold, 0.39);
+  EXPECT_DOUBLE_EQ(p->medium.live_compare_threshold, default_policy::kMedium.live_compare_threshold);  // default
+  p = ParsePolicy(R"({"version":1,"score":{},"tiers":{"medium_from":10,"high_from":20,
+    "low":{"asd_type":"passive","live_compare_threshold":-0.1},"medium":{"asd_type":"actions","challenge_length":1},
+    "high":{"asd_type":"actions","challenge_length":2}},"lockout":{}})");
+  ASSERT_FALSE(p.ok());
+  EXPECT_EQ(p.status().reason(), "policy.out_of_range");
+}
+
+// The shipped file carries the fused thresholds the pin test derives
+// (tests/eval/operating_points_test.cc), and they are stricter than the
+// single-image ones.
+TEST_F(DefaultPolicyTest, ShippedFusedThresholdsAreLoaded) {
+  for (const auto* t : {&policy_.low, &policy_.medium, &policy_.high}) {
+    EXPECT_DOUBLE_EQ(t->live_compare_threshold, 0.42);
+    EXPECT_DOUBLE_EQ(t->batch_compare_threshold, 0.42);
+    EXPECT_LT(t->live_compare_threshold, t->compare_threshold);
+  }
+}
+
 TEST(VersionTest, CompareVersions) {
   EXPECT_EQ(CompareVersions("12.1", "12"), 1);
   EXPECT_EQ(CompareVersions("12", "12.0"), 0);

@@ -417,6 +417,8 @@ ApiResponse Service::CaptureStep(const ApiRequest& r) {
   // Decision 11.10: the client's verdict only raises risk when it disagrees.
   const bool mismatch = sub->client.live != judged->liveness.live;
   std::optional<float> distance;
+  std::optional<double> compare_threshold;
+  std::string compare_kind;
   storage::Template probe{};
   if (judged->descriptor) std::copy(judged->descriptor->begin(), judged->descriptor->end(), probe.begin());
 
@@ -459,7 +461,15 @@ ApiResponse Service::CaptureStep(const ApiRequest& r) {
     auto cmp = protector_->PrepareComparison(*deps_.store, account, device_type, probe);
     if (!cmp.ok()) return Refuse(cmp.status(), op, r, account, flow_id);
     distance = Distance(cmp->reference, cmp->probe);
-    if (*distance <= settings.compare_threshold) {
+    // The probe is always a fused live template; the reference is one too
+    // when it was enrolled live ("capture"), else a batch-imported photo
+    // template: each pairing has its own threshold (R-SRV-CMP-1 "score
+    // against a threshold policy"; issue 14, docs/EVALUATION.md
+    // "Multi-frame templates in the server").
+    const bool live_reference = cmp->source == "capture";
+    compare_threshold = live_reference ? settings.live_compare_threshold : settings.batch_compare_threshold;
+    compare_kind = live_reference ? "live" : "batch";
+    if (*distance <= *compare_threshold) {
       success = true;
       outcome = ctx->type == FlowType::kAuthentication ? "authenticated" : "deregistered";
       message = ctx->type == FlowType::kAuthentication ? "Authentication succeeded."
@@ -473,7 +483,11 @@ ApiResponse Service::CaptureStep(const ApiRequest& r) {
   std::vector<std::string> audit_reasons = reasons;
   audit_reasons.push_back(judged->liveness.reason);
   if (mismatch) audit_reasons.push_back("client.mismatch");
+  if (judged->descriptor) audit_reasons.push_back("template.frames:" + std::to_string(judged->descriptor_frames));
   if (distance) audit_reasons.push_back("compare.distance:" + std::to_string(*distance));
+  if (compare_threshold) {
+    audit_reasons.push_back("compare.threshold:" + compare_kind + ":" + std::to_string(*compare_threshold));
+  }
   audit_reasons.insert(audit_reasons.end(), display_audit.begin(), display_audit.end());
 
   // Seal the answer first: the channel state is part of what is written.

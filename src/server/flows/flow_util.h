@@ -142,6 +142,8 @@ inline nlohmann::json SettingsJson(const TierSettings& s) {
                         {"challenge_length", s.challenge_length},
                         {"light_sequence_length", s.light_sequence_length},
                         {"compare_threshold", s.compare_threshold},
+                        {"live_compare_threshold", s.live_compare_threshold},
+                        {"batch_compare_threshold", s.batch_compare_threshold},
                         {"min_quality", s.min_quality},
                         {"min_liveness", s.min_liveness},
                         {"max_recaptures", s.max_recaptures}};
@@ -153,6 +155,10 @@ inline TierSettings SettingsFromJson(const nlohmann::json& j) {
   s.challenge_length = j.at("challenge_length").get<int>();
   s.light_sequence_length = j.at("light_sequence_length").get<int>();
   s.compare_threshold = j.at("compare_threshold").get<double>();
+  // Flows opened before the fused thresholds existed carry none: the
+  // stricter of the defaults then applies.
+  s.live_compare_threshold = j.value("live_compare_threshold", default_policy::kHigh.live_compare_threshold);
+  s.batch_compare_threshold = j.value("batch_compare_threshold", default_policy::kHigh.batch_compare_threshold);
   s.min_quality = j.at("min_quality").get<double>();
   s.min_liveness = j.at("min_liveness").get<double>();
   s.max_recaptures = j.at("max_recaptures").get<int>();
