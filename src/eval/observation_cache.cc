@@ -19,9 +19,9 @@ namespace {
 namespace lj = livegate::judgement;
 
 // src/judgement/types.h as the serializer below knows it.
-constexpr const char* kSerializedTypesSha256 = "e752f10267784f2e01005cb8e63e051ab7d2b1efe1d5a9410ad2d2f7a320999d";
+constexpr const char* kSerializedTypesSha256 = "613383da3e6b1a2046a4de9e0223c27c91a25d2f6b0419e9873150106855b375";
 constexpr const char* kMagic = "LGOBS1\n";
-constexpr int kCacheVersion = 1;
+constexpr int kCacheVersion = 2;  // 2: blink_extra, border_edge
 
 // FNV-1a 64: a content fingerprint for cache keys (not a security hash).
 struct Fnv {
@@ -103,7 +103,7 @@ template <class IO, class Obs>
 bool Fields(IO& io, Obs& o) {
   bool ok = true;
   auto f = [&](auto& v) { ok = ok && io(v); };
-  f(o.index), f(o.timestamp_ms), f(o.decodable), f(o.image_width), f(o.image_height);
+  f(o.index), f(o.timestamp_ms), f(o.decodable), f(o.blink_extra), f(o.image_width), f(o.image_height);
   f(o.face_count), f(o.second_face_ratio), f(o.other_faces), f(o.has_face), f(o.has_mesh), f(o.box);
   f(o.detector_score), f(o.mesh_confidence), f(o.box_outside_fraction);
   f(o.pose.yaw_deg), f(o.pose.pitch_deg), f(o.pose.roll_deg);
@@ -111,7 +111,7 @@ bool Fields(IO& io, Obs& o) {
   f(o.landmarks), f(o.align_points), f(o.descriptor), f(o.antispoof_score), f(o.liveness_score), f(o.pad_live_score);
   f(o.sharpness), f(o.mean_luma), f(o.underexposed), f(o.overexposed), f(o.illumination_uniformity), f(o.blockiness);
   f(o.face_r), f(o.face_g), f(o.face_b), f(o.bg_r), f(o.bg_g), f(o.bg_b);
-  f(o.moire), f(o.border), f(o.glare), f(o.frame_difference);
+  f(o.moire), f(o.border), f(o.border_edge), f(o.glare), f(o.frame_difference);
   return ok;
 }
 
