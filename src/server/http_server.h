@@ -82,6 +82,12 @@ struct HttpServerOptions {
   int thread_pool_size = 8;       // workers running the handlers
   int max_connections = 1024;             // open connections in all
   int max_connections_per_address = 64;   // open connections from one peer address
+  // Load balancers whose connections start with a PROXY protocol header
+  // (v1 or v2) carrying the client's address (docs/DEPLOY.md). Addresses or
+  // CIDR ranges. A connection from one of them MUST start with the header;
+  // a header from any other address is refused; the header counts against
+  // header_timeout_ms. Empty: no PROXY protocol (every header refused).
+  std::vector<std::string> trusted_proxies;
 };
 
 class HttpServer {
