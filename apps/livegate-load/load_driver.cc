@@ -315,7 +315,7 @@ void Driver::Run(RunBudget& budget) {
       // A registration the client saw succeed must hold on whichever
       // process answers next: the next authentication or the
       // deregistration (which compares the face with the stored
-      // reference) confirms it. "lost" = every later flow of the account
+      // reference) confirms it. "unconfirmed" = every later flow of the account
       // failed - the scale test's "0 lost registrations".
       rec_.Count("registrations seen ok");
       bool confirmed = false, tried = false;
@@ -332,7 +332,7 @@ void Driver::Run(RunBudget& budget) {
         confirmed = RunFlow(FlowType::kDeregistration, budget, /*claim=*/false) == FlowEnd::kSuccess || confirmed;
       }
       rec_.Count(confirmed ? "registrations confirmed by a later flow"
-                           : tried ? "registrations lost (every later flow failed)"
+                           : tried ? "registrations unconfirmed (every later flow failed)"
                                    : "registrations unchecked (run stopped)");
     }
     WriteScripts(false);

@@ -231,6 +231,7 @@ struct Conn {
 
 struct Job {
   std::uint64_t conn_id;
+  bool slow = false;  // RouteCost::kSlow
   ApiRequest request;
   std::string_view method_label;
   bool head_only;
@@ -273,7 +274,10 @@ struct HttpServer::Impl {
   std::vector<std::thread> workers;
   std::mutex mu;
   std::condition_variable cv;
-  std::deque<Job> jobs;
+  std::deque<Job> jobs;       // quick routes, taken first
+  std::deque<Job> slow_jobs;  // slow routes, at most max_slow running
+  int slow_running = 0;
+  int max_slow = 1;
   bool workers_stop = false;
   std::deque<Done> done;  // guarded by mu too
 
@@ -664,9 +668,10 @@ void HttpServer::Impl::Dispatch(Conn& c, TimePoint now) {
   for (auto& [k, v] : p.headers) a.headers.emplace(k, std::move(v));  // first value wins
   c.phase = Phase::kDispatched;
   SetInterest(c, 0);
+  job.slow = server->IsSlowRoute(a.method, a.path);
   {
     std::lock_guard<std::mutex> lock(mu);
-    jobs.push_back(std::move(job));
+    (job.slow ? slow_jobs : jobs).push_back(std::move(job));
   }
   cv.notify_one();
 }
@@ -676,10 +681,18 @@ void HttpServer::Impl::WorkerLoop() {
     Job job;
     {
       std::unique_lock<std::mutex> lock(mu);
-      cv.wait(lock, [this] { return workers_stop || !jobs.empty(); });
-      if (jobs.empty()) return;  // stopping and nothing left
-      job = std::move(jobs.front());
-      jobs.pop_front();
+      const auto slow_ready = [this] { return !slow_jobs.empty() && slow_running < max_slow; };
+      cv.wait(lock, [&] { return workers_stop || !jobs.empty() || slow_ready(); });
+      if (!jobs.empty()) {
+        job = std::move(jobs.front());
+        jobs.pop_front();
+      } else if (slow_ready()) {
+        job = std::move(slow_jobs.front());
+        slow_jobs.pop_front();
+        ++slow_running;
+      } else {
+        return;  // stopping and nothing left
+      }
     }
     const auto t0 = Clock::now();
     ApiResponse r = server->Dispatch(std::move(job.request));
@@ -693,7 +706,9 @@ void HttpServer::Impl::WorkerLoop() {
     {
       std::lock_guard<std::mutex> lock(mu);
       done.push_back(std::move(d));
+      if (job.slow) --slow_running;
     }
+    if (job.slow) cv.notify_all();  // a waiting slow job may start now
     Wake();
   }
 }
@@ -956,8 +971,15 @@ Result<std::unique_ptr<HttpServer>> HttpServer::Create(const HttpServerOptions& 
 }
 
 void HttpServer::Route(const std::string& method, const std::string& pattern, ApiHandler handler,
-                       RequestBody body) {
-  routes_.push_back({method, std::regex(pattern), pattern, std::move(handler), body});
+                       RequestBody body, RouteCost cost) {
+  routes_.push_back({method, std::regex(pattern), pattern, std::move(handler), body, cost});
+}
+
+bool HttpServer::IsSlowRoute(const std::string& method, const std::string& path) const {
+  for (const auto& r : routes_) {
+    if (r.cost == RouteCost::kSlow && r.method == method && std::regex_match(path, r.pattern)) return true;
+  }
+  return false;
 }
 
 ApiResponse HttpServer::Dispatch(ApiRequest request) const {
@@ -1026,6 +1048,8 @@ Status HttpServer::Start() {
   epoll_ctl(im.epoll_fd, EPOLL_CTL_ADD, im.listen_fd, &ev);
   ev.data.u64 = kWakeId;
   epoll_ctl(im.epoll_fd, EPOLL_CTL_ADD, im.wake_fd, &ev);
+  // One worker stays free of slow routes whenever there are two or more.
+  im.max_slow = std::max(1, im.options.thread_pool_size - 1);
   for (int i = 0; i < im.options.thread_pool_size; ++i) {
     im.workers.emplace_back([&im] { im.WorkerLoop(); });
   }
@@ -1045,6 +1069,7 @@ void HttpServer::Stop() {
     std::lock_guard<std::mutex> lock(im.mu);
     im.workers_stop = true;
     im.jobs.clear();  // their connections are closed already
+    im.slow_jobs.clear();
   }
   im.cv.notify_all();
   for (auto& w : im.workers) {
