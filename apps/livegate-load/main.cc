@@ -259,7 +259,8 @@ int main(int argc, char** argv) {
   std::thread sampler([&] {
     while (!run_over.load()) {
       for (std::size_t i = 0; i < server_pids.size(); ++i) {
-        if (auto s = SampleProcess(server_pids[i]); s.ok) last[i] = s;
+        // RSS 0: a killed process not yet reaped (its CPU time is final).
+        if (auto s = SampleProcess(server_pids[i]); s.ok && s.rss_kib > 0) last[i] = s;
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(250));
     }
