@@ -7,6 +7,7 @@
 // "Scripted challenges"): a recording cannot follow a random challenge.
 #pragma once
 
+#include <atomic>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -31,10 +32,17 @@ struct SegmentSpec {
 // One analysed segment; Package() is thread-safe.
 class PreparedSegment {
  public:
-  static Result<std::unique_ptr<PreparedSegment>> Prepare(const SegmentSpec& spec, const std::string& model_dir);
+  // `min_frame_gap_ms` as the client's capture session (default ~16 fps);
+  // 0 keeps every frame of the clip: captures at the camera's real rate.
+  static Result<std::unique_ptr<PreparedSegment>> Prepare(const SegmentSpec& spec, const std::string& model_dir,
+                                                          double min_frame_gap_ms = -1);
 
   const SegmentSpec& spec() const { return spec_; }
   int frames_with_face() const { return static_cast<int>(inputs_.size()); }
+  // Frames a second of the analysed segment (its timestamps).
+  double frames_per_second() const;
+  // Frames of the last package built (what a capture sends), 0 before any.
+  int frames_sent() const { return frames_sent_.load(); }
   // Frames and preliminary results for a procedure's limits (cached per
   // limits; `max_frames_cap` > 0 caps the frame count further).
   Result<std::shared_ptr<const protocol::CaptureSubmission>> Package(const protocol::Procedure& procedure,
@@ -44,6 +52,8 @@ class PreparedSegment {
   SegmentSpec spec_;
   std::vector<client::PackageInput> inputs_;
   protocol::ClientResults preliminary_;
+  std::atomic<int> frames_sent_{0};
+  bool every_frame_ = false;  // real rate: the package keeps frames closer than the client's 66 ms
   std::mutex mu_;
   std::map<std::tuple<int, int, std::size_t>, std::shared_ptr<const protocol::CaptureSubmission>> cache_;
 };

@@ -312,12 +312,28 @@ void Driver::Run(RunBudget& budget) {
       if (config_.retry_after_outage_s <= 0) break;
     }
     if (registered) {
+      // A registration the client saw succeed must hold on whichever
+      // process answers next: the next authentication or the
+      // deregistration (which compares the face with the stored
+      // reference) confirms it. "unconfirmed" = every later flow of the account
+      // failed - the scale test's "0 lost registrations".
+      rec_.Count("registrations seen ok");
+      bool confirmed = false, tried = false;
       for (int i = 0; i < config_.auths_per_account; ++i) {
-        if (RunFlow(FlowType::kAuthentication, budget) == FlowEnd::kBudget) break;
+        const FlowEnd e = RunFlow(FlowType::kAuthentication, budget);
+        if (e == FlowEnd::kBudget) break;
+        tried = true;
+        confirmed = confirmed || e == FlowEnd::kSuccess;
       }
       // Deregistration runs even past the deadline or the flow budget (one
       // more flow per client), so a run leaves no account registered.
-      if (!budget.stop.load()) RunFlow(FlowType::kDeregistration, budget, /*claim=*/false);
+      if (!budget.stop.load()) {
+        tried = true;
+        confirmed = RunFlow(FlowType::kDeregistration, budget, /*claim=*/false) == FlowEnd::kSuccess || confirmed;
+      }
+      rec_.Count(confirmed ? "registrations confirmed by a later flow"
+                           : tried ? "registrations unconfirmed (every later flow failed)"
+                                   : "registrations unchecked (run stopped)");
     }
     WriteScripts(false);
   }

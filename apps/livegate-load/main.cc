@@ -124,7 +124,7 @@ int main(int argc, char** argv) {
   int clients = 4, duration_s = 30, auths = 2, max_frames = 0, retry_s = 0;
   long max_flows = 100000;
   std::vector<int> server_pids;
-  bool json = false;
+  bool json = false, real_rate = false;
   app.add_option("--server", server, "Server URL https://127.0.0.1:PORT (loopback only)")->required();
   app.add_option("--ca", ca, "The server's certificate (PEM) to trust")->required()->check(CLI::ExistingFile);
   app.add_option("--scripts-dir", scripts_dir,
@@ -139,6 +139,9 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(0, 1000));
   app.add_option("--max-frames", max_frames, "Cap the frames per capture below the server's max_frames (0: none)")
       ->check(CLI::Range(0, 120));
+  app.add_flag("--real-rate", real_rate,
+               "Send every frame of the clip (its real rate, e.g. 25-30 fps) instead of the client's "
+               "~16 fps sampling; the server's limits.max_frames must allow it (up to 120)");
   app.add_option("--data", data_dir, "Shared test data folder (default $LIVEGATE_TEST_DATA, else ../shared/data)");
   app.add_option("--clip", clip, "Clip inside the data folder (default: the demo's liveportrait_d10.mp4)");
   app.add_option("--models", models, "Model folder (default $LIVEGATE_MODELS or the build's models/)");
@@ -202,8 +205,10 @@ int main(int argc, char** argv) {
                        R"({"type":"actions","duration_ms":3900,"scripted":true,"steps":[{"action":"open_mouth","start_ms":500,"end_ms":3500}]})"};
   SegmentSpec auth_spec{"authentication", video, 300, 450,
                         R"({"type":"actions","duration_ms":4900,"scripted":true,"steps":[{"action":"open_mouth","start_ms":1000,"end_ms":4000}]})"};
-  auto reg = PreparedSegment::Prepare(reg_spec, models);
-  auto auth = reg.ok() ? PreparedSegment::Prepare(auth_spec, models) : Result<std::unique_ptr<PreparedSegment>>(reg.status());
+  const double frame_gap = real_rate ? 0.0 : -1.0;
+  auto reg = PreparedSegment::Prepare(reg_spec, models, frame_gap);
+  auto auth = reg.ok() ? PreparedSegment::Prepare(auth_spec, models, frame_gap)
+                       : Result<std::unique_ptr<PreparedSegment>>(reg.status());
   if (!auth.ok()) {
     std::cerr << "livegate-load: cannot prepare the captures: " << auth.status().reason() << ": "
               << auth.status().message() << "\n";
@@ -247,7 +252,22 @@ int main(int argc, char** argv) {
     drivers.push_back(std::make_unique<Driver>(dc, i, rec, **reg, **auth));
     threads.emplace_back([&, i] { drivers[i]->Run(budget); });
   }
+  // The processes are sampled every 250 ms too, so that one killed during
+  // the run still has its CPU time up to its last sample.
+  std::vector<ProcSample> last = before;
+  std::atomic<bool> run_over{false};
+  std::thread sampler([&] {
+    while (!run_over.load()) {
+      for (std::size_t i = 0; i < server_pids.size(); ++i) {
+        // RSS 0: a killed process not yet reaped (its CPU time is final).
+        if (auto s = SampleProcess(server_pids[i]); s.ok && s.rss_kib > 0) last[i] = s;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(250));
+    }
+  });
   for (auto& t : threads) t.join();
+  run_over = true;
+  sampler.join();
   const double wall_s = MsSince(t0) / 1000.0;
 
   nlohmann::json report = rec.ToJson(wall_s);
@@ -256,13 +276,22 @@ int main(int argc, char** argv) {
   report["duration_s"] = duration_s;
   report["prepare_ms"] = prepare_ms;
   report["capture_frames"] = {{"registration", (*reg)->frames_with_face()}, {"authentication", (*auth)->frames_with_face()}};
+  report["frames_sent_per_capture"] = {{"registration", (*reg)->frames_sent()},
+                                       {"authentication", (*auth)->frames_sent()}};
+  report["frames_per_second"] = {{"registration", (*reg)->frames_per_second()},
+                                 {"authentication", (*auth)->frames_per_second()}};
+  report["real_rate"] = real_rate;
   report["loadavg_1min"] = {{"before", load_before}, {"after", LoadAverage()}};
   report["cpus_online"] = static_cast<int>(sysconf(_SC_NPROCESSORS_ONLN));
   std::ostringstream extra;
   const auto sessions = report["sessions"].get<std::int64_t>();
+  double cpu_all = 0;
+  int sampled = 0;
   for (std::size_t i = 0; i < server_pids.size(); ++i) {
-    const auto after = SampleProcess(server_pids[i]);
+    auto after = SampleProcess(server_pids[i]);
     nlohmann::json p{{"pid", server_pids[i]}};
+    const bool gone = !after.ok;
+    if (gone) after = last[i];  // its last sample before it went away
     if (before[i].ok && after.ok) {
       const double cpu = after.cpu_s - before[i].cpu_s;
       p["cpu_s"] = cpu;
@@ -271,15 +300,30 @@ int main(int argc, char** argv) {
       p["rss_kib_after"] = after.rss_kib;
       p["peak_rss_kib"] = after.hwm_kib;
       char buf[200];
+      if (gone) p["gone"] = true;  // killed or restarted during the run: CPU up to its last sample
       std::snprintf(buf, sizeof buf,
-                    "server pid %d: CPU %.1f s (%.0f ms per session), RSS %ld -> %ld KiB, peak %ld KiB\n",
+                    "server pid %d: CPU %.1f s (%.0f ms per session), RSS %ld -> %ld KiB, peak %ld KiB%s\n",
                     server_pids[i], cpu, sessions > 0 ? 1000.0 * cpu / sessions : 0.0, before[i].rss_kib,
-                    after.rss_kib, after.hwm_kib);
+                    after.rss_kib, after.hwm_kib, gone ? " (gone during the run: up to its last sample)" : "");
       extra << buf;
+      cpu_all += cpu;
+      ++sampled;
     } else {
       p["gone"] = true;  // restarted or killed during the run
+      char buf[120];
+      std::snprintf(buf, sizeof buf, "server pid %d: gone during the run (killed or restarted)\n", server_pids[i]);
+      extra << buf;
     }
     report["server_processes"].push_back(p);
+  }
+  if (sampled > 0) {
+    // A "session" is one whole flow (registration, authentication or
+    // deregistration): CPU of every sampled process per flow.
+    report["cpu_ms_per_flow_all_processes"] = sessions > 0 ? 1000.0 * cpu_all / static_cast<double>(sessions) : 0.0;
+    char buf[160];
+    std::snprintf(buf, sizeof buf, "all %d sampled processes: CPU %.1f s, %.0f ms per flow\n", sampled, cpu_all,
+                  sessions > 0 ? 1000.0 * cpu_all / static_cast<double>(sessions) : 0.0);
+    extra << buf;
   }
   if (json) {
     std::cout << report.dump(2) << "\n";
@@ -289,6 +333,9 @@ int main(int argc, char** argv) {
                 (*reg)->frames_with_face(), (*auth)->frames_with_face());
     std::printf("load average (1 min) %.2f before, %.2f after, %d CPUs\n", load_before, LoadAverage(),
                 static_cast<int>(sysconf(_SC_NPROCESSORS_ONLN)));
+    std::printf("frames per capture sent: registration %d, authentication %d (clip %.1f / %.1f fps%s)\n",
+                (*reg)->frames_sent(), (*auth)->frames_sent(), (*reg)->frames_per_second(),
+                (*auth)->frames_per_second(), real_rate ? ", every frame" : ", client sampling");
     std::cout << rec.ToText(wall_s) << extra.str();
   }
   return 0;

@@ -247,6 +247,7 @@ int main(int argc, char** argv) {
   ho.thread_pool_size = config->limits.thread_pool_size;
   ho.max_connections = config->limits.max_connections;
   ho.max_connections_per_address = config->limits.max_connections_per_address;
+  ho.trusted_proxies = config->listen.trusted_proxies;
   auto http = server::HttpServer::Create(ho, &metrics);
   if (!http.ok()) return Fail(http.status(), "HTTPS");
   (*service)->RegisterRoutes(**http);
@@ -259,6 +260,7 @@ int main(int argc, char** argv) {
     mo.address = config->metrics.listen_address;
     mo.port = config->metrics.listen_port;
     mo.thread_pool_size = 2;
+    mo.trusted_proxies.clear();  // monitoring connects directly, never through the balancer
     auto mh = server::HttpServer::Create(mo, nullptr);
     if (!mh.ok()) return Fail(mh.status(), "metrics HTTPS");
     metrics_http = std::move(mh).value();

@@ -7,6 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "server/http_parser.h"
 #include "server/strict_json.h"
 
 namespace livegate::server {
@@ -53,7 +54,15 @@ Result<ServerConfig> ParseServerConfig(std::string_view json_text,
     StrictObject x(*o, "listen", "config");
     x.String("address", c.listen.address, false);
     x.Int("port", c.listen.port, 0, 65535);
+    x.StringList("trusted_proxies", c.listen.trusted_proxies);
     LG_RETURN_IF_ERROR(x.Finish());
+    for (const auto& p : c.listen.trusted_proxies) {
+      http::AddressRange r;
+      if (const std::string why = http::ParseAddressRange(p, &r); !why.empty()) {
+        return Status(StatusCode::kInvalidArgument, "config.bad_value",
+                      "listen.trusted_proxies: \"" + p + "\": " + why);
+      }
+    }
   }
 
   if (const auto* o = root.Child("tls", true)) {

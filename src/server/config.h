@@ -21,6 +21,11 @@ namespace livegate::server {
 struct ListenOptions {
   std::string address = "127.0.0.1";  // IPv4/IPv6 literal or host name
   int port = 8443;                    // 0 = pick a free port (tests)
+  // Load balancers that send a PROXY protocol header (v1 or v2) with the
+  // client's address, as addresses or CIDR ranges (docs/DEPLOY.md). Their
+  // connections must start with it; a header from any other address is
+  // refused. Empty (default) = no load balancer in front.
+  std::vector<std::string> trusted_proxies;
 };
 
 struct TlsOptions {

@@ -1,6 +1,10 @@
 #include "server/http_parser.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
 #include <algorithm>
+#include <cstring>
 
 namespace livegate::server::http {
 namespace {
@@ -364,6 +368,257 @@ std::string_view ReasonPhrase(int status) {
     case 505: return "HTTP Version Not Supported";
     default: return "Status";
   }
+}
+
+// ---- PROXY protocol -------------------------------------------------------
+
+namespace {
+
+constexpr std::string_view kProxyV1Prefix = "PROXY ";
+constexpr char kProxyV2SignatureBytes[12] = {'\r', '\n', '\r', '\n', '\0', '\r', '\n', 'Q', 'U', 'I', 'T', '\n'};
+constexpr std::string_view kProxyV2Signature(kProxyV2SignatureBytes, 12);
+
+// IPv4 dotted or IPv6 text of 4/16 address bytes; IPv4-mapped IPv6 as IPv4
+// (the same form as the server's PeerAddress, so limits key on one text).
+std::string AddressText(int family, const unsigned char* bytes) {
+  char buf[INET6_ADDRSTRLEN] = {0};
+  if (family == AF_INET6) {
+    in6_addr a{};
+    std::memcpy(&a, bytes, 16);
+    if (IN6_IS_ADDR_V4MAPPED(&a)) {
+      inet_ntop(AF_INET, bytes + 12, buf, sizeof(buf));
+    } else {
+      inet_ntop(AF_INET6, &a, buf, sizeof(buf));
+    }
+  } else {
+    inet_ntop(AF_INET, bytes, buf, sizeof(buf));
+  }
+  return buf;
+}
+
+// A decimal port: 1-5 digits, no leading zero (except "0"), <= 65535.
+bool ParsePort(std::string_view s, int* port) {
+  if (s.empty() || s.size() > 5 || (s.size() > 1 && s[0] == '0')) return false;
+  int v = 0;
+  for (char c : s) {
+    if (c < '0' || c > '9') return false;
+    v = v * 10 + (c - '0');
+  }
+  if (v > 65535) return false;
+  *port = v;
+  return true;
+}
+
+// An address of one family, parsed strictly (inet_pton) into 16 bytes.
+bool ParseAddress(std::string_view text, int family, unsigned char* out) {
+  if (text.empty() || text.size() >= INET6_ADDRSTRLEN) return false;
+  const std::string z(text);
+  return inet_pton(family, z.c_str(), out) == 1;
+}
+
+}  // namespace
+
+ProxySignature MatchProxySignature(std::string_view first) {
+  for (std::string_view sig : {kProxyV1Prefix, kProxyV2Signature}) {
+    const std::size_t n = std::min(first.size(), sig.size());
+    if (first.substr(0, n) != sig.substr(0, n)) continue;
+    return first.size() >= sig.size() ? ProxySignature::kYes : ProxySignature::kMaybe;
+  }
+  return ProxySignature::kNo;
+}
+
+std::size_t ProxyHeaderParser::Feed(std::string_view data) {
+  std::size_t taken = 0;
+  while (state_ == State::kNeedMore && taken < data.size()) {
+    const char c = data[taken];
+    const std::size_t at = buf_.size();  // index of c in the header
+    if (at == 0 && c != kProxyV1Prefix[0] && c != kProxyV2Signature[0]) {
+      Fail("proxy.missing_header");
+      break;
+    }
+    const bool v2 = buf_.empty() ? c == kProxyV2Signature[0] : buf_[0] == kProxyV2Signature[0];
+    if (!v2) {
+      if (at < kProxyV1Prefix.size() && c != kProxyV1Prefix[at]) {
+        Fail("proxy.missing_header");
+        break;
+      }
+      if (at + 1 > kMaxProxyV1Bytes) {
+        Fail("proxy.too_large");
+        break;
+      }
+      if (at >= kProxyV1Prefix.size()) {
+        const bool after_cr = buf_.back() == '\r';
+        if (after_cr && c != '\n') {
+          Fail("proxy.bad_header");  // a bare CR
+          break;
+        }
+        if (!after_cr && c == '\n') {
+          Fail("proxy.bad_header");  // a bare LF
+          break;
+        }
+        if (c != '\r' && c != '\n' && (c < 0x20 || c > 0x7e)) {
+          Fail("proxy.bad_header");
+          break;
+        }
+      }
+      buf_.push_back(c);
+      ++taken;
+      if (c == '\n') FinishV1();
+      continue;
+    }
+    // Version 2: fixed 16 bytes, then the declared payload.
+    if (at < kProxyV2Signature.size() && c != kProxyV2Signature[at]) {
+      Fail("proxy.missing_header");
+      break;
+    }
+    if (at == 12 && (static_cast<unsigned char>(c) >> 4) != 0x2) {
+      Fail("proxy.bad_header");  // version nibble
+      break;
+    }
+    buf_.push_back(c);
+    ++taken;
+    if (buf_.size() == 16) {
+      const std::size_t len = (static_cast<std::size_t>(static_cast<unsigned char>(buf_[14])) << 8) |
+                              static_cast<unsigned char>(buf_[15]);
+      if (len > kMaxProxyV2Payload) {
+        Fail("proxy.too_large");
+        break;
+      }
+      v2_total_ = 16 + len;
+    }
+    if (v2_total_ != 0 && buf_.size() == v2_total_) FinishV2();
+  }
+  return taken;
+}
+
+void ProxyHeaderParser::FinishV1() {
+  // "PROXY " proto [SP src SP dst SP sport SP dport] CRLF, single spaces.
+  std::string_view line(buf_);
+  line.remove_prefix(kProxyV1Prefix.size());
+  line.remove_suffix(2);
+  std::vector<std::string_view> parts;
+  while (true) {
+    const auto sp = line.find(' ');
+    parts.push_back(line.substr(0, sp));
+    if (sp == std::string_view::npos) break;
+    line.remove_prefix(sp + 1);
+  }
+  header_.version = 1;
+  if (parts[0] == "UNKNOWN") {  // the rest of the line is ignored (spec 2.1)
+    header_.local = true;
+    state_ = State::kComplete;
+    return;
+  }
+  const int family = parts[0] == "TCP4" ? AF_INET : parts[0] == "TCP6" ? AF_INET6 : 0;
+  if (family == 0) return Fail("proxy.bad_header");
+  unsigned char src[16] = {}, dst[16] = {};
+  int sport = 0, dport = 0;
+  if (parts.size() != 5 || !ParseAddress(parts[1], family, src) || !ParseAddress(parts[2], family, dst) ||
+      !ParsePort(parts[3], &sport) || !ParsePort(parts[4], &dport)) {
+    return Fail("proxy.bad_header");
+  }
+  header_.source_address = AddressText(family, src);
+  header_.source_port = sport;
+  state_ = State::kComplete;
+}
+
+void ProxyHeaderParser::FinishV2() {
+  const auto* b = reinterpret_cast<const unsigned char*>(buf_.data());
+  const int command = b[12] & 0x0f;
+  const int family = b[13] >> 4, protocol = b[13] & 0x0f;
+  const std::size_t len = v2_total_ - 16;
+  header_.version = 2;
+  if (command == 0x0) {  // LOCAL: the proxy speaks for itself (health checks)
+    header_.local = true;
+    state_ = State::kComplete;
+    return;
+  }
+  if (command != 0x1) return Fail("proxy.unsupported");
+  if (family == 0x0) {  // UNSPEC: use the connection's own address (spec 2.2)
+    header_.local = true;
+    state_ = State::kComplete;
+    return;
+  }
+  if (protocol != 0x1 || (family != 0x1 && family != 0x2)) return Fail("proxy.unsupported");  // TCP over IPv4/6 only
+  const std::size_t addr_len = family == 0x1 ? 12 : 36;
+  if (len < addr_len) return Fail("proxy.bad_header");
+  // TLVs after the addresses: type, 2-byte length, value; they must tile
+  // the rest of the payload exactly. Their content is not used.
+  for (std::size_t i = 16 + addr_len; i < v2_total_;) {
+    if (i + 3 > v2_total_) return Fail("proxy.bad_header");
+    const std::size_t tlv_len = (static_cast<std::size_t>(b[i + 1]) << 8) | b[i + 2];
+    i += 3 + tlv_len;
+    if (i > v2_total_) return Fail("proxy.bad_header");
+  }
+  if (family == 0x1) {
+    header_.source_address = AddressText(AF_INET, b + 16);
+    header_.source_port = (b[24] << 8) | b[25];
+  } else {
+    header_.source_address = AddressText(AF_INET6, b + 16);
+    header_.source_port = (b[48] << 8) | b[49];
+  }
+  state_ = State::kComplete;
+}
+
+std::string ParseAddressRange(std::string_view text, AddressRange* out) {
+  AddressRange r;
+  std::string_view addr = text;
+  int bits = -1;
+  if (const auto slash = text.find('/'); slash != std::string_view::npos) {
+    addr = text.substr(0, slash);
+    const std::string_view b = text.substr(slash + 1);
+    if (b.empty() || b.size() > 3 || (b.size() > 1 && b[0] == '0')) return "bad prefix length";
+    bits = 0;
+    for (char c : b) {
+      if (c < '0' || c > '9') return "bad prefix length";
+      bits = bits * 10 + (c - '0');
+    }
+  }
+  if (ParseAddress(addr, AF_INET, r.bytes)) {
+    r.family = AF_INET;
+    if (bits < 0) bits = 32;
+    if (bits > 32) return "prefix length over 32";
+  } else if (ParseAddress(addr, AF_INET6, r.bytes)) {
+    r.family = AF_INET6;
+    if (bits < 0) bits = 128;
+    if (bits > 128) return "prefix length over 128";
+    in6_addr a{};
+    std::memcpy(&a, r.bytes, 16);
+    if (IN6_IS_ADDR_V4MAPPED(&a) && bits >= 96) {  // compare as IPv4, like the peers
+      std::memmove(r.bytes, r.bytes + 12, 4);
+      std::memset(r.bytes + 4, 0, 12);
+      r.family = AF_INET;
+      bits -= 96;
+    }
+  } else {
+    return "not an IPv4 or IPv6 address";
+  }
+  if (bits == 0) return "a /0 range would trust every address";
+  r.prefix_bits = bits;
+  *out = r;
+  return "";
+}
+
+bool AddressRange::Contains(std::string_view address) const {
+  unsigned char a[16] = {};
+  int fam = 0;
+  if (ParseAddress(address, AF_INET, a)) {
+    fam = AF_INET;
+  } else if (ParseAddress(address, AF_INET6, a)) {
+    fam = AF_INET6;
+    in6_addr x{};
+    std::memcpy(&x, a, 16);
+    if (IN6_IS_ADDR_V4MAPPED(&x)) {
+      std::memmove(a, a + 12, 4);
+      fam = AF_INET;
+    }
+  }
+  if (fam == 0 || fam != family) return false;
+  const int full = prefix_bits / 8, rest = prefix_bits % 8;
+  if (std::memcmp(a, bytes, static_cast<std::size_t>(full)) != 0) return false;
+  if (rest == 0) return true;
+  const unsigned char mask = static_cast<unsigned char>(0xff << (8 - rest));
+  return (a[full] & mask) == (bytes[full] & mask);
 }
 
 }  // namespace livegate::server::http

@@ -91,6 +91,77 @@ class RequestParser {
   ParseError error_;
 };
 
+// ---- PROXY protocol (HAProxy's proxy-protocol.txt, versions 1 and 2) ----
+// A load balancer in TCP mode (TLS passes through to us) tells the server
+// the client's address with a header sent before the TLS ClientHello
+// (docs/DEPLOY.md). The server reads it ONLY on connections from its
+// configured trusted proxies (listen.trusted_proxies): a header from anyone
+// else could claim any address, and would defeat the per-address rate
+// limits and the audit's record of who connected.
+//
+// The parser never takes a byte past the header's end (the TLS bytes that
+// follow belong to OpenSSL), is bounded (v1: 107 bytes; v2: 16 + at most
+// kMaxProxyV2Payload bytes), and fails on the first byte that cannot start
+// or continue a valid header, so garbage is refused without waiting.
+inline constexpr std::size_t kMaxProxyV1Bytes = 107;    // the spec's bound, CRLF included
+inline constexpr std::size_t kMaxProxyV2Payload = 512;  // address block + TLVs we accept
+
+struct ProxyHeader {
+  int version = 0;             // 1 or 2
+  bool local = false;          // v2 LOCAL / v1 UNKNOWN: the proxy's own connection (health checks)
+  std::string source_address;  // the client's address (IPv4 dotted or IPv6 text); empty when local
+  int source_port = 0;
+};
+
+class ProxyHeaderParser {
+ public:
+  enum class State { kNeedMore, kComplete, kError };
+  // Takes bytes of the header and returns how many: all of `data` while the
+  // header is incomplete, only up to its end once complete, and up to the
+  // offending byte on an error.
+  std::size_t Feed(std::string_view data);
+  State state() const { return state_; }
+  const ProxyHeader& header() const { return header_; }
+  // Stable reasons: proxy.missing_header (the first bytes are not a PROXY
+  // header), proxy.bad_header (malformed), proxy.too_large (over the bounds),
+  // proxy.unsupported (v2 command/family/protocol we do not take).
+  const std::string& error() const { return error_; }
+  std::size_t bytes_taken() const { return buf_.size(); }
+
+ private:
+  void Fail(std::string reason) {
+    state_ = State::kError;
+    error_ = std::move(reason);
+  }
+  void FinishV1();
+  void FinishV2();
+  State state_ = State::kNeedMore;
+  std::string buf_;
+  std::size_t v2_total_ = 0;  // 16 + payload length, once known
+  ProxyHeader header_;
+  std::string error_;
+};
+
+// Whether the first bytes received on a connection are (the start of) a
+// PROXY header: kYes once a full v1 "PROXY " or v2 signature is seen, kNo on
+// the first byte that differs, kMaybe for a strict prefix of one. Used to
+// refuse, with its own reason, a header sent by an address that is not a
+// trusted proxy.
+enum class ProxySignature { kNo, kMaybe, kYes };
+ProxySignature MatchProxySignature(std::string_view first_bytes);
+
+// An address range from a CIDR ("10.0.0.0/8", "::1/128") or one address
+// ("127.0.0.2" = /32, "::1" = /128). IPv4-mapped IPv6 peers are compared as IPv4.
+struct AddressRange {
+  int family = 0;  // AF_INET or AF_INET6
+  unsigned char bytes[16] = {};
+  int prefix_bits = 0;
+  bool Contains(std::string_view address) const;
+};
+// Reasons in the returned string ("" on success): a malformed address or
+// prefix, or a /0 range (it would trust every address on the Internet).
+std::string ParseAddressRange(std::string_view text, AddressRange* out);
+
 // True for RFC 9110 token characters (method and header names).
 bool IsTokenChar(unsigned char c);
 

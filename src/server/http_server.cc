@@ -181,6 +181,7 @@ std::string PeerAddress(const sockaddr_storage& ss) {
 }
 
 enum class Phase {
+  kProxyHeader, // PROXY protocol header from a trusted proxy, before TLS
   kHandshake,   // TLS handshake (header deadline runs from accept)
   kHead,        // request line and headers
   kBody,        // Content-Length body
@@ -192,6 +193,7 @@ enum class Phase {
 
 const char* PhaseName(Phase p) {
   switch (p) {
+    case Phase::kProxyHeader: return "proxy_header";
     case Phase::kHandshake: return "handshake";
     case Phase::kHead: return "header";
     case Phase::kBody: return "body";
@@ -207,8 +209,11 @@ struct Conn {
   std::uint64_t id = 0;
   int fd = -1;
   SSL* ssl = nullptr;
-  std::string peer;
+  std::string peer;        // the client: the socket's peer, or the PROXY header's source
+  bool peer_counted = false;  // counted in per_address under `peer`
+  bool signature_checked = false;  // an untrusted peer's first bytes checked for a PROXY header
   Phase phase = Phase::kHandshake;
+  http::ProxyHeaderParser proxy;
   http::RequestParser parser;
   std::string in;          // decrypted bytes not yet taken by the parser
   std::string out;         // the response being written
@@ -226,6 +231,7 @@ struct Conn {
 
 struct Job {
   std::uint64_t conn_id;
+  bool slow = false;  // RouteCost::kSlow
   ApiRequest request;
   std::string_view method_label;
   bool head_only;
@@ -250,6 +256,7 @@ struct HttpServer::Impl {
   SSL_CTX* ctx = nullptr;
   const HttpServer* server = nullptr;
   http::ParserLimits limits;
+  std::vector<http::AddressRange> trusted_proxies;
 
   int listen_fd = -1;
   int epoll_fd = -1;
@@ -267,7 +274,10 @@ struct HttpServer::Impl {
   std::vector<std::thread> workers;
   std::mutex mu;
   std::condition_variable cv;
-  std::deque<Job> jobs;
+  std::deque<Job> jobs;       // quick routes, taken first
+  std::deque<Job> slow_jobs;  // slow routes, at most max_slow running
+  int slow_running = 0;
+  int max_slow = 1;
   bool workers_stop = false;
   std::deque<Done> done;  // guarded by mu too
 
@@ -297,6 +307,14 @@ struct HttpServer::Impl {
   void Accept(TimePoint now);
   void SetInterest(Conn& c, std::uint32_t events);
   void OnEvent(Conn& c, std::uint32_t events, TimePoint now);
+  bool TrustedProxy(const std::string& peer) const {
+    return std::any_of(trusted_proxies.begin(), trusted_proxies.end(),
+                       [&](const http::AddressRange& r) { return r.Contains(peer); });
+  }
+  void ReadProxyHeader(Conn& c, TimePoint now);
+  // false: the connection was refused and closed.
+  bool CheckUntrustedSignature(Conn& c);
+  void RefuseProxy(Conn& c, const std::string& reason);
   void Handshake(Conn& c, TimePoint now);
   void Read(Conn& c, TimePoint now);
   void Process(Conn& c, TimePoint now);
@@ -390,8 +408,10 @@ void HttpServer::Impl::Accept(TimePoint now) {
       Count("livegate_http_connections_refused_total", "limit=\"total\"");
       continue;
     }
-    int& from_peer = per_address[peer];
-    if (from_peer >= options.max_connections_per_address) {
+    // A trusted proxy carries many clients: its connections are counted per
+    // address under the client's address, once its PROXY header is read.
+    const bool from_proxy = TrustedProxy(peer);
+    if (!from_proxy && per_address[peer] >= options.max_connections_per_address) {
       close(fd);
       Count("livegate_http_connections_refused_total", "limit=\"per_address\"");
       continue;
@@ -411,7 +431,7 @@ void HttpServer::Impl::Accept(TimePoint now) {
     c->fd = fd;
     c->ssl = ssl;
     c->peer = std::move(peer);
-    c->phase = Phase::kHandshake;
+    c->phase = from_proxy ? Phase::kProxyHeader : Phase::kHandshake;
     c->deadline = now + std::chrono::milliseconds(options.header_timeout_ms);
     c->last_read = now;
     c->events = EPOLLIN;
@@ -423,7 +443,10 @@ void HttpServer::Impl::Accept(TimePoint now) {
       close(fd);
       continue;
     }
-    ++from_peer;
+    if (!from_proxy) {
+      ++per_address[c->peer];
+      c->peer_counted = true;
+    }
     conns.emplace(c->id, std::move(c));
   }
 }
@@ -437,8 +460,10 @@ void HttpServer::Impl::Close(Conn& c) {
     ERR_clear_error();
   }
   close(c.fd);
-  auto it = per_address.find(c.peer);
-  if (it != per_address.end() && --it->second <= 0) per_address.erase(it);
+  if (c.peer_counted) {
+    auto it = per_address.find(c.peer);
+    if (it != per_address.end() && --it->second <= 0) per_address.erase(it);
+  }
   conns.erase(c.id);  // destroys c
 }
 
@@ -460,7 +485,106 @@ bool HttpServer::Impl::HandleSslResult(Conn& c, int ret, bool* want_read, bool* 
   return false;
 }
 
+void HttpServer::Impl::RefuseProxy(Conn& c, const std::string& reason) {
+  // No answer: nothing can be said before TLS that the peer could trust.
+  // Counted, not logged per connection (a flood would fill the log).
+  Count("livegate_http_proxy_refused_total", "reason=\"" + reason + "\"");
+  c.tls_broken = true;
+  Close(c);
+}
+
+void HttpServer::Impl::ReadProxyHeader(Conn& c, TimePoint now) {
+  // Peek, give the parser what it takes, then consume exactly that: the
+  // parser stops at the header's end, so the TLS bytes behind it stay in
+  // the socket for OpenSSL. Everything taken is consumed, so level-
+  // triggered epoll does not spin on a partial header.
+  char buf[16 + http::kMaxProxyV2Payload];
+  for (;;) {
+    const ssize_t n = recv(c.fd, buf, sizeof(buf), MSG_PEEK | MSG_DONTWAIT);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
+    if (n <= 0) {  // EOF or error before the header ended
+      c.tls_broken = true;
+      Close(c);
+      return;
+    }
+    const std::size_t taken = c.proxy.Feed(std::string_view(buf, static_cast<std::size_t>(n)));
+    if (taken > 0 && recv(c.fd, buf, taken, MSG_DONTWAIT) != static_cast<ssize_t>(taken)) {
+      c.tls_broken = true;
+      Close(c);
+      return;
+    }
+    c.last_read = now;
+    if (c.proxy.state() == http::ProxyHeaderParser::State::kError) {
+      RefuseProxy(c, c.proxy.error());
+      return;
+    }
+    if (c.proxy.state() == http::ProxyHeaderParser::State::kNeedMore) continue;
+    const auto& h = c.proxy.header();
+    if (!h.local) c.peer = h.source_address;  // LOCAL: the proxy itself (health checks)
+    int& from_peer = per_address[c.peer];
+    if (from_peer >= options.max_connections_per_address) {
+      if (from_peer == 0) per_address.erase(c.peer);
+      Count("livegate_http_connections_refused_total", "limit=\"per_address\"");
+      c.tls_broken = true;
+      Close(c);
+      return;
+    }
+    ++from_peer;
+    c.peer_counted = true;
+    c.phase = Phase::kHandshake;
+    c.signature_checked = true;
+    Handshake(c, now);  // the ClientHello may be waiting already
+    return;
+  }
+}
+
+bool HttpServer::Impl::CheckUntrustedSignature(Conn& c) {
+  // A PROXY header from an address that is not a trusted proxy is refused
+  // with its own reason (otherwise it would only fail as a TLS error) and
+  // never believed. A TLS ClientHello starts with 0x16: its first byte is
+  // peeked and left for OpenSSL. A first byte that could start a PROXY
+  // header ('P' or CR) is no TLS either way, so those bytes are consumed
+  // (at most 12) until they are or are not a PROXY signature - consuming
+  // keeps level-triggered epoll from spinning on a peer that stalls there.
+  char first = 0;
+  const ssize_t n = recv(c.fd, &first, 1, MSG_PEEK | MSG_DONTWAIT);
+  if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) return true;  // nothing yet
+  if (n <= 0) {  // EOF or error before any byte
+    c.tls_broken = true;
+    Close(c);
+    return false;
+  }
+  if (c.in.empty() && http::MatchProxySignature(std::string_view(&first, 1)) == http::ProxySignature::kNo) {
+    c.signature_checked = true;
+    return true;
+  }
+  char buf[12];
+  const ssize_t got = recv(c.fd, buf, sizeof(buf) - c.in.size(), MSG_DONTWAIT);
+  if (got > 0) c.in.append(buf, static_cast<std::size_t>(got));
+  switch (http::MatchProxySignature(c.in)) {
+    case http::ProxySignature::kMaybe:
+      return true;  // wait for more, within the header deadline
+    case http::ProxySignature::kYes:
+      c.in.clear();
+      RefuseProxy(c, "proxy.untrusted_source");
+      return false;
+    case http::ProxySignature::kNo:
+      break;
+  }
+  c.tls_broken = true;  // neither TLS nor PROXY: e.g. plain HTTP on the TLS port
+  Close(c);
+  return false;
+}
+
 void HttpServer::Impl::Handshake(Conn& c, TimePoint now) {
+  if (!c.signature_checked) {
+    if (!CheckUntrustedSignature(c)) return;
+    if (!c.signature_checked) {
+      c.last_read = now;
+      return;
+    }
+  }
   ERR_clear_error();
   const int ret = SSL_do_handshake(c.ssl);
   if (ret == 1) {
@@ -544,9 +668,10 @@ void HttpServer::Impl::Dispatch(Conn& c, TimePoint now) {
   for (auto& [k, v] : p.headers) a.headers.emplace(k, std::move(v));  // first value wins
   c.phase = Phase::kDispatched;
   SetInterest(c, 0);
+  job.slow = server->IsSlowRoute(a.method, a.path);
   {
     std::lock_guard<std::mutex> lock(mu);
-    jobs.push_back(std::move(job));
+    (job.slow ? slow_jobs : jobs).push_back(std::move(job));
   }
   cv.notify_one();
 }
@@ -556,10 +681,18 @@ void HttpServer::Impl::WorkerLoop() {
     Job job;
     {
       std::unique_lock<std::mutex> lock(mu);
-      cv.wait(lock, [this] { return workers_stop || !jobs.empty(); });
-      if (jobs.empty()) return;  // stopping and nothing left
-      job = std::move(jobs.front());
-      jobs.pop_front();
+      const auto slow_ready = [this] { return !slow_jobs.empty() && slow_running < max_slow; };
+      cv.wait(lock, [&] { return workers_stop || !jobs.empty() || slow_ready(); });
+      if (!jobs.empty()) {
+        job = std::move(jobs.front());
+        jobs.pop_front();
+      } else if (slow_ready()) {
+        job = std::move(slow_jobs.front());
+        slow_jobs.pop_front();
+        ++slow_running;
+      } else {
+        return;  // stopping and nothing left
+      }
     }
     const auto t0 = Clock::now();
     ApiResponse r = server->Dispatch(std::move(job.request));
@@ -573,7 +706,9 @@ void HttpServer::Impl::WorkerLoop() {
     {
       std::lock_guard<std::mutex> lock(mu);
       done.push_back(std::move(d));
+      if (job.slow) --slow_running;
     }
+    if (job.slow) cv.notify_all();  // a waiting slow job may start now
     Wake();
   }
 }
@@ -690,6 +825,7 @@ void HttpServer::Impl::OnEvent(Conn& c, std::uint32_t events, TimePoint now) {
     return;
   }
   switch (c.phase) {
+    case Phase::kProxyHeader: ReadProxyHeader(c, now); break;
     case Phase::kHandshake: Handshake(c, now); break;
     case Phase::kHead:
     case Phase::kBody:
@@ -706,6 +842,7 @@ void HttpServer::Impl::Sweep(TimePoint now) {
   for (auto& [id, c] : conns) {
     bool late = false;
     switch (c->phase) {
+      case Phase::kProxyHeader:
       case Phase::kHandshake:
       case Phase::kHead:
       case Phase::kBody:
@@ -818,6 +955,13 @@ Result<std::unique_ptr<HttpServer>> HttpServer::Create(const HttpServerOptions& 
   impl->limits.max_head_bytes = options.max_header_bytes;
   impl->limits.max_header_count = static_cast<std::size_t>(options.max_header_count);
   impl->limits.max_body_bytes = options.max_body_bytes;
+  for (const auto& text : options.trusted_proxies) {
+    http::AddressRange r;
+    if (const std::string why = http::ParseAddressRange(text, &r); !why.empty()) {
+      return Status::InvalidArgument("http.bad_options", "trusted proxy \"" + text + "\": " + why);
+    }
+    impl->trusted_proxies.push_back(r);
+  }
   impl->ctx = SSL_CTX_new(TLS_server_method());
   if (impl->ctx == nullptr || !SetupTls(*impl->ctx, options.cert_pem, options.key_pem)) {
     return Status::BadInput("http.tls_setup",
@@ -827,8 +971,15 @@ Result<std::unique_ptr<HttpServer>> HttpServer::Create(const HttpServerOptions& 
 }
 
 void HttpServer::Route(const std::string& method, const std::string& pattern, ApiHandler handler,
-                       RequestBody body) {
-  routes_.push_back({method, std::regex(pattern), pattern, std::move(handler), body});
+                       RequestBody body, RouteCost cost) {
+  routes_.push_back({method, std::regex(pattern), pattern, std::move(handler), body, cost});
+}
+
+bool HttpServer::IsSlowRoute(const std::string& method, const std::string& path) const {
+  for (const auto& r : routes_) {
+    if (r.cost == RouteCost::kSlow && r.method == method && std::regex_match(path, r.pattern)) return true;
+  }
+  return false;
 }
 
 ApiResponse HttpServer::Dispatch(ApiRequest request) const {
@@ -897,6 +1048,8 @@ Status HttpServer::Start() {
   epoll_ctl(im.epoll_fd, EPOLL_CTL_ADD, im.listen_fd, &ev);
   ev.data.u64 = kWakeId;
   epoll_ctl(im.epoll_fd, EPOLL_CTL_ADD, im.wake_fd, &ev);
+  // One worker stays free of slow routes whenever there are two or more.
+  im.max_slow = std::max(1, im.options.thread_pool_size - 1);
   for (int i = 0; i < im.options.thread_pool_size; ++i) {
     im.workers.emplace_back([&im] { im.WorkerLoop(); });
   }
@@ -916,6 +1069,7 @@ void HttpServer::Stop() {
     std::lock_guard<std::mutex> lock(im.mu);
     im.workers_stop = true;
     im.jobs.clear();  // their connections are closed already
+    im.slow_jobs.clear();
   }
   im.cv.notify_all();
   for (auto& w : im.workers) {

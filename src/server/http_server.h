@@ -51,6 +51,14 @@ struct ApiResponse {
 
 using ApiHandler = std::function<ApiResponse(const ApiRequest&)>;
 
+// How long a route's handler runs. Slow ones (a capture's judgement: seconds
+// of CPU) may occupy at most thread_pool_size - 1 workers at once, so one
+// worker always remains for the quick ones: a server busy judging still
+// answers /healthz - its load balancer's health check - and the cheap flow
+// steps promptly (issue 16: behind HAProxy, a saturated single server was
+// taken out as dead because its checks queued behind judgements).
+enum class RouteCost { kQuick, kSlow };
+
 // StatusCode -> HTTP status (400, 401, 403, 404, 409, 410, 413, 429, 500, 503).
 int HttpStatusFor(StatusCode code);
 // {"error":{"reason":..., "message":...}} with HttpStatusFor(code).
@@ -82,6 +90,12 @@ struct HttpServerOptions {
   int thread_pool_size = 8;       // workers running the handlers
   int max_connections = 1024;             // open connections in all
   int max_connections_per_address = 64;   // open connections from one peer address
+  // Load balancers whose connections start with a PROXY protocol header
+  // (v1 or v2) carrying the client's address (docs/DEPLOY.md). Addresses or
+  // CIDR ranges. A connection from one of them MUST start with the header;
+  // a header from any other address is refused; the header counts against
+  // header_timeout_ms. Empty: no PROXY protocol (every header refused).
+  std::vector<std::string> trusted_proxies;
 };
 
 class HttpServer {
@@ -94,7 +108,7 @@ class HttpServer {
   // `pattern` is a full-match regex over the path; groups go to captures.
   // A non-empty request body must have the media type `body` names.
   void Route(const std::string& method, const std::string& pattern, ApiHandler handler,
-             RequestBody body = RequestBody::kJson);
+             RequestBody body = RequestBody::kJson, RouteCost cost = RouteCost::kQuick);
 
   // Binds and serves on a background thread. Reasons: http.bind.
   Status Start();
@@ -108,6 +122,8 @@ class HttpServer {
   // Runs the router without a socket (used by the workers and tests):
   // route, method, request media type, handler.
   ApiResponse Dispatch(ApiRequest request) const;
+  // Whether the route `method` `path` goes to is RouteCost::kSlow.
+  bool IsSlowRoute(const std::string& method, const std::string& path) const;
 
  private:
   struct Impl;
@@ -119,6 +135,7 @@ class HttpServer {
     std::string pattern_text;
     ApiHandler handler;
     RequestBody body;
+    RouteCost cost;
   };
   std::vector<RouteEntry> routes_;
   std::thread thread_;

@@ -139,7 +139,13 @@ const std::vector<MetricSpec>& Metrics::Catalogue() {
        {{"limit", {"total", "per_address", "other"}}}},
       {"livegate_http_timeouts_total", MetricType::kCounter,
        "Connections closed because a request, response or idle deadline passed, by phase.",
-       {{"phase", {"handshake", "header", "body", "idle", "handler", "write", "linger", "other"}}}},
+       {{"phase", {"proxy_header", "handshake", "header", "body", "idle", "handler", "write", "linger", "other"}}}},
+      // PROXY protocol (docs/DEPLOY.md): connections refused before TLS.
+      {"livegate_http_proxy_refused_total", MetricType::kCounter,
+       "Connections closed before TLS over a PROXY protocol header: sent by an address that is not a "
+       "trusted proxy, missing from a trusted proxy's connection, malformed, too large or unsupported.",
+       {{"reason", {"proxy.untrusted_source", "proxy.missing_header", "proxy.bad_header", "proxy.too_large",
+                    "proxy.unsupported", "other"}}}},
       {"livegate_http_connections_open", MetricType::kGauge, "HTTPS connections open now.", {}},
       {kRejected, MetricType::kCounter,
        "Metric samples dropped (unknown metric) or with label values replaced by \"other\".",

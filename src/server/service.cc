@@ -73,13 +73,16 @@ void Service::RegisterRoutes(HttpServer& http) {
   http.Route("GET", "/v1/admin/accounts/([A-Za-z0-9._@:-]{1,128})", bind(&Service::AdminGetAccount));
   http.Route("DELETE", "/v1/admin/accounts/([A-Za-z0-9._@:-]{1,128})/biometrics",
              bind(&Service::AdminDeleteBiometrics));
-  http.Route("POST", "/v1/admin/references", bind(&Service::AdminImportReference));
+  // Slow routes (seconds of vision work) leave one worker to the others,
+  // /healthz included (RouteCost, docs/DEPLOY.md "Health").
+  http.Route("POST", "/v1/admin/references", bind(&Service::AdminImportReference), RequestBody::kJson,
+             RouteCost::kSlow);
   http.Route("POST", "/v1/flows", bind(&Service::StartFlow));
   http.Route("POST", "/v1/flows/([0-9a-f]{32})/verify", bind(&Service::VerifyFlow));
   // Steps 3-11 carry sealed binary messages, the others JSON.
   http.Route("POST", "/v1/flows/([0-9a-f]{32})/risk", bind(&Service::RiskStep), RequestBody::kOctetStream);
   http.Route("POST", "/v1/flows/([0-9a-f]{32})/capture", bind(&Service::CaptureStep),
-             RequestBody::kOctetStream);
+             RequestBody::kOctetStream, RouteCost::kSlow);
   if (!deps_.web_static_dir.empty()) RegisterStaticFiles(http, {deps_.web_static_dir});
 }
 

@@ -70,6 +70,16 @@ TEST(ConfigTest, ShippedLimitsCarryTheLongestChallengeAtTheCaptureRate) {
   EXPECT_LT(judgement::MaxFramesForChallenges(judgement::ChallengePolicy{}, 2), needed);
 }
 
+TEST(ConfigTest, TrustedProxiesAreAddressesOrRanges) {
+  auto c = ParseServerConfig(R"({"tls":{"generate":true},"database":{"uri":"sqlite:x"},"master_key":{"env":"K"},
+      "policy_file":"p","listen":{"trusted_proxies":["127.0.0.2","10.0.0.0/8","2001:db8::/32"]}})", "/tmp");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->listen.trusted_proxies, (std::vector<std::string>{"127.0.0.2", "10.0.0.0/8", "2001:db8::/32"}));
+  auto none = ParseServerConfig(kMinimal, "/tmp");
+  ASSERT_TRUE(none.ok());
+  EXPECT_TRUE(none->listen.trusted_proxies.empty());  // default: no balancer, every PROXY header refused
+}
+
 TEST(ConfigTest, MinimalGetsDefaultsAndResolvesPaths) {
   auto c = ParseServerConfig(kMinimal, "/etc/lg");
   ASSERT_TRUE(c.ok()) << c.status().ToString();
@@ -116,6 +126,12 @@ TEST(ConfigTest, EachMistakeHasItsReason) {
       {R"({"tls":{"generate":true},"database":{"uri":"sqlite:x"},"master_key":{"env":"K"},
            "policy_file":"p","listen":{"port":"80"}})",
        "config.bad_type", "listen.port"},
+      {R"({"tls":{"generate":true},"database":{"uri":"sqlite:x"},"master_key":{"env":"K"},
+           "policy_file":"p","listen":{"trusted_proxies":["0.0.0.0/0"]}})",
+       "config.bad_value", "listen.trusted_proxies"},
+      {R"({"tls":{"generate":true},"database":{"uri":"sqlite:x"},"master_key":{"env":"K"},
+           "policy_file":"p","listen":{"trusted_proxies":["lb.example"]}})",
+       "config.bad_value", "listen.trusted_proxies"},
       {R"({"tls":{"generate":true},"database":{"uri":"mysql://x"},"master_key":{"env":"K"},
            "policy_file":"p"})",
        "config.bad_value", "database.uri"},

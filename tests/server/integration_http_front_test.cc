@@ -60,6 +60,14 @@ class HttpFrontTest : public ::testing::Test {
       std::this_thread::sleep_for(milliseconds(1500));
       return JsonResponse(200, "{\"slow\":true}");
     });
+    server_->Route("GET", "/judge", [this](const ApiRequest&) {
+      const int now = ++judging_;
+      int seen = max_judging_.load();
+      while (now > seen && !max_judging_.compare_exchange_weak(seen, now)) {}
+      std::this_thread::sleep_for(milliseconds(1200));
+      --judging_;
+      return JsonResponse(200, "{\"judged\":true}");
+    }, RequestBody::kJson, RouteCost::kSlow);
     ASSERT_TRUE(server_->Start().ok());
   }
 
@@ -68,6 +76,7 @@ class HttpFrontTest : public ::testing::Test {
   Metrics metrics_;
   std::unique_ptr<HttpServer> server_;
   std::atomic<bool> slow_started_{false};
+  std::atomic<int> judging_{0}, max_judging_{0};
 };
 
 TEST_F(HttpFrontTest, ExtraHeadersAreWrittenAndFramingHeadersStayTheServers) {
@@ -157,6 +166,35 @@ TEST_F(HttpFrontTest, ASlowHandlerHoldsOneWorkerOnlyAndStopDeliversItsAnswer) {
   // No longer listening.
   RawConn after;
   EXPECT_FALSE(after.Connect(server_->port()));
+}
+
+// Issue 16: slow routes (the capture's judgement) never take the last
+// worker, so a server busy judging still answers its balancer's health
+// check and the quick steps at once; the slow ones queue and all complete.
+TEST_F(HttpFrontTest, SlowRoutesLeaveOneWorkerForQuickOnes) {
+  options_.thread_pool_size = 3;
+  ASSERT_NO_FATAL_FAILURE(Start());
+  std::vector<std::unique_ptr<RawConn>> judges;
+  for (int i = 0; i < 4; ++i) {
+    judges.push_back(std::make_unique<RawConn>());
+    ASSERT_TRUE(judges.back()->Connect(server_->port()));
+    ASSERT_TRUE(judges.back()->Send("GET /judge HTTP/1.1\r\nHost: a\r\n\r\n"));
+  }
+  for (int i = 0; i < 100 && judging_ < 2; ++i) std::this_thread::sleep_for(milliseconds(10));
+  ASSERT_EQ(judging_.load(), 2);  // two of three workers; two requests wait
+  for (int i = 0; i < 5; ++i) {
+    const auto t0 = Clock::now();
+    auto r = OneRequest(server_->port(), GetRequest("/echo/h"));
+    ASSERT_TRUE(r.has_value());
+    EXPECT_EQ(r->status, 200);
+    EXPECT_LT(std::chrono::duration_cast<milliseconds>(Clock::now() - t0).count(), 800);
+  }
+  for (auto& j : judges) {
+    auto r = j->ReadResponse(10000);
+    ASSERT_TRUE(r.has_value());
+    EXPECT_EQ(r->status, 200);
+  }
+  EXPECT_EQ(max_judging_.load(), 2);
 }
 
 }  // namespace
