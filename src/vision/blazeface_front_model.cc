@@ -14,7 +14,6 @@
 #include <fstream>
 #include <iterator>
 
-#include <openssl/evp.h>
 #include <opencv2/dnn.hpp>
 
 #include "vision/models.h"
@@ -27,18 +26,6 @@ namespace {
 // sha512 and extracts this member unchanged).
 constexpr char kSha256[] = "d388b1cf8a5f6f1af2b3f4c14f6d0f138bab970cd618cccd12dddb7484e82e51";
 
-std::string Sha256Hex(const std::vector<uchar>& bytes) {
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  if (EVP_Digest(bytes.data(), bytes.size(), digest, &len, EVP_sha256(), nullptr) != 1) return {};
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string hex;
-  for (unsigned int i = 0; i < len; ++i) {
-    hex.push_back(kHex[digest[i] >> 4]);
-    hex.push_back(kHex[digest[i] & 15]);
-  }
-  return hex;
-}
 
 constexpr int kAnchors16 = 512, kAnchors8 = 384, kAnchors = kAnchors16 + kAnchors8, kCoords = 16;
 // Output tensors by name (OpenCV's getUnconnectedOutLayersNames() order is
@@ -119,7 +106,7 @@ Result<std::unique_ptr<BlazeFaceFrontModel>> BlazeFaceFrontModel::Load(const std
   if (!in) return Status::NotFound("model.missing_file", "cannot open model file: " + path.string());
   const std::vector<uchar> bytes{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
   if (bytes.empty()) return Status::BadInput("model.corrupt", path.string() + ": empty file");
-  if (const std::string sha = Sha256Hex(bytes); sha != kSha256) {
+  if (const std::string sha = ModelSha256Hex(bytes); sha != kSha256) {
     return Status::BadInput("model.corrupt", path.string() + ": SHA-256 " + sha +
                                                  " is not the pinned front model's (" + kSha256 +
                                                  "); run scripts/setup");

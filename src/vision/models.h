@@ -11,6 +11,7 @@
 #include <array>
 #include <filesystem>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include <opencv2/core.hpp>
@@ -132,5 +133,10 @@ class LivenessModel {
 
 // LIVEGATE_MODELS, else the build-time default folder.
 std::filesystem::path DefaultModelDir();
+
+// Lower-case hex SHA-256 of a model file's bytes: every model is pinned and
+// checked before cv::dnn parses it (OpenCV 4.6's importer crashes on some
+// corrupted files).
+std::string ModelSha256Hex(const std::vector<unsigned char>& bytes);
 
 }  // namespace livegate::vision

@@ -10,7 +10,6 @@
 #include <fstream>
 #include <iterator>
 
-#include <openssl/evp.h>
 #include <opencv2/dnn.hpp>
 #include <opencv2/imgproc.hpp>
 
@@ -34,18 +33,6 @@ cv::Mat PassivePadCrop(const cv::Mat& bgr, const cv::Rect2f& box, float crop_sca
   return out;
 }
 
-std::string PassivePadSha256Hex(const std::vector<unsigned char>& bytes) {
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  if (EVP_Digest(bytes.data(), bytes.size(), digest, &len, EVP_sha256(), nullptr) != 1) return {};
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string hex;
-  for (unsigned int i = 0; i < len; ++i) {
-    hex.push_back(kHex[digest[i] >> 4]);
-    hex.push_back(kHex[digest[i] & 15]);
-  }
-  return hex;
-}
 
 Result<std::shared_ptr<const PassivePadWeights>> ReadPinnedPassivePad(const PassivePadOptions& options) {
   std::string pin = options.sha256;
@@ -67,7 +54,7 @@ Result<std::shared_ptr<const PassivePadWeights>> ReadPinnedPassivePad(const Pass
   w->options = options;
   w->options.sha256 = pin;
   w->onnx.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-  const std::string got = PassivePadSha256Hex(w->onnx);
+  const std::string got = ModelSha256Hex(w->onnx);
   if (got != pin) {
     return Status::InvalidArgument("model.pin_mismatch", "passive PAD model " + options.file.string() +
                                                              " has SHA-256 " + got + ", the config pins " + pin +

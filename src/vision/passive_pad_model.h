@@ -19,6 +19,7 @@
 #include <opencv2/core.hpp>
 
 #include "livegate/status.h"
+#include "vision/models.h"  // ModelSha256Hex
 
 namespace livegate::vision {
 
@@ -48,9 +49,6 @@ struct PassivePadWeights {
 // model.pin_mismatch (the file's hash differs: the message gives both),
 // model.bad_config (input_size, crop_scale or live_index out of range).
 Result<std::shared_ptr<const PassivePadWeights>> ReadPinnedPassivePad(const PassivePadOptions& options);
-
-// Lower-case hex SHA-256 of `bytes`.
-std::string PassivePadSha256Hex(const std::vector<unsigned char>& bytes);
 
 // One network (not thread-safe: one per analyzer slot).
 class PassivePadModel {

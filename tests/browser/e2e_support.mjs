@@ -110,8 +110,13 @@ export async function startServer(dir, { policyEdit = (p) => p } = {}) {
 }
 
 // camera: false launches without the camera permission (the page is refused).
+// Every browser still open when a suite ends is closed by its `after`: a
+// failed assertion between launch and close must not leave Chromium running
+// (node would wait for it until the test's timeout).
+const openBrowsers = new Set();
+
 export async function launchBrowser(chromium, profileDir, y4m, spki, viewport = { width: 390, height: 844 }, { camera = true } = {}) {
-  return chromium.launchPersistentContext(profileDir, {
+  const browser = await chromium.launchPersistentContext(profileDir, {
     executablePath: env.chromium,
     headless: true,
     viewport,
@@ -125,6 +130,9 @@ export async function launchBrowser(chromium, profileDir, y4m, spki, viewport = 
       `--ignore-certificate-errors-spki-list=${spki}`,
     ],
   });
+  openBrowsers.add(browser);
+  browser.on('close', () => openBrowsers.delete(browser));
+  return browser;
 }
 
 export function newDir(prefix) { return mkdtempSync(join(tmpdir(), prefix)); }
@@ -216,6 +224,7 @@ export function browserSuite({ name, skip, tests, account, password, serverOptio
     suite.server.createAccount(account, password);
   });
   after(async () => {
+    for (const b of [...openBrowsers]) await b.close().catch(() => {});
     if (suite.server) await suite.server.stop();
     if (suite.passed === tests && suite.dir) rmSync(suite.dir, { recursive: true, force: true });
     else if (suite.dir) console.log(`kept ${suite.dir} for inspection`);

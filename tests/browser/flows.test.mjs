@@ -8,12 +8,15 @@
 // A screenshot per stage is saved and its prompt checked; the page's first
 // prompt must come within 2 s of navigation on loopback (printed).
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 
 import { browserSuite, checkPrerequisites, copyDir, hex, launchBrowser, makeY4m, pageProblems, runPageFlow } from './e2e_support.mjs';
 
 const skip = checkPrerequisites();
+// The shipped limits the server runs with (startServer) bound the package.
+const LIMITS = JSON.parse(readFileSync(new URL('../../config/server.example.json', import.meta.url), 'utf8')).limits;
 
 const D10 = '2_face_video/liveportrait/liveportrait_d10.mp4';
 const D3 = '2_face_video/liveportrait/liveportrait_d3.mp4';
@@ -77,17 +80,19 @@ test('register, authenticate, refuse another person, deregister, refuse the old 
   assert.ok(reg.firstPromptMs < 2000, `first prompt within 2 s: ${reg.firstPromptMs} ms`);
   assert.equal(reg.outcome, 'registered', JSON.stringify({ reason: reg.reason, log: reg.log.result, audit: server.lastCaptureReasons(account) }));
   assert.equal(reg.log.procedure.asd_type, 'actions');
-  assert.deepEqual(server.lastCaptureReasons(account), ['asd.live']);
+  // The template is the mean of 3 spread frames (issue 14).
+  assert.deepEqual(server.lastCaptureReasons(account), ['asd.live', 'template.frames:3']);
   checkStages(reg, /Registered/);
   const startToPrompt = reg.log.events.find((e) => e.stage === 'guidance').atMs - reg.log.startedAtMs;
   console.log(`start pressed -> camera guidance shown: ${startToPrompt} ms (SRP-6a, risk step, camera open)`);
   const meter = [...reg.log.meterMs].sort((a, b) => a - b);
   console.log(`guidance measure per check: median ${meter[meter.length >> 1]} ms, max ${meter.at(-1)} ms over ${meter.length} checks; browser FaceDetector: ${reg.log.hasFaceDetector ? 'yes' : 'no'}`);
   const frames = reg.log.capture.frames;
-  assert.ok(frames.length >= 10 && frames.length <= 60, `${frames.length} frames`);
+  // No blink asked: ~15 fps (>= 66 ms apart) over the 8 s capture (judgement/capture_rate.h).
+  assert.ok(frames.length >= 10 && frames.length <= Math.min(LIMITS.max_frames, Math.floor(8000 / 66) + 2), `${frames.length} frames`);
   for (let i = 1; i < frames.length; ++i) assert.ok(frames[i].t_ms > frames[i - 1].t_ms);
   assert.equal(frames[0].t_ms, 0);
-  for (const f of frames) assert.ok(f.side <= 480 && f.bytes <= 262144, JSON.stringify(f));
+  for (const f of frames) assert.ok(f.side <= 480 && f.bytes <= LIMITS.max_frame_bytes, JSON.stringify(f));
 
   server.script(account, 'authentication', OPEN_MOUTH);
   const auth = await runPageFlow(page, server.url, 'authenticate.html', { account, label: '2-authenticate', artefacts });

@@ -23,19 +23,11 @@
 namespace livegate::crypto {
 namespace {
 
-struct CliRun {
-  int exit_code;
-  std::string out;
-};
+using CliRun = livegate::testing::ShellRun;
 
 CliRun Admin(const std::string& args) {
   const std::string cmd = std::string(LIVEGATE_ADMIN_BIN) + " " + args + " 2>&1";
-  FILE* p = ::popen(cmd.c_str(), "r");
-  std::string out;
-  char buf[4096];
-  while (std::size_t n = std::fread(buf, 1, sizeof buf, p)) out.append(buf, n);
-  const int status = ::pclose(p);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+  return livegate::testing::RunShell(cmd);
 }
 
 class AdminCliTest : public ::testing::Test {
@@ -137,12 +129,7 @@ Bytes Unhex(const std::string& h) {
 }
 CliRun Sql(const std::string& db, const std::string& sql) {
   const std::string cmd = "sqlite3 " + db + " \"" + sql + "\" 2>&1";
-  FILE* p = ::popen(cmd.c_str(), "r");
-  std::string out;
-  char buf[4096];
-  while (std::size_t n = std::fread(buf, 1, sizeof buf, p)) out.append(buf, n);
-  const int status = ::pclose(p);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+  return livegate::testing::RunShell(cmd);
 }
 
 // Two KEK files made by the real binary (old = before rotation, new =

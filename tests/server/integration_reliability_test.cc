@@ -18,10 +18,7 @@
 
 namespace {
 
-struct ScriptRun {
-  int exit_code = -1;
-  std::string out;
-};
+using ScriptRun = livegate::testing::ShellRun;
 
 // Runs scripts/reliability/<name> with the build's binaries; stdout+stderr.
 ScriptRun RunScript(const std::string& args) {
@@ -29,14 +26,7 @@ ScriptRun RunScript(const std::string& args) {
                           livegate::testing::TestDataDir().string() + "' LIVEGATE_MODELS='" +
                           livegate::testing::ModelDir().string() + "' '" +
                           (livegate::testing::SourceDir() / "scripts/reliability").string() + "/" + args + " 2>&1";
-  ScriptRun r;
-  FILE* p = popen(cmd.c_str(), "r");
-  if (!p) return r;
-  std::array<char, 4096> buf{};
-  while (std::fgets(buf.data(), buf.size(), p)) r.out += buf.data();
-  const int st = pclose(p);
-  r.exit_code = WIFEXITED(st) ? WEXITSTATUS(st) : 128;
-  return r;
+  return livegate::testing::RunShell(cmd);
 }
 
 bool HaveClip() {

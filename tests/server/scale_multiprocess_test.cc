@@ -31,6 +31,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <map>
 #include <regex>
 #include <set>
@@ -52,27 +53,11 @@ namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 using livegate::testing::RunningInCi;
 
-struct CommandRun {
-  int exit_code = -1;
-  std::string out;
-};
-
-CommandRun RunCommand(const std::string& cmd) {
-  CommandRun r;
-  FILE* p = popen(cmd.c_str(), "r");
-  if (!p) return r;
-  std::array<char, 4096> buf{};
-  while (std::fgets(buf.data(), buf.size(), p)) r.out += buf.data();
-  const int st = pclose(p);
-  r.exit_code = WIFEXITED(st) ? WEXITSTATUS(st) : 128;
-  return r;
-}
+livegate::testing::ShellRun RunCommand(const std::string& cmd) { return livegate::testing::RunShell(cmd); }
 
 std::string ReadFile(const fs::path& p) {
   std::ifstream in(p, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
+  return std::string(std::istreambuf_iterator<char>(in), {});
 }
 
 std::string EnvPrefix() {

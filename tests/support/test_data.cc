@@ -1,5 +1,8 @@
 #include "support/test_data.h"
 
+#include <sys/wait.h>
+
+#include <cstdio>
 #include <cstdlib>
 #include <random>
 
@@ -31,6 +34,17 @@ std::filesystem::path MakeTempDir(const std::string& prefix) {
     if (std::filesystem::create_directory(p, ec)) return p;
   }
   throw std::runtime_error("cannot create a temporary folder");
+}
+
+ShellRun RunShell(const std::string& command) {
+  ShellRun r;
+  FILE* p = ::popen(command.c_str(), "r");
+  if (!p) return r;
+  char buf[4096];
+  while (std::size_t n = std::fread(buf, 1, sizeof buf, p)) r.out.append(buf, n);
+  const int st = ::pclose(p);
+  r.exit_code = WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+  return r;
 }
 
 }  // namespace livegate::testing

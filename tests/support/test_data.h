@@ -23,6 +23,14 @@ bool RunningInCi();
 // A fresh private temporary folder, removed by the caller or left in /tmp.
 std::filesystem::path MakeTempDir(const std::string& prefix);
 
+// A shell command's exit code (128: killed or not run) and what it printed
+// on stdout (append 2>&1 to the command for stderr too).
+struct ShellRun {
+  int exit_code = -1;
+  std::string out;
+};
+ShellRun RunShell(const std::string& command);
+
 }  // namespace livegate::testing
 
 // Use at the top of a test body. `rel` is a path under the test data folder.

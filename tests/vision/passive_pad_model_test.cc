@@ -98,7 +98,7 @@ TEST(PassivePadPinTest, FileWhoseHashDiffersFromThePinIsRefused) {
   // The right pin (upper case accepted) reads the bytes; cv::dnn then
   // refuses them as a network, with a reason, not a crash.
   const std::string bytes = "not the pinned bytes";
-  std::string pin = PassivePadSha256Hex(std::vector<unsigned char>(bytes.begin(), bytes.end()));
+  std::string pin = ModelSha256Hex(std::vector<unsigned char>(bytes.begin(), bytes.end()));
   for (char& ch : pin) ch = char(std::toupper(static_cast<unsigned char>(ch)));
   o.sha256 = pin;
   auto ok = ReadPinnedPassivePad(o);
@@ -117,7 +117,7 @@ TEST(PassivePadPinTest, FileWhoseHashDiffersFromThePinIsRefused) {
 
 TEST(PassivePadPinTest, KnownVector) {
   // SHA-256("abc"), FIPS 180-2 appendix B.1.
-  EXPECT_EQ(PassivePadSha256Hex({'a', 'b', 'c'}), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  EXPECT_EQ(ModelSha256Hex({'a', 'b', 'c'}), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
 }
 
 // What the evaluation-only model says on one frame, through the analyzer's
