@@ -216,7 +216,8 @@ TEST_P(E2eFlows, ShippedExampleConfigCarriesABlinkAtTheCameraRate) {
   // The server sees the blink; the CLI's local preliminary check does not
   // (it reads the mesh's eyelids, which never close: docs/ANTISPOOFING.md),
   // which the audit records as client.mismatch (decision 11.10).
-  EXPECT_EQ(server.LastCaptureReasons(account), (std::vector<std::string>{"asd.live", "client.mismatch"}));
+  EXPECT_EQ(server.LastCaptureReasons(account),
+            (std::vector<std::string>{"asd.live", "client.mismatch", "template.frames:3"}));
   // 3.75 s recorded: the 2.75 s blink window at 30 fps (~82 frames) and
   // ~1 s at 15 fps (~15): far more than 15 fps throughout (~57 frames).
   const int sent = reg.json["frames_sent"].get<int>();

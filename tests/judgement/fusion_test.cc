@@ -151,7 +151,8 @@ SynthFrame BonaFide(std::int64_t t) {
   s.yaw = 2.0f * std::sin(t / 700.0f);
   if (t >= 1500 && t < 1600) s.eye = 0.04f;
   if (t >= 4000 && t < 4600) s.mouth = 0.6f;
-  if (t >= 6200 && t < 7400) s.yaw = 25.0f * std::sin(float(M_PI) * (t - 6200) / 1200.0f);
+  // 35 deg: the geometry check is judged only on >= 3 frames turned >= 30 deg (issue 13).
+  if (t >= 6200 && t < 7400) s.yaw = 35.0f * std::sin(float(M_PI) * (t - 6200) / 1200.0f);
   return s;
 }
 Challenge ThreeSteps() {

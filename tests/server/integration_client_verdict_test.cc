@@ -88,7 +88,8 @@ TEST_P(ClientVerdictTest, DeclaredLiveButPersonSwappedIsRefusedAndRaisesRisk) {
     if (e.operation != "flow.registration.capture") continue;
     ++refusals;
     EXPECT_EQ(e.outcome, "refused");
-    EXPECT_EQ(e.reasons, (std::vector<std::string>{"asd.not_live", "continuity.identity_changed", "client.mismatch"}));
+    EXPECT_EQ(e.reasons, (std::vector<std::string>{"asd.not_live", "continuity.identity_changed", "client.mismatch",
+                                                "template.frames:3"}));
   }
   EXPECT_EQ(refusals, 1);
 
