@@ -13,6 +13,8 @@ namespace {
 
 using testing::MakeSequence;
 using testing::SynthFrame;
+using testing::ThreeStepChallenge;
+using testing::ThreeStepUser;
 
 CheckResult C(std::string name, bool passed, float score, std::string reason) {
   CheckResult c;
@@ -146,21 +148,9 @@ TEST(FusionTest, EvidenceIsTheClampedLogitAndWeightsApply) {
 
 // The slot off: the verdict is exactly the AND rule's as it was before
 // issue 13 (reference: the loop JudgeLiveness had), with no extra check.
-SynthFrame BonaFide(std::int64_t t) {
-  SynthFrame s;
-  s.yaw = 2.0f * std::sin(t / 700.0f);
-  if (t >= 1500 && t < 1600) s.eye = 0.04f;
-  if (t >= 4000 && t < 4600) s.mouth = 0.6f;
-  // 35 deg: the geometry check is judged only on >= 3 frames turned >= 30 deg (issue 13).
-  if (t >= 6200 && t < 7400) s.yaw = 35.0f * std::sin(float(M_PI) * (t - 6200) / 1200.0f);
-  return s;
-}
-Challenge ThreeSteps() {
-  Challenge c;
-  c.type = AsdType::kActions;
-  c.steps = {{Action::kBlink, 1000, 3500}, {Action::kOpenMouth, 3500, 6000}, {Action::kTurnLeft, 6000, 8500}};
-  return c;
-}
+// 35 deg: the flat sequence's turn is measurable, so geometry refuses it.
+SynthFrame BonaFide(std::int64_t t) { return ThreeStepUser(t, 35.0f); }
+Challenge ThreeSteps() { return ThreeStepChallenge(); }
 void ExpectOldAndRule(const LivenessVerdict& v, const Policy& p) {
   float score = 1;
   bool live = true;

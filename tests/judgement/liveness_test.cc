@@ -12,23 +12,12 @@ namespace {
 using testing::MakeObservation;
 using testing::MakeSequence;
 using testing::SynthFrame;
+using testing::ThreeStepChallenge;
+using testing::ThreeStepUser;
 
 // A user who follows blink [1000,3500) -> open mouth [3500,6000) -> turn left [6000,8500).
-SynthFrame BonaFide(std::int64_t t) {
-  SynthFrame s;
-  s.yaw = 2.0f * std::sin(t / 700.0f);  // natural sway
-  if (t >= 1500 && t < 1600) s.eye = 0.04f;
-  if (t >= 4000 && t < 4600) s.mouth = 0.6f;
-  if (t >= 6200 && t < 7400) s.yaw = 25.0f * std::sin(float(M_PI) * (t - 6200) / 1200.0f);
-  return s;
-}
-
-Challenge ThreeSteps() {
-  Challenge c;
-  c.type = AsdType::kActions;
-  c.steps = {{Action::kBlink, 1000, 3500}, {Action::kOpenMouth, 3500, 6000}, {Action::kTurnLeft, 6000, 8500}};
-  return c;
-}
+SynthFrame BonaFide(std::int64_t t) { return ThreeStepUser(t, 25.0f); }
+Challenge ThreeSteps() { return ThreeStepChallenge(); }
 
 const CheckResult& Check(const LivenessVerdict& v, const char* name) {
   const CheckResult* c = v.Find(name);

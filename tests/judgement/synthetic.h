@@ -80,4 +80,22 @@ std::vector<FrameObservation> MakeSequence(std::int64_t duration_ms, int fps, bo
   return v;
 }
 
+// The challenge blink [1000,3500) -> open mouth [3500,6000) -> turn left
+// [6000,8500), and a user who follows it, turning `turn_deg` at the peak
+// (the geometry check is judged only on >= 3 frames turned >= 30 deg).
+inline Challenge ThreeStepChallenge() {
+  Challenge c;
+  c.type = AsdType::kActions;
+  c.steps = {{Action::kBlink, 1000, 3500}, {Action::kOpenMouth, 3500, 6000}, {Action::kTurnLeft, 6000, 8500}};
+  return c;
+}
+inline SynthFrame ThreeStepUser(std::int64_t t, float turn_deg) {
+  SynthFrame s;
+  s.yaw = 2.0f * std::sin(t / 700.0f);  // natural sway
+  if (t >= 1500 && t < 1600) s.eye = 0.04f;
+  if (t >= 4000 && t < 4600) s.mouth = 0.6f;
+  if (t >= 6200 && t < 7400) s.yaw = turn_deg * std::sin(float(M_PI) * (t - 6200) / 1200.0f);
+  return s;
+}
+
 }  // namespace livegate::judgement::testing

@@ -47,28 +47,14 @@ class SecurityDisplayTest : public ::testing::TestWithParam<Backend> {
   void SetUp() override {
     LG_REQUIRE_BACKEND(GetParam());
     dir_ = livegate::testing::MakeTempDir("lg_security_display");
-    if (GetParam() == Backend::kSqlite) {
-      db_uri_ = "sqlite:" + (dir_ / "livegate.db").string();
-    } else {
-      schema_ = "lg_disp_" + crypto::HexEncode(crypto::RandomBytes(6));
-      pqxx::connection c(storage::testing::PgUri());
-      pqxx::nontransaction n(c);
-      n.exec("CREATE SCHEMA " + schema_);
-      const std::string base = storage::testing::PgUri();
-      db_uri_ = base + (base.find('?') == std::string::npos ? "?" : "&") + "options=-csearch_path%3D" + schema_;
-    }
+    // SQLite file or a PostgreSQL schema of this test's own (dropped with db_).
+    db_.emplace(GetParam());
+    db_uri_ = db_->ServerUri();
   }
   void TearDown() override {
     http_.reset();
     server_.reset();
-    if (!schema_.empty()) {
-      try {
-        pqxx::connection c(storage::testing::PgUri());
-        pqxx::nontransaction n(c);
-        n.exec("DROP SCHEMA IF EXISTS " + schema_ + " CASCADE");
-      } catch (const std::exception&) {
-      }
-    }
+    db_.reset();  // after the server: drops the PostgreSQL schema
     std::error_code ec;
     if (!dir_.empty() && !HasFailure()) std::filesystem::remove_all(dir_, ec);
     if (HasFailure()) std::fprintf(stderr, "security_display: kept %s\n", dir_.c_str());
@@ -171,7 +157,8 @@ class SecurityDisplayTest : public ::testing::TestWithParam<Backend> {
   }
 
   std::filesystem::path dir_;
-  std::string db_uri_, schema_;
+  std::optional<storage::testing::TestDatabase> db_;
+  std::string db_uri_;
   std::unique_ptr<ServerProcess> server_;
   std::unique_ptr<TestHttp> http_;
 };

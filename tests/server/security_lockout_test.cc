@@ -23,6 +23,7 @@
 //   - OpenFlowsAreCapped: with the default cap (3), 12 starts give 3 flows
 //     and 9 refusals flow.too_many_open, alike for a known and an unknown id.
 #include <latch>
+#include <optional>
 #include <thread>
 
 #include <gtest/gtest.h>
@@ -53,32 +54,14 @@ class SecurityLockoutTest : public ::testing::TestWithParam<Backend> {
   void SetUp() override {
     LG_REQUIRE_BACKEND(GetParam());
     dir_ = livegate::testing::MakeTempDir("lg_security_lockout");
-    const std::string tag = crypto::HexEncode(crypto::RandomBytes(6));
-    if (GetParam() == Backend::kSqlite) {
-      db_uri_ = "sqlite:" + (dir_ / "livegate.db").string();
-    } else {
-      // A schema of this test's own in the cluster's database, chosen for
-      // the server's connections through the URI (libpq `options`).
-      schema_ = "lg_sec_" + tag;
-      pqxx::connection c(storage::testing::PgUri());
-      pqxx::nontransaction n(c);
-      n.exec("CREATE SCHEMA " + schema_);
-      const std::string base = storage::testing::PgUri();
-      db_uri_ = base + (base.find('?') == std::string::npos ? "?" : "&") +
-                "options=-csearch_path%3D" + schema_;
-    }
+    // SQLite file or a PostgreSQL schema of this test's own (dropped with db_).
+    db_.emplace(GetParam());
+    db_uri_ = db_->ServerUri();
   }
   void TearDown() override {
     http_.reset();
     server_.reset();
-    if (!schema_.empty()) {
-      try {
-        pqxx::connection c(storage::testing::PgUri());
-        pqxx::nontransaction n(c);
-        n.exec("DROP SCHEMA IF EXISTS " + schema_ + " CASCADE");
-      } catch (const std::exception&) {
-      }
-    }
+    db_.reset();  // after the server: drops the PostgreSQL schema
     std::error_code ec;
     if (!dir_.empty() && !HasFailure()) std::filesystem::remove_all(dir_, ec);
     if (HasFailure()) std::fprintf(stderr, "security_lockout: kept %s\n", dir_.c_str());
@@ -133,7 +116,8 @@ class SecurityLockoutTest : public ::testing::TestWithParam<Backend> {
   }
 
   std::filesystem::path dir_;
-  std::string db_uri_, schema_;
+  std::optional<storage::testing::TestDatabase> db_;
+  std::string db_uri_;
   TestClock clock_;  // the client's sealed-channel clock only: the server runs on real time
   std::unique_ptr<ServerProcess> server_;
   std::unique_ptr<TestHttp> http_;

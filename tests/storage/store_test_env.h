@@ -82,6 +82,18 @@ class TestDatabase {
     return OpenPostgresStore(o);
   }
 
+  // The database URI for a livegate-server process (its config's
+  // database.uri): the SQLite file, or the cluster's database with this
+  // schema chosen through libpq's `options` (the schema is created here).
+  std::string ServerUri() const {
+    if (backend_ == Backend::kSqlite) return "sqlite:" + path_;
+    pqxx::connection c(PgUri());
+    pqxx::nontransaction n(c);
+    n.exec("CREATE SCHEMA IF NOT EXISTS " + schema_);
+    const std::string base = PgUri();
+    return base + (base.find('?') == std::string::npos ? "?" : "&") + "options=-csearch_path%3D" + schema_;
+  }
+
   Backend backend() const { return backend_; }
   const std::string& sqlite_path() const { return path_; }
   const std::string& pg_schema() const { return schema_; }
