@@ -42,23 +42,9 @@ using protocol::FlowType;
 
 constexpr const char* kPassword = "display-password";
 
-class SecurityDisplayTest : public ::testing::TestWithParam<Backend> {
+class SecurityDisplayTest : public ServerProcessTest {
  protected:
-  void SetUp() override {
-    LG_REQUIRE_BACKEND(GetParam());
-    dir_ = livegate::testing::MakeTempDir("lg_security_display");
-    // SQLite file or a PostgreSQL schema of this test's own (dropped with db_).
-    db_.emplace(GetParam());
-    db_uri_ = db_->ServerUri();
-  }
-  void TearDown() override {
-    http_.reset();
-    server_.reset();
-    db_.reset();  // after the server: drops the PostgreSQL schema
-    std::error_code ec;
-    if (!dir_.empty() && !HasFailure()) std::filesystem::remove_all(dir_, ec);
-    if (HasFailure()) std::fprintf(stderr, "security_display: kept %s\n", dir_.c_str());
-  }
+  SecurityDisplayTest() : ServerProcessTest("security_display") {}
 
   // The shipped decision policy; scripted challenges allowed (the honest
   // video case names the challenge its recording answers); rate limits and
@@ -156,11 +142,6 @@ class SecurityDisplayTest : public ::testing::TestWithParam<Backend> {
     return out;
   }
 
-  std::filesystem::path dir_;
-  std::optional<storage::testing::TestDatabase> db_;
-  std::string db_uri_;
-  std::unique_ptr<ServerProcess> server_;
-  std::unique_ptr<TestHttp> http_;
 };
 
 TEST_P(SecurityDisplayTest, ForgedReportsAreRefused) {

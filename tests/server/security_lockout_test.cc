@@ -49,23 +49,9 @@ Proof MakeProof(const protocol::StartFlowResponse& start, const std::string& ide
   return {protocol::ToJson(protocol::VerifyRequest{c->A(), c->M1()})};
 }
 
-class SecurityLockoutTest : public ::testing::TestWithParam<Backend> {
+class SecurityLockoutTest : public ServerProcessTest {
  protected:
-  void SetUp() override {
-    LG_REQUIRE_BACKEND(GetParam());
-    dir_ = livegate::testing::MakeTempDir("lg_security_lockout");
-    // SQLite file or a PostgreSQL schema of this test's own (dropped with db_).
-    db_.emplace(GetParam());
-    db_uri_ = db_->ServerUri();
-  }
-  void TearDown() override {
-    http_.reset();
-    server_.reset();
-    db_.reset();  // after the server: drops the PostgreSQL schema
-    std::error_code ec;
-    if (!dir_.empty() && !HasFailure()) std::filesystem::remove_all(dir_, ec);
-    if (HasFailure()) std::fprintf(stderr, "security_lockout: kept %s\n", dir_.c_str());
-  }
+  SecurityLockoutTest() : ServerProcessTest("security_lockout") {}
 
   // Rate limits far above anything this test sends: the lockout and the
   // open-flow cap must be what stops the attack.
@@ -115,12 +101,7 @@ class SecurityLockoutTest : public ::testing::TestWithParam<Backend> {
     return out;
   }
 
-  std::filesystem::path dir_;
-  std::optional<storage::testing::TestDatabase> db_;
-  std::string db_uri_;
   TestClock clock_;  // the client's sealed-channel clock only: the server runs on real time
-  std::unique_ptr<ServerProcess> server_;
-  std::unique_ptr<TestHttp> http_;
 };
 
 TEST_P(SecurityLockoutTest, PreStartedFlowsCarryNoGuessPastTheLockout) {

@@ -22,9 +22,11 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <optional>
 #include <regex>
 #include <sstream>
 #include <string>
@@ -219,6 +221,38 @@ class ServerProcess {
   pid_t pid_ = -1;
   int exit_code_ = -1;
   std::unique_ptr<TestHttp> http_;
+};
+
+// Base of the security_* fixtures run on both databases: a folder of the
+// test's own (kept when it fails), the database (a SQLite file or a
+// PostgreSQL schema of its own, dropped after the server stopped), and the
+// server and HTTPS client the test starts.
+class ServerProcessTest : public ::testing::TestWithParam<storage::testing::Backend> {
+ protected:
+  explicit ServerProcessTest(std::string name) : name_(std::move(name)) {}
+  void SetUp() override {
+    LG_REQUIRE_BACKEND(GetParam());
+    dir_ = livegate::testing::MakeTempDir("lg_" + name_);
+    db_.emplace(GetParam());
+    db_uri_ = db_->ServerUri();
+  }
+  void TearDown() override {
+    http_.reset();
+    server_.reset();
+    db_.reset();
+    std::error_code ec;
+    if (!dir_.empty() && !HasFailure()) std::filesystem::remove_all(dir_, ec);
+    if (HasFailure()) std::fprintf(stderr, "%s: kept %s\n", name_.c_str(), dir_.c_str());
+  }
+
+  std::filesystem::path dir_;
+  std::optional<storage::testing::TestDatabase> db_;
+  std::string db_uri_;
+  std::unique_ptr<ServerProcess> server_;
+  std::unique_ptr<TestHttp> http_;
+
+ private:
+  std::string name_;
 };
 
 }  // namespace livegate::server::testing
