@@ -79,13 +79,13 @@ float LevelAboveShare(std::vector<float> v, double share) {
 }
 
 void FinishSession(Session& s, double share, std::span<const float> luma, std::span<const float> diff,
-                   std::span<const float> centre) {
+                   std::span<const float> centre, std::span<const float> whole) {
   for (int k = 0; k < le::kFrameCandidates; ++k) {
     std::vector<float> col;
     for (const auto& f : s.frames) col.push_back(f[std::size_t(k)]);
     s.value[std::size_t(k)] = LevelAboveShare(col, share);
   }
-  const auto t = le::TemporalScreenCandidates(luma, diff, centre);
+  const auto t = le::TemporalScreenCandidates(luma, diff, centre, whole);
   for (int k = 0; k < le::kSessionCandidates; ++k) s.value[std::size_t(le::kFrameCandidates + k)] = t[std::size_t(k)];
 }
 
@@ -159,7 +159,7 @@ int Run(const Args& a) {
       continue;
     }
     Session s{es.id, es.source, es.label, lj::SessionTier(es), {}, {}};
-    std::vector<float> luma, diff, centre;
+    std::vector<float> luma, diff, centre, whole;
     for (const auto& o : cached->observations) {
       if (!o.has_face || o.blink_extra || o.index < 0 || o.index >= int(cap->frames.size())) continue;
       const cv::Mat& bgr = cap->frames[std::size_t(o.index)].bgr;
@@ -171,11 +171,15 @@ int Run(const Args& a) {
       luma.push_back(o.mean_luma);
       diff.push_back(o.frame_difference);
       centre.push_back(0.299f * o.face_r + 0.587f * o.face_g + 0.114f * o.face_b);
+      {
+        const cv::Scalar m = cv::mean(bgr);
+        whole.push_back(float(0.114 * m[0] + 0.587 * m[1] + 0.299 * m[2]));
+      }
       frames_tsv << s.id << "\t" << s.source << "\t" << s.label << "\t" << o.timestamp_ms;
       for (float x : f) frames_tsv << "\t" << Fixed(x, 4);
       frames_tsv << "\n";
     }
-    FinishSession(s, a.frame_share, luma, diff, centre);
+    FinishSession(s, a.frame_share, luma, diff, centre, whole);
     std::cerr << std::left << std::setw(32) << s.id << " " << std::setw(10) << s.label << " " << s.frames.size()
               << " face frames\n";
     sessions.push_back(std::move(s));
@@ -215,7 +219,7 @@ int Run(const Args& a) {
       std::cerr << "eval screen-cues: no readable image in " << dir << "\n";
       return kExitBadInput;
     }
-    FinishSession(s, a.frame_share, {}, {}, {});
+    FinishSession(s, a.frame_share, {}, {}, {}, {});
     std::cerr << std::left << std::setw(32) << s.id << " " << std::setw(10) << s.label << " " << s.frames.size()
               << " crops\n";
     sessions.push_back(std::move(s));

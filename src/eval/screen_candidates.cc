@@ -107,7 +107,7 @@ const std::array<std::string, kScreenCandidates>& ScreenCandidateNames() {
   static const std::array<std::string, kScreenCandidates> k = {
       "-chroma",       "skin_hue",  "-chroma_spread", "black_level", "-contrast",  "-hf_falloff",
       "chroma_noise",  "banding",   "moire_half",     "moire_128",   "-rb_balance", "dup_frames",
-      "luma_flicker",  "centre_flicker"};
+      "luma_flicker",  "centre_flicker", "frame_flicker"};
   return k;
 }
 
@@ -126,7 +126,8 @@ const std::array<std::string, kScreenCandidates>& ScreenCandidateMeaning() {
       "minus (R - B) / (R + B) of the face centre mean: skin is red-heavy, a cast lowers it",
       "share of consecutive kept frames whose face region is unchanged (< 0.5 grey levels): frame-rate mismatch",
       "RMS of the second difference of the mean face luma over its mean: refresh flicker / exposure beat",
-      "the same on the face centre (cheeks, nose: FrameObservation face colour), less moved by the box and background"};
+      "the same on the face centre (cheeks, nose: FrameObservation face colour), less moved by the box and background",
+      "the same on the whole frame's mean luma: a display/camera beat dims the whole recaptured image, face motion hardly"};
   return k;
 }
 
@@ -238,8 +239,9 @@ float Flicker(std::span<const float> series) {
 
 std::array<float, kSessionCandidates> TemporalScreenCandidates(std::span<const float> face_luma,
                                                                std::span<const float> frame_difference,
-                                                               std::span<const float> centre_luma) {
-  std::array<float, kSessionCandidates> v = {kNaN, kNaN, kNaN};
+                                                               std::span<const float> centre_luma,
+                                                               std::span<const float> frame_luma) {
+  std::array<float, kSessionCandidates> v = {kNaN, kNaN, kNaN, kNaN};
   int pairs = 0, still = 0;
   for (float d : frame_difference) {
     if (d < 0) continue;
@@ -249,6 +251,7 @@ std::array<float, kSessionCandidates> TemporalScreenCandidates(std::span<const f
   if (pairs >= 8) v[0] = float(still) / float(pairs);
   v[1] = Flicker(face_luma);
   v[2] = Flicker(centre_luma);
+  v[3] = Flicker(frame_luma);
   return v;
 }
 

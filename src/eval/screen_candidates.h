@@ -22,7 +22,7 @@ namespace livegate::eval {
 // Per-frame candidates, in this order (ScreenCandidateNames()).
 inline constexpr int kFrameCandidates = 11;
 // Per-session (temporal) candidates, appended after the frame ones.
-inline constexpr int kSessionCandidates = 3;
+inline constexpr int kSessionCandidates = 4;
 inline constexpr int kScreenCandidates = kFrameCandidates + kSessionCandidates;
 
 const std::array<std::string, kScreenCandidates>& ScreenCandidateNames();
@@ -40,6 +40,7 @@ std::array<float, kFrameCandidates> MeasureScreenCandidates(const cv::Mat& bgr, 
 // none) of consecutive kept frames. NaN when too few frames.
 std::array<float, kSessionCandidates> TemporalScreenCandidates(std::span<const float> face_luma,
                                                                std::span<const float> frame_difference,
-                                                               std::span<const float> centre_luma);
+                                                               std::span<const float> centre_luma,
+                                                               std::span<const float> frame_luma);
 
 }  // namespace livegate::eval

@@ -80,13 +80,14 @@ TEST(ScreenCandidates, TemporalDuplicatesAndFlicker) {
   // A period-2 luma alternation of +-2 around 100: second difference +-8.
   std::vector<float> luma, steady(11, 100.0f);
   for (int i = 0; i < 11; ++i) luma.push_back(i % 2 ? 102.0f : 98.0f);
-  const auto t = TemporalScreenCandidates(luma, diff, steady);
+  const auto t = TemporalScreenCandidates(luma, diff, steady, luma);
   EXPECT_NEAR(t[0], 0.4f, 1e-6f);
   EXPECT_NEAR(t[1], 8.0f / (1098.0f / 11.0f), 1e-4f);
   EXPECT_NEAR(t[2], 0.0f, 1e-6f);
+  EXPECT_NEAR(t[3], t[1], 1e-6f);
   // Too short a capture: not measured.
   const auto s = TemporalScreenCandidates(std::vector<float>(5, 100.0f), std::vector<float>(5, 1.0f),
-                                          std::vector<float>(5, 100.0f));
+                                          std::vector<float>(5, 100.0f), std::vector<float>(5, 100.0f));
   for (float x : s) EXPECT_TRUE(std::isnan(x));
 }
 
