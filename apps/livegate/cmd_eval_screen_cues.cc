@@ -18,6 +18,7 @@
 #include <string>
 
 #include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
 
 #include "command.h"
 #include "eval/calibration.h"
@@ -79,7 +80,8 @@ float LevelAboveShare(std::vector<float> v, double share) {
 }
 
 void FinishSession(Session& s, double share, std::span<const float> luma, std::span<const float> diff,
-                   std::span<const float> centre, std::span<const float> whole) {
+                   std::span<const float> centre, std::span<const float> whole,
+                   const std::vector<cv::Mat>& native) {
   for (int k = 0; k < le::kFrameCandidates; ++k) {
     std::vector<float> col;
     for (const auto& f : s.frames) col.push_back(f[std::size_t(k)]);
@@ -87,6 +89,38 @@ void FinishSession(Session& s, double share, std::span<const float> luma, std::s
   }
   const auto t = le::TemporalScreenCandidates(luma, diff, centre, whole);
   for (int k = 0; k < le::kSessionCandidates; ++k) s.value[std::size_t(le::kFrameCandidates + k)] = t[std::size_t(k)];
+  const auto nr = le::NativeRateCandidates(native);
+  for (int k = 0; k < le::kNativeCandidates; ++k) {
+    s.value[std::size_t(le::kFrameCandidates + le::kSessionCandidates + k)] = nr[std::size_t(k)];
+  }
+}
+
+// Every frame of a video session's source over the span the session
+// covers (its first kept frame to `span_ms` later), as 160-px-wide grey
+// images: the capture-rate candidates. Empty for stills.
+std::vector<cv::Mat> NativeFrames(const lj::EvalSession& s, const std::string& data, std::int64_t span_ms) {
+  std::vector<cv::Mat> out;
+  if (s.kind != "video") return out;
+  double t_clip = -1, t_first = -1, last_ts = -1;
+  (void)livegate::vision::ForEachVideoFrame(fs::path(data) / s.media, [&](const livegate::vision::VideoFrame& f) {
+    if (s.first_frame && f.index < *s.first_frame) return true;
+    if (s.last_frame && f.index > *s.last_frame) return false;
+    double ts = f.timestamp_ms;
+    if (ts <= last_ts) ts = last_ts + 1;
+    last_ts = ts;
+    if (t_clip < 0) t_clip = ts;
+    if (s.from_ms && ts - t_clip < double(*s.from_ms)) return true;
+    if (s.to_ms && ts - t_clip > double(*s.to_ms)) return false;
+    if (t_first < 0) t_first = ts;
+    if (ts - t_first > double(span_ms) + 0.5) return false;
+    cv::Mat grey, small;
+    cv::cvtColor(f.bgr, grey, cv::COLOR_BGR2GRAY);
+    const double sc = 160.0 / std::max(1, grey.cols);
+    cv::resize(grey, small, cv::Size(160, std::max(1, int(std::lround(grey.rows * sc)))), 0, 0, cv::INTER_AREA);
+    out.push_back(small);
+    return true;
+  });
+  return out;
 }
 
 int Run(const Args& a) {
@@ -179,7 +213,8 @@ int Run(const Args& a) {
       for (float x : f) frames_tsv << "\t" << Fixed(x, 4);
       frames_tsv << "\n";
     }
-    FinishSession(s, a.frame_share, luma, diff, centre, whole);
+    const std::int64_t span_ms = cached->observations.empty() ? 0 : cached->observations.back().timestamp_ms;
+    FinishSession(s, a.frame_share, luma, diff, centre, whole, NativeFrames(es, data, span_ms));
     std::cerr << std::left << std::setw(32) << s.id << " " << std::setw(10) << s.label << " " << s.frames.size()
               << " face frames\n";
     sessions.push_back(std::move(s));
@@ -219,7 +254,7 @@ int Run(const Args& a) {
       std::cerr << "eval screen-cues: no readable image in " << dir << "\n";
       return kExitBadInput;
     }
-    FinishSession(s, a.frame_share, {}, {}, {}, {});
+    FinishSession(s, a.frame_share, {}, {}, {}, {}, {});
     std::cerr << std::left << std::setw(32) << s.id << " " << std::setw(10) << s.label << " " << s.frames.size()
               << " crops\n";
     sessions.push_back(std::move(s));
@@ -244,7 +279,8 @@ int Run(const Args& a) {
   // more" in the oriented measure (a session passes while threshold >= its
   // value), attack bound = replay, conflicts favour bona fide, shipped =
   // off (never tighten without attack evidence); margins 10 % of the
-  // training bona fide values' spread (standard deviation), both sides.
+  // training bona fide values' spread (standard deviation), at least 2 % of
+  // the training values' range, both sides.
   std::vector<std::string> sources;
   for (const auto& s : sessions) sources.push_back(s.source);
   const auto folds = le::LeaveOneSourceOut(sources);
@@ -266,7 +302,7 @@ int Run(const Args& a) {
     std::string e_bf_names;
     for (const auto& fold : folds) {
       std::vector<le::ThresholdSample> train;
-      double sum = 0, sum2 = 0;
+      double sum = 0, sum2 = 0, lo = 1e300, hi = -1e300;
       int nbf = 0;
       for (std::size_t i : fold.train) {
         const float v = sessions[i].value[std::size_t(k)];
@@ -276,14 +312,19 @@ int Run(const Args& a) {
         ts.kind = le::ThresholdSample::Kind::kValue;
         ts.value = v;
         train.push_back(ts);
+        lo = std::min(lo, double(v)), hi = std::max(hi, double(v));
         if (ts.bona_fide()) sum += v, sum2 += double(v) * v, ++nbf;
       }
       const double sd = nbf > 1 ? std::sqrt(std::max(0.0, sum2 / nbf - (sum / nbf) * (sum / nbf))) : 0.0;
       le::CalibrationRule rule;
       rule.strictness = le::Strictness::kLowerRefusesMore;
       rule.bona_fide_quantile = 0.02;
-      rule.bona_fide_margin = 0.1 * sd;
-      rule.attack_margin = 0.1 * sd;
+      // Never a zero margin: a cue on which every bona fide reads the same
+      // value (e.g. 0 blended frames) would otherwise "separate" an attack
+      // that reads that value too (gap 0 >= margins 0).
+      const double margin = std::max(0.1 * sd, hi > lo ? 0.02 * (hi - lo) : 1e-6);
+      rule.bona_fide_margin = margin;
+      rule.attack_margin = margin;
       rule.attack_types = {"replay"};
       rule.on_conflict = le::OnConflict::kFavourBonaFide;
       const double off = 1e9;

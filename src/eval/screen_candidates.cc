@@ -107,7 +107,8 @@ const std::array<std::string, kScreenCandidates>& ScreenCandidateNames() {
   static const std::array<std::string, kScreenCandidates> k = {
       "-chroma",       "skin_hue",  "-chroma_spread", "black_level", "-contrast",  "-hf_falloff",
       "chroma_noise",  "banding",   "moire_half",     "moire_128",   "-rb_balance", "dup_frames",
-      "luma_flicker",  "centre_flicker", "frame_flicker"};
+      "luma_flicker",  "centre_flicker", "frame_flicker",
+      "native_dup",    "native_blend", "native_flicker"};
   return k;
 }
 
@@ -127,7 +128,10 @@ const std::array<std::string, kScreenCandidates>& ScreenCandidateMeaning() {
       "share of consecutive kept frames whose face region is unchanged (< 0.5 grey levels): frame-rate mismatch",
       "RMS of the second difference of the mean face luma over its mean: refresh flicker / exposure beat",
       "the same on the face centre (cheeks, nose: FrameObservation face colour), less moved by the box and background",
-      "the same on the whole frame's mean luma: a display/camera beat dims the whole recaptured image, face motion hardly"};
+      "the same on the whole frame's mean luma: a display/camera beat dims the whole recaptured image, face motion hardly",
+      "at the source (capture) rate: share of frames identical to the previous one (mean |diff| < 0.5 grey levels)",
+      "at the source rate: share of frames within 20 % of the mean of their neighbours while those differ by >= 3 grey levels (crude: smooth motion also interpolates)",
+      "at the source rate: RMS of the second difference of the whole-frame mean luma over its mean"};
   return k;
 }
 
@@ -252,6 +256,36 @@ std::array<float, kSessionCandidates> TemporalScreenCandidates(std::span<const f
   v[1] = Flicker(face_luma);
   v[2] = Flicker(centre_luma);
   v[3] = Flicker(frame_luma);
+  return v;
+}
+
+}  // namespace livegate::eval
+
+namespace livegate::eval {
+
+std::array<float, kNativeCandidates> NativeRateCandidates(const std::vector<cv::Mat>& grey_frames) {
+  std::array<float, kNativeCandidates> v = {kNaN, kNaN, kNaN};
+  const std::size_t n = grey_frames.size();
+  if (n < 8) return v;
+  auto mad = [](const cv::Mat& a, const cv::Mat& b) { return float(cv::norm(a, b, cv::NORM_L1) / double(a.total())); };
+  int dup = 0, blend = 0, blend_pairs = 0;
+  std::vector<float> luma;
+  for (std::size_t i = 0; i < n; ++i) {
+    luma.push_back(float(cv::mean(grey_frames[i])[0]));
+    if (i >= 1) dup += mad(grey_frames[i], grey_frames[i - 1]) < 0.5f;
+    if (i >= 1 && i + 1 < n) {
+      const float outer = mad(grey_frames[i + 1], grey_frames[i - 1]);
+      if (outer >= 3.0f) {
+        ++blend_pairs;
+        cv::Mat mid;
+        cv::addWeighted(grey_frames[i - 1], 0.5, grey_frames[i + 1], 0.5, 0.0, mid);
+        blend += mad(grey_frames[i], mid) < 0.2f * outer;
+      }
+    }
+  }
+  v[0] = float(dup) / float(n - 1);
+  v[1] = blend_pairs >= 4 ? float(blend) / float(blend_pairs) : 0.0f;
+  v[2] = Flicker(luma);
   return v;
 }
 

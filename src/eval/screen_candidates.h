@@ -23,7 +23,10 @@ namespace livegate::eval {
 inline constexpr int kFrameCandidates = 11;
 // Per-session (temporal) candidates, appended after the frame ones.
 inline constexpr int kSessionCandidates = 4;
-inline constexpr int kScreenCandidates = kFrameCandidates + kSessionCandidates;
+// Capture-rate candidates: every frame of the source video over the
+// session's time span (the rate a client camera records at), appended last.
+inline constexpr int kNativeCandidates = 3;
+inline constexpr int kScreenCandidates = kFrameCandidates + kSessionCandidates + kNativeCandidates;
 
 const std::array<std::string, kScreenCandidates>& ScreenCandidateNames();
 const std::array<std::string, kScreenCandidates>& ScreenCandidateMeaning();
@@ -42,5 +45,12 @@ std::array<float, kSessionCandidates> TemporalScreenCandidates(std::span<const f
                                                                std::span<const float> frame_difference,
                                                                std::span<const float> centre_luma,
                                                                std::span<const float> frame_luma);
+
+// The capture-rate candidates from consecutive whole frames (grey, any
+// size, the same for all): duplicated frames, blended frames (a frame that
+// is the mean of its neighbours, as a display showing a lower frame rate
+// through a blending camera, or a refresh beat, gives), and whole-frame
+// luma flicker. NaN when fewer than 8 frames.
+std::array<float, kNativeCandidates> NativeRateCandidates(const std::vector<cv::Mat>& grey_frames);
 
 }  // namespace livegate::eval

@@ -93,3 +93,28 @@ TEST(ScreenCandidates, TemporalDuplicatesAndFlicker) {
 
 }  // namespace
 }  // namespace livegate::eval
+
+namespace livegate::eval {
+namespace {
+
+TEST(ScreenCandidates, CaptureRateDuplicatesAndBlends) {
+  // Ten frames of independent noise, the third a copy of the second and the
+  // fifth the mean of the fourth and sixth (a blended frame).
+  cv::setRNGSeed(7);
+  std::vector<cv::Mat> f;
+  for (int i = 0; i < 10; ++i) {
+    cv::Mat m(60, 80, CV_8UC1);
+    cv::randu(m, 0, 256);
+    f.push_back(m);
+  }
+  f[2] = f[1].clone();
+  cv::addWeighted(f[3], 0.5, f[5], 0.5, 0.0, f[4]);
+  const auto v = NativeRateCandidates(f);
+  EXPECT_NEAR(v[0], 1.0f / 9.0f, 1e-6f);  // one duplicate among 9 pairs
+  EXPECT_NEAR(v[1], 1.0f / 8.0f, 1e-6f);  // one blend among 8 triplets (all differ by >= 3 levels)
+  EXPECT_TRUE(std::isfinite(v[2]));
+  EXPECT_TRUE(std::isnan(NativeRateCandidates(std::vector<cv::Mat>(f.begin(), f.begin() + 5))[0]));
+}
+
+}  // namespace
+}  // namespace livegate::eval
