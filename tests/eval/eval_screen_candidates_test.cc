@@ -7,6 +7,8 @@
 #include <opencv2/imgproc.hpp>
 
 #include "eval/screen_candidates.h"
+#include "support/test_data.h"
+#include "vision/image_io.h"
 
 namespace livegate::eval {
 namespace {
@@ -114,6 +116,44 @@ TEST(ScreenCandidates, CaptureRateDuplicatesAndBlends) {
   EXPECT_NEAR(v[1], 1.0f / 8.0f, 1e-6f);  // one blend among 8 triplets (all differ by >= 3 levels)
   EXPECT_TRUE(std::isfinite(v[2]));
   EXPECT_TRUE(std::isnan(NativeRateCandidates(std::vector<cv::Mat>(f.begin(), f.begin() + 5))[0]));
+}
+
+}  // namespace
+}  // namespace livegate::eval
+
+// Real data (docs/ANTISPOOFING.md "Screen-recapture cues beyond moiré,
+// border and glare"): the blended frames seen on the zalo screen replay at
+// its own frame rate, and none on live clips of the same camera and of
+// another source. Pins the measured fact the document reports; the cue is
+// not in the judgement (one clip is not evidence, issue 13).
+
+namespace livegate::eval {
+namespace {
+
+std::vector<cv::Mat> GreyFrames(const std::filesystem::path& video) {
+  std::vector<cv::Mat> out;
+  const Status st = vision::ForEachVideoFrame(video, [&](const vision::VideoFrame& f) {
+    cv::Mat grey, small;
+    cv::cvtColor(f.bgr, grey, cv::COLOR_BGR2GRAY);
+    cv::resize(grey, small, cv::Size(160, int(std::lround(grey.rows * 160.0 / grey.cols))), 0, 0, cv::INTER_AREA);
+    out.push_back(small);
+    return true;
+  });
+  EXPECT_TRUE(st.ok()) << st.ToString();
+  return out;
+}
+
+TEST(ScreenCandidatesRealData, BlendedFramesOnTheZaloReplayOnly) {
+  LG_REQUIRE_TEST_DATA("5_more_video/replay/nhtlongcs_train_videos_1.mp4");
+  LG_REQUIRE_TEST_DATA("5_more_video/bona_fide/nhtlongcs_train_videos_2.mp4");
+  LG_REQUIRE_TEST_DATA("3_presentation_attack/zubaircrackscode/zubair_real.webm");
+  const auto root = testing::TestDataDir();
+  const auto replay = NativeRateCandidates(GreyFrames(root / "5_more_video/replay/nhtlongcs_train_videos_1.mp4"));
+  const auto live = NativeRateCandidates(GreyFrames(root / "5_more_video/bona_fide/nhtlongcs_train_videos_2.mp4"));
+  const auto other = NativeRateCandidates(GreyFrames(root / "3_presentation_attack/zubaircrackscode/zubair_real.webm"));
+  EXPECT_GT(replay[1], 0.0f);  // two ghosted frames (74, 102) of 126
+  EXPECT_EQ(live[1], 0.0f);
+  EXPECT_EQ(other[1], 0.0f);
 }
 
 }  // namespace
