@@ -70,7 +70,8 @@ std::string ReadText(const std::string& path, bool* ok) {
 }
 
 // The level above which `share` of the values lie (nearest rank): a session
-// is flagged at threshold t exactly when >= share of its frames are >= t.
+// is flagged at threshold t (value > t) exactly when >= share of its frames
+// are > t.
 float LevelAboveShare(std::vector<float> v, double share) {
   v.erase(std::remove_if(v.begin(), v.end(), [](float x) { return !std::isfinite(x); }), v.end());
   if (v.size() < 3) return std::numeric_limits<float>::quiet_NaN();
@@ -102,7 +103,7 @@ std::vector<cv::Mat> NativeFrames(const lj::EvalSession& s, const std::string& d
   std::vector<cv::Mat> out;
   if (s.kind != "video") return out;
   double t_clip = -1, t_first = -1, last_ts = -1;
-  (void)livegate::vision::ForEachVideoFrame(fs::path(data) / s.media, [&](const livegate::vision::VideoFrame& f) {
+  const livegate::Status st = livegate::vision::ForEachVideoFrame(fs::path(data) / s.media, [&](const livegate::vision::VideoFrame& f) {
     if (s.first_frame && f.index < *s.first_frame) return true;
     if (s.last_frame && f.index > *s.last_frame) return false;
     double ts = f.timestamp_ms;
@@ -120,6 +121,7 @@ std::vector<cv::Mat> NativeFrames(const lj::EvalSession& s, const std::string& d
     out.push_back(small);
     return true;
   });
+  if (!st.ok()) std::cerr << "eval screen-cues: " << s.id << ": " << st.ToString() << " (source-rate candidates from " << out.size() << " frames)\n";
   return out;
 }
 
