@@ -133,14 +133,6 @@ struct SessionResult {
   bool fta = false;
 };
 
-std::string ReadFile(const std::string& path, bool* ok) {
-  std::ifstream in(path, std::ios::binary);
-  *ok = bool(in);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 // Error counts of one (tier, type) cell under one set of verdicts.
 struct Cell {
   int presented = 0, fta = 0, decided = 0, errors = 0;
@@ -179,20 +171,8 @@ std::string TypeName(const std::string& label) {
 
 int Run(const Args& a) {
   using livegate::cli::kExitBadInput;
-  bool ok = false;
-  std::vector<std::string> texts;
-  for (const auto& m : a.manifests) {
-    texts.push_back(ReadFile(m, &ok));
-    if (!ok) {
-      std::cerr << "eval pad: cannot read manifest " << m << "\n";
-      return kExitBadInput;
-    }
-  }
-  auto sessions = lj::ParseEvalManifests(texts);
-  if (!sessions.ok()) {
-    std::cerr << "eval pad: " << sessions.status().ToString() << "\n";
-    return kExitBadInput;
-  }
+  const auto sessions = livegate::eval::LoadManifests(a.manifests, "eval pad");
+  if (!sessions) return kExitBadInput;
   if (!a.cv.empty() && a.cv != "source") {
     std::cerr << "eval pad: --cv takes 'source' (leave-one-source-out)\n";
     return kExitBadInput;
@@ -207,7 +187,8 @@ int Run(const Args& a) {
   }
   lj::Policy policy;
   if (!a.policy.empty()) {
-    const std::string ptext = ReadFile(a.policy, &ok);
+    bool ok = false;
+    const std::string ptext = livegate::eval::ReadWholeFile(a.policy, &ok);
     auto p = ok ? lj::PolicyFromJson(ptext) : livegate::Result<lj::Policy>(livegate::Status::BadInput("policy.unreadable", a.policy));
     if (!p.ok()) {
       std::cerr << "eval pad: " << p.status().ToString() << "\n";

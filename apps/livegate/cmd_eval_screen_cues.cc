@@ -61,14 +61,6 @@ std::string Fixed(double v, int digits = 3) {
   return os.str();
 }
 
-std::string ReadText(const std::string& path, bool* ok) {
-  std::ifstream in(path, std::ios::binary);
-  *ok = bool(in);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 // The level above which `share` of the values lie (nearest rank): a session
 // is flagged at threshold t (value > t) exactly when >= share of its frames
 // are > t.
@@ -127,20 +119,8 @@ std::vector<cv::Mat> NativeFrames(const lj::EvalSession& s, const std::string& d
 
 int Run(const Args& a) {
   using livegate::cli::kExitBadInput;
-  std::vector<std::string> texts;
-  bool ok = false;
-  for (const auto& m : a.manifests) {
-    texts.push_back(ReadText(m, &ok));
-    if (!ok) {
-      std::cerr << "eval screen-cues: cannot read manifest " << m << "\n";
-      return kExitBadInput;
-    }
-  }
-  auto manifest = lj::ParseEvalManifests(texts);
-  if (!manifest.ok()) {
-    std::cerr << "eval screen-cues: " << manifest.status().ToString() << "\n";
-    return kExitBadInput;
-  }
+  const auto manifest = livegate::eval::LoadManifests(a.manifests, "eval screen-cues");
+  if (!manifest) return kExitBadInput;
   std::string data = a.data;
   if (data.empty()) {
     const char* env = std::getenv("LIVEGATE_TEST_DATA");
