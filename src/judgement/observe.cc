@@ -471,7 +471,7 @@ Result<std::vector<FrameObservation>> ObserveCapture(const Capture& capture,
     std::vector<std::int64_t> ts;
     ts.reserve(capture.frames.size());
     for (const auto& f : capture.frames) ts.push_back(f.timestamp_ms);
-    roles = PlanFrameRoles(ts, *challenge, policy.challenge.window_slack_ms);
+    roles = PlanFrameRoles(ts, *challenge, policy.challenge.window_slack_ms, policy.capture.sparse_grid_gap_ms);
   }
   for (std::size_t i = 0; i < capture.frames.size(); ++i) {
     const CaptureFrame& cf = capture.frames[i];

@@ -28,6 +28,7 @@ template <class F>
 void Visit(CapturePolicy& p, F&& f) {
   f("min_frames", p.min_frames);
   f("max_frames", p.max_frames);
+  f("sparse_grid_gap_ms", p.sparse_grid_gap_ms);
   f("max_duration_ms", p.max_duration_ms);
   f("max_frame_gap_ms", p.max_frame_gap_ms);
   f("min_frame_interval_ms", p.min_frame_interval_ms);
