@@ -493,7 +493,9 @@ Result<std::vector<FrameObservation>> ObserveCapture(const Capture& capture,
       prev_thumb.release();
       continue;
     }
-    auto analysed = analyzer.AnalyzeVideoFrame(cf.bgr);
+    // Blink-only frames do not advance the detector's cadence (issue 16).
+    auto analysed = roles[i] == FrameRole::kBlinkExtra ? analyzer.AnalyzeVideoFrameBetween(cf.bgr)
+                                                       : analyzer.AnalyzeVideoFrame(cf.bgr);
     if (!analysed.ok()) {
       analyzer.ResetTracking();
       return analysed.status();
