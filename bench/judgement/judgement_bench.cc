@@ -242,6 +242,19 @@ void BM_JudgeAuthentication(benchmark::State& state, bool camera_rate, std::int6
     described = iris_frames = 0;
     for (const auto& o : j->observations) described += o.descriptor ? 1 : 0, iris_frames += o.eyes_by_iris ? 1 : 0;
   }
+  // How many analysed frames ran the detector, as ObserveCapture calls the
+  // analyzer (blink-only frames do not advance its cadence; issue 16).
+  int detector_frames = 0;
+  (*analyzer)->ResetTracking();
+  for (std::size_t i = 0; i < pkg.frames.size(); ++i) {
+    if (roles[i] == lj::FrameRole::kSkipped) continue;
+    const cv::Mat img = *lv::DecodeImage(pkg.frames[i].second);
+    auto faces = roles[i] == lj::FrameRole::kBlinkExtra ? (*analyzer)->AnalyzeVideoFrameBetween(img)
+                                                        : (*analyzer)->AnalyzeVideoFrame(img);
+    detector_frames += faces.ok() && !faces->empty() && faces->front().tracked ? 0 : 1;
+  }
+  (*analyzer)->ResetTracking();
+  state.counters["detector_frames"] = detector_frames;
   state.counters["frames"] = double(pkg.frames.size());
   state.counters["blink_extra"] = extra;
   state.counters["skipped"] = skipped;
