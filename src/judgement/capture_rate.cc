@@ -34,14 +34,19 @@ int MaxFramesForChallenges(const ChallengePolicy& p, int num_actions, std::int64
 }
 
 std::vector<FrameRole> PlanFrameRoles(std::span<const std::int64_t> ts, const Challenge& challenge,
-                                      std::int64_t slack_ms) {
+                                      std::int64_t slack_ms, std::int64_t sparse_grid_gap_ms) {
   std::vector<FrameRole> roles(ts.size(), FrameRole::kFull);
   if (ts.empty()) return roles;
   const double t0 = double(ts.front());
   double last_grid = -1e18, last_analysed = -1e18;
   for (std::size_t i = 0; i < ts.size(); ++i) {
     const double t = double(ts[i]) - t0;
-    if (!InBlinkWindow(challenge, t, slack_ms) || t - last_grid >= kGridMinGapMs) {
+    const bool in_blink = InBlinkWindow(challenge, t, slack_ms);
+    if (!in_blink && sparse_grid_gap_ms > 0 && t - last_analysed < double(sparse_grid_gap_ms)) {
+      roles[i] = FrameRole::kSkipped;  // the sparse grid (off by default)
+      continue;
+    }
+    if (!in_blink || t - last_grid >= kGridMinGapMs) {
       // Outside blink windows nothing changes (every frame fully analysed).
       last_grid = last_analysed = t;
       continue;

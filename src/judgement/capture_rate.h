@@ -62,8 +62,11 @@ enum class FrameRole : std::uint8_t {
 };
 // Roles from the frames' timestamps (relative to the first frame). Frames
 // outside blink windows are always kFull, so a capture without a blink in
-// its challenge is judged exactly as before this rule.
+// its challenge is judged exactly as before this rule - unless
+// `sparse_grid_gap_ms` > 0 (CapturePolicy::sparse_grid_gap_ms, off by
+// default): then a frame outside blink windows closer than that to the
+// previous analysed frame is kSkipped.
 std::vector<FrameRole> PlanFrameRoles(std::span<const std::int64_t> timestamps_ms, const Challenge& challenge,
-                                      std::int64_t slack_ms);
+                                      std::int64_t slack_ms, std::int64_t sparse_grid_gap_ms = 0);
 
 }  // namespace livegate::judgement

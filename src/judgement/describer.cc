@@ -39,6 +39,25 @@ Result<vision::Descriptor> FrameDescriber::Describe(const cv::Mat& bgr, const st
   return impl_->model->Run(impl_->rgb);
 }
 
+Result<std::vector<vision::Descriptor>> FrameDescriber::DescribeBatch(
+    const std::vector<const cv::Mat*>& bgrs, const std::vector<std::array<cv::Point2f, 5>>& pts) {
+  if (bgrs.size() != pts.size()) {
+    return Status::InvalidArgument("descriptor.bad_batch", "one set of alignment points per frame");
+  }
+  const int side = vision::DescriptorModel::kInputSize;
+  std::vector<cv::Mat> chips_rgb(bgrs.size());
+  for (std::size_t k = 0; k < bgrs.size(); ++k) {
+    const cv::Mat& bgr = *bgrs[k];
+    if (bgr.empty() || bgr.type() != CV_8UC3) {
+      return Status::InvalidArgument("image.bad_format", "descriptor needs an 8-bit BGR frame");
+    }
+    vision::WarpCrop(bgr, vision::DlibChipTransform(pts[k], side, 0.25), side, impl_->chip);
+    cv::cvtColor(impl_->chip, chips_rgb[k], cv::COLOR_BGR2RGB);
+  }
+  if (chips_rgb.empty()) return std::vector<vision::Descriptor>{};
+  return impl_->model->RunBatch(chips_rgb);
+}
+
 std::vector<int> ComparisonFrames(const QualityReport& quality, const Policy& policy) {
   std::vector<int> good;
   for (const auto& f : quality.frames) {
@@ -66,7 +85,13 @@ std::vector<int> FramesToDescribe(std::span<const FrameObservation> obs, const Q
   for (int k = 0; samples >= 2 && k < samples; ++k) {
     out.push_back(frontal[std::size_t(k) * (frontal.size() - 1) / std::size_t(samples - 1)]);
   }
-  for (int b : quality.best_frames) {
+  // The frames the server averages into the capture's template (ComparisonFrames),
+  // not the top-scoring quality frames: the identity check then covers the
+  // very frames the template is made of, and the server describes no frame
+  // twice (issue 16: 5 + up to 3 template descriptors a capture before,
+  // ~11 ms each; now 3-5 in all, 3 when the first and last frontal frames
+  // pass quality).
+  for (int b : ComparisonFrames(quality, policy)) {
     if (b >= 0 && b < int(obs.size()) && obs[std::size_t(b)].has_mesh) out.push_back(b);
   }
   std::sort(out.begin(), out.end());

@@ -80,6 +80,11 @@ class FrameDescriber {
       const std::filesystem::path& model_dir = vision::DefaultModelDir());
   ~FrameDescriber();
   Result<vision::Descriptor> Describe(const cv::Mat& bgr, const std::array<cv::Point2f, 5>& align_points);
+  // Several frames in one forward pass (DescriptorModel::RunBatch: each
+  // layer runs over all chips while its weights are in cache; the same
+  // values as Describe one by one). `bgrs[k]` with `align_points[k]`.
+  Result<std::vector<vision::Descriptor>> DescribeBatch(
+      const std::vector<const cv::Mat*>& bgrs, const std::vector<std::array<cv::Point2f, 5>>& align_points);
 
  private:
   FrameDescriber();
@@ -89,8 +94,9 @@ class FrameDescriber {
 
 // The frames that get a descriptor: policy.continuity.identity_samples
 // near-frontal mesh frames evenly spread over the capture, plus the
-// quality's best frames (so the frames sent to comparison are also the
-// ones proven to be the same person). Sorted, unique.
+// ComparisonFrames (so the frames averaged into the template are also the
+// ones proven to be the same person, and the server describes none twice:
+// issue 16). Sorted, unique.
 // The frames whose descriptors are averaged into the capture's template
 // for comparison (issue 14): up to policy.quality.best_frames frames spread
 // over the capture - the first, middle and last in time of the frames

@@ -384,7 +384,7 @@ CheckResult CheckContinuity(Obs obs, const Policy& policy) {
                 Fmt("%.0f frames without a face (at most %.0f)", missing, cp.max_missing_face_frames));
   }
   // Identity: every pair of near-frontal frames with a descriptor (JudgeCapture
-  // describes only FramesToDescribe: spread samples + the best frames).
+  // describes only FramesToDescribe: spread samples + the comparison frames).
   // Observations described on every frame are thinned to identity_samples
   // evenly spread ones. Descriptors are only comparable near frontal.
   std::vector<const FrameObservation*> with_desc;
@@ -772,19 +772,33 @@ Result<Judgement> JudgeCapture(const Challenge& challenge, const Capture& captur
     return j;
   }
   LG_ASSIGN_OR_RETURN(j.observations, ObserveCapture(capture, analyzer, policy, &challenge));
-  // Quality first (it needs no descriptor): its best frames go to
-  // comparison, so they get descriptors too and join the identity check.
+  // Quality first (it needs no descriptor): its comparison frames (the
+  // template's) get descriptors too and join the identity check.
   j.quality = JudgeQuality(j.observations, policy);
   const std::vector<int> need = FramesToDescribe(j.observations, j.quality, policy);
   std::vector<bool> wanted(j.observations.size(), false);
   for (int i : need) wanted[std::size_t(i)] = true;
+  // The frames to describe go through the network as one batch (issue 16:
+  // the same values, ~9 % less per descriptor).
+  std::vector<std::size_t> to_describe;
+  std::vector<const cv::Mat*> images;
+  std::vector<std::array<cv::Point2f, 5>> points;
   for (std::size_t i = 0; i < j.observations.size(); ++i) {
     FrameObservation& o = j.observations[i];
     if (!wanted[i]) {
       o.descriptor.reset();  // same frames judged whichever way descriptors come
     } else if (!o.descriptor && describer) {
-      LG_ASSIGN_OR_RETURN(o.descriptor, describer->Describe(capture.frames[i].bgr, o.align_points));
+      to_describe.push_back(i);
+      images.push_back(&capture.frames[i].bgr);
+      points.push_back(o.align_points);
     }
+  }
+  if (!to_describe.empty()) {
+    LG_ASSIGN_OR_RETURN(std::vector<vision::Descriptor> described, describer->DescribeBatch(images, points));
+    if (described.size() != to_describe.size()) {
+      return Status::Internal("model.inference_failed", "descriptor batch returned the wrong count");
+    }
+    for (std::size_t k = 0; k < to_describe.size(); ++k) j.observations[to_describe[k]].descriptor = described[k];
   }
   if (pad_model) LG_RETURN_IF_ERROR(ScorePassiveModel(capture, j.observations, j.quality, *pad_model, policy));
   j.liveness = JudgeLiveness(challenge, j.observations, policy);

@@ -471,7 +471,7 @@ Result<std::vector<FrameObservation>> ObserveCapture(const Capture& capture,
     std::vector<std::int64_t> ts;
     ts.reserve(capture.frames.size());
     for (const auto& f : capture.frames) ts.push_back(f.timestamp_ms);
-    roles = PlanFrameRoles(ts, *challenge, policy.challenge.window_slack_ms);
+    roles = PlanFrameRoles(ts, *challenge, policy.challenge.window_slack_ms, policy.capture.sparse_grid_gap_ms);
   }
   for (std::size_t i = 0; i < capture.frames.size(); ++i) {
     const CaptureFrame& cf = capture.frames[i];
@@ -493,7 +493,9 @@ Result<std::vector<FrameObservation>> ObserveCapture(const Capture& capture,
       prev_thumb.release();
       continue;
     }
-    auto analysed = analyzer.AnalyzeVideoFrame(cf.bgr);
+    // Blink-only frames do not advance the detector's cadence (issue 16).
+    auto analysed = roles[i] == FrameRole::kBlinkExtra ? analyzer.AnalyzeVideoFrameBetween(cf.bgr)
+                                                       : analyzer.AnalyzeVideoFrame(cf.bgr);
     if (!analysed.ok()) {
       analyzer.ResetTracking();
       return analysed.status();

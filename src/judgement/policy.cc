@@ -28,6 +28,7 @@ template <class F>
 void Visit(CapturePolicy& p, F&& f) {
   f("min_frames", p.min_frames);
   f("max_frames", p.max_frames);
+  f("sparse_grid_gap_ms", p.sparse_grid_gap_ms);
   f("max_duration_ms", p.max_duration_ms);
   f("max_frame_gap_ms", p.max_frame_gap_ms);
   f("min_frame_interval_ms", p.min_frame_interval_ms);
@@ -221,6 +222,7 @@ Status Validate(const Policy& p) {
   if (p.challenge.colour_step_ms <= 0) return bad("challenge.colour_step_ms must be > 0");
   if (p.capture.min_frames < 1 || p.capture.max_frames < p.capture.min_frames)
     return bad("capture.min_frames must be >= 1 and <= max_frames");
+  if (p.capture.sparse_grid_gap_ms < 0) return bad("capture.sparse_grid_gap_ms must be >= 0 (0: off)");
   if (p.action.neutral_frames < 1) return bad("action.neutral_frames must be >= 1");
   if (p.quality.best_frames < 1) return bad("quality.best_frames must be >= 1");
   if (p.replay.display_tolerance_ms < 0 || p.replay.display_tolerance_ms > 5000)

@@ -56,8 +56,9 @@ void AnalyzerPool::Release(Slot slot) {
 namespace {
 
 // The capture's template: the mean descriptor of the comparison frames
-// (judgement::ComparisonFrames: spread over the capture), describing those
-// the judgement did not describe already.
+// (judgement::ComparisonFrames: spread over the capture). JudgeCapture has
+// described them already (FramesToDescribe includes them: issue 16); only
+// the images-only path (JudgeImagesWithPool) describes them here.
 Status FillDescriptor(JudgedCapture& out, std::vector<judgement::FrameObservation>& obs,
                       const judgement::Capture& capture, judgement::FrameDescriber& describer,
                       const judgement::Policy& policy, double min_quality_score) {

@@ -69,8 +69,16 @@ class FaceAnalyzerImpl final : public FaceAnalyzer {
   }
 
   Result<std::vector<FaceAnalysis>> AnalyzeVideoFrame(const cv::Mat& input) override {
+    return VideoFrame(input, /*regular=*/true);
+  }
+
+  Result<std::vector<FaceAnalysis>> AnalyzeVideoFrameBetween(const cv::Mat& input) override {
+    return VideoFrame(input, /*regular=*/false);
+  }
+
+  Result<std::vector<FaceAnalysis>> VideoFrame(const cv::Mat& input, bool regular) {
     const bool detect = tracks_.empty() || !options_.compute_mesh ||
-                        frames_since_detection_ + 1 >= std::max(1, options_.track_redetect_every);
+                        (regular && frames_since_detection_ + 1 >= std::max(1, options_.track_redetect_every));
     if (!detect) {
       if (input.empty()) return Status::InvalidArgument("image.empty", "empty image");
       cv::Mat converted;
@@ -103,7 +111,7 @@ class FaceAnalyzerImpl final : public FaceAnalyzer {
       }
       if (!lost) {
         LG_RETURN_IF_ERROR(DescribeChips(faces));
-        ++frames_since_detection_;
+        if (regular) ++frames_since_detection_;
         SortLargestFirst(faces);
         UpdateTracks(faces);
         return faces;

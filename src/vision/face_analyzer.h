@@ -123,6 +123,15 @@ class FaceAnalyzer {
   // the first frame, when a face is lost, and every track_redetect_every
   // frames. Call ResetTracking() before another video.
   virtual Result<std::vector<FaceAnalysis>> AnalyzeVideoFrame(const cv::Mat& bgr) { return Analyze(bgr); }
+  // A frame between the video's regular frames (the judgement's blink-only
+  // frames, judgement/capture_rate.h): tracked like AnalyzeVideoFrame, but
+  // it does not count toward track_redetect_every, so the detector keeps
+  // the cadence of the regular frames (issue 16: a 30 fps blink window
+  // does not run the detector twice as often). The detector still runs
+  // here when there is no track or the face is lost.
+  virtual Result<std::vector<FaceAnalysis>> AnalyzeVideoFrameBetween(const cv::Mat& bgr) {
+    return AnalyzeVideoFrame(bgr);
+  }
   virtual void ResetTracking() {}
 };
 

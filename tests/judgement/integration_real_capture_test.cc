@@ -71,8 +71,8 @@ TEST_F(RealCaptureTest, BonaFideClipOpeningItsMouthIsLiveAndOfGoodQuality) {
 TEST_F(RealCaptureTest, ServerPathDescribesOnlyTheFramesItNeedsAndAgreesWithTheFullAnalyzer) {
   // Issue 4 speed: tracking + an analyzer without descriptors + a
   // FrameDescriber on FramesToDescribe must judge like the analyzer that
-  // describes every frame, and leave descriptors on the best frames the
-  // server averages for comparison.
+  // describes every frame, and leave descriptors on the comparison frames
+  // the server averages into the template (issue 16: none described twice).
   LG_REQUIRE_TEST_DATA(kClip);
   LG_REQUIRE_MODELS();
   ASSERT_TRUE(analyzer_);
@@ -90,17 +90,27 @@ TEST_F(RealCaptureTest, ServerPathDescribesOnlyTheFramesItNeedsAndAgreesWithTheF
   EXPECT_EQ(j->quality.best_frames, full.quality.best_frames);
   const std::vector<int> need = FramesToDescribe(j->observations, j->quality, policy_);
   ASSERT_GE(need.size(), 3u);
-  EXPECT_LE(need.size(), 5u);  // 2 identity samples + 3 best frames at most
+  EXPECT_LE(need.size(), 5u);  // 2 identity samples + 3 comparison frames at most
   int described = 0;
   for (const auto& o : j->observations) described += o.descriptor ? 1 : 0;
   EXPECT_EQ(described, int(need.size()));
-  for (int b : j->quality.best_frames) {
-    ASSERT_TRUE(j->observations[std::size_t(b)].descriptor) << "best frame " << b;
+  const std::vector<int> comparison = ComparisonFrames(j->quality, policy_);
+  ASSERT_EQ(comparison.size(), 3u);
+  for (int b : comparison) {
+    ASSERT_TRUE(j->observations[std::size_t(b)].descriptor) << "comparison frame " << b;
     ASSERT_TRUE(full.observations[std::size_t(b)].descriptor);
     // Same chip and network: the same person within a hair.
     EXPECT_LT(vision::DescriptorDistance(*j->observations[std::size_t(b)].descriptor,
                                          *full.observations[std::size_t(b)].descriptor),
               0.05f);
+  }
+  // JudgeCapture describes its frames as one batch: each descriptor equals
+  // the one Describe gives that frame alone (issue 16).
+  for (int b : need) {
+    const FrameObservation& o = j->observations[std::size_t(b)];
+    auto alone = (*describer)->Describe(cap.frames[std::size_t(b)].bgr, o.align_points);
+    ASSERT_TRUE(alone.ok() && o.descriptor);
+    for (int k = 0; k < 128; ++k) EXPECT_NEAR((*o.descriptor)[std::size_t(k)], (*alone)[std::size_t(k)], 1e-6f) << "frame " << b;
   }
   // Without a describer, an analyzer without descriptors leaves the
   // identity unchecked and no descriptor for comparison.

@@ -344,15 +344,24 @@ TEST(LivenessTest, ScreenBorderMeasuredOnEveryThirdFrameCountsOverMeasuredFrames
   EXPECT_EQ(Check(v, "replay").reason, "replay.ok");
 }
 
-TEST(LivenessTest, FramesToDescribeAreFirstAndLastFrontalPlusTheBestFrames) {
+TEST(LivenessTest, FramesToDescribeAreFirstAndLastFrontalPlusTheComparisonFrames) {
   auto obs = MakeSequence(2000, 15, false, [](std::int64_t) { return SynthFrame{}; });
   ASSERT_EQ(obs.size(), 31u);
   obs[0].pose.yaw_deg = 40;   // turned: not comparable, skipped
   obs[30].has_mesh = false;   // no mesh: skipped
+  // Issue 16: the template's frames (ComparisonFrames: first, middle and
+  // last passing frame), not the top-scoring ones, are described.
   QualityReport q;
-  q.best_frames = {12, 5, 12};
-  const auto f = FramesToDescribe(obs, q, Policy());
-  EXPECT_EQ(f, (std::vector<int>{1, 5, 12, 29}));
+  for (int i : {3, 5, 12, 20}) q.frames.push_back({i, true, 50.0f + float(i), {}});
+  q.frames.push_back({8, false, 99.0f, {}});  // failed quality: never a comparison frame
+  q.best_frames = {20, 12, 5};
+  EXPECT_EQ(ComparisonFrames(q, Policy()), (std::vector<int>{3, 5, 20}));
+  EXPECT_EQ(FramesToDescribe(obs, q, Policy()), (std::vector<int>{1, 3, 5, 20, 29}));
+  // When the first and last frontal frames pass quality they serve both
+  // purposes: 3 descriptors in all.
+  QualityReport spread;
+  for (int i : {1, 7, 15, 29}) spread.frames.push_back({i, true, 60.0f, {}});
+  EXPECT_EQ(FramesToDescribe(obs, spread, Policy()), (std::vector<int>{1, 7, 29}));
   Policy p;
   p.continuity.identity_samples = 3;  // first, middle, last frontal
   EXPECT_EQ(FramesToDescribe(obs, QualityReport{}, p), (std::vector<int>{1, 15, 29}));

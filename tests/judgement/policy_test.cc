@@ -24,6 +24,7 @@ TEST(PolicyTest, ShippedDefaultsArePinned) {
   EXPECT_EQ(p.capture.max_duration_ms, 60000);
   EXPECT_EQ(p.capture.max_frame_gap_ms, 1500);
   EXPECT_EQ(p.capture.min_frame_interval_ms, 5);
+  EXPECT_EQ(p.capture.sparse_grid_gap_ms, 0);  // issue 16 experiment: off (it moves PAD decisions)
   EXPECT_FLOAT_EQ(p.action.blink_closed_ratio, 0.55f);
   EXPECT_FLOAT_EQ(p.action.blink_reopen_ratio, 0.8f);
   EXPECT_FLOAT_EQ(p.action.mouth_open_min, 0.30f);
@@ -95,6 +96,11 @@ TEST(PolicyTest, RefusesTyposWrongTypesAndBadValues) {
   EXPECT_EQ(PolicyFromJson(R"({"continuity": {"speed_window_ms": 5000}})").status().reason(), "policy.bad_value");
   EXPECT_EQ(PolicyFromJson(R"({"geometry": {"min_turn_frames": 0}})").status().reason(), "policy.bad_value");
   EXPECT_TRUE(PolicyFromJson(R"({"continuity": {"speed_window_ms": 0}})").ok());
+  // Issue 16 experiment: a negative sparse-grid gap is refused, 100 is read.
+  EXPECT_EQ(PolicyFromJson(R"({"capture": {"sparse_grid_gap_ms": -1}})").status().reason(), "policy.bad_value");
+  auto sparse = PolicyFromJson(R"({"capture": {"sparse_grid_gap_ms": 100}})");
+  ASSERT_TRUE(sparse.ok());
+  EXPECT_EQ(sparse->capture.sparse_grid_gap_ms, 100);
 }
 
 }  // namespace

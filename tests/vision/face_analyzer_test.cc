@@ -465,6 +465,41 @@ TEST_F(FaceAnalyzerTest, VideoTrackingAgreesWithPerFrameDetection) {
   (*tracker)->ResetTracking();
 }
 
+// Issue 16: frames analysed between the regular ones (the judgement's
+// blink-only frames) are tracked and do not advance the detector's cadence:
+// with one such frame after every regular frame, the detector still runs on
+// every 10th regular frame (the first, 11th, 21st), never on a frame between.
+TEST_F(FaceAnalyzerTest, FramesBetweenRegularOnesDoNotAdvanceTheDetectorCadence) {
+  LG_REQUIRE_TEST_DATA("3_presentation_attack/zubaircrackscode/zubair_real.webm");
+  AnalyzerOptions o;
+  o.model_dir = testing::ModelDir();
+  o.compute_descriptor = false;
+  auto a = FaceAnalyzer::Create(o);
+  ASSERT_TRUE(a.ok());
+  std::vector<int> detected_regular;
+  int frames = 0, regular = 0, between_detected = 0, between = 0;
+  const Status s = ForEachVideoFrame(
+      testing::TestDataDir() / "3_presentation_attack/zubaircrackscode/zubair_real.webm",
+      [&](const VideoFrame& frame) {
+        const bool is_regular = frame.index % 2 == 0;
+        auto r = is_regular ? (*a)->AnalyzeVideoFrame(frame.bgr) : (*a)->AnalyzeVideoFrameBetween(frame.bgr);
+        EXPECT_TRUE(r.ok() && r->size() == 1) << "frame " << frame.index;
+        if (!r.ok() || r->empty()) return false;
+        if (is_regular) {
+          if (!(*r)[0].tracked) detected_regular.push_back(regular);
+          ++regular;
+        } else {
+          between_detected += (*r)[0].tracked ? 0 : 1;
+          ++between;
+        }
+        return ++frames < 50;
+      });
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  EXPECT_EQ(between, 25);
+  EXPECT_EQ(between_detected, 0);
+  EXPECT_EQ(detected_regular, (std::vector<int>{0, 10, 20}));
+}
+
 // AnalyzeVideoFrame's detection frames (first, every 10th) go through the
 // same detector choice as Analyze: a face over 0.24 of the frame
 // (liveportrait d0, ~0.49) is found by the front model alone; zubair_real's

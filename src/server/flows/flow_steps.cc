@@ -356,7 +356,8 @@ ApiResponse Service::CaptureStep(const ApiRequest& r) {
   // than any held camera delivers: judgement/capture_rate.h) are not
   // decoded either (issue 16: cost per authentication). frame_times: above.
   const std::vector<judgement::FrameRole> roles =
-      judgement::PlanFrameRoles(frame_times, *challenge, deps_.judgement_policy.challenge.window_slack_ms);
+      judgement::PlanFrameRoles(frame_times, *challenge, deps_.judgement_policy.challenge.window_slack_ms,
+                                deps_.judgement_policy.capture.sparse_grid_gap_ms);
   for (std::size_t i = 0; i < sub->frames.size(); ++i) {
     if (roles[i] == judgement::FrameRole::kSkipped) {
       capture.frames.push_back({sub->frames[i].timestamp_ms, cv::Mat()});
