@@ -50,10 +50,13 @@ double RelativeError(const cv::Mat& gemm, const cv::Mat& ref) {
   return cv::norm(gemm, ref, cv::NORM_INF) / cv::norm(ref, cv::NORM_INF);
 }
 
-class GemmConvVsDnn : public ::testing::TestWithParam<std::tuple<Case, bool>> {};
+class GemmConvVsDnn : public ::testing::TestWithParam<std::tuple<Case, bool, bool>> {};
 
+// `direct`: the conv_kernels.h kernels instead of OpenBLAS (issue 16).
 TEST_P(GemmConvVsDnn, EqualsCvDnnConvolution) {
-  const auto& [k, relu] = GetParam();
+  const auto& [k, relu, direct] = GetParam();
+  GemmConvExtras extras;
+  extras.direct_kernels = direct;
   std::mt19937 rng(1234);
   const cv::Mat input = Random({k.n, k.c, k.h, k.w}, rng);
   const cv::Mat weights = Random({k.out_c, k.c, k.kh, k.kw}, rng);
@@ -68,7 +71,7 @@ TEST_P(GemmConvVsDnn, EqualsCvDnnConvolution) {
   if (relu) ref_out = ref_builder.Activation(ref_out, "ReLU");
   DnnNetBuilder gemm_builder({k.n, k.c, k.h, k.w});
   const DnnTensor gemm_out =
-      gemm_builder.GemmConv(gemm_builder.Input(), weights, bias, k.stride_h, k.stride_w, k.pads, relu);
+      gemm_builder.GemmConv(gemm_builder.Input(), weights, bias, k.stride_h, k.stride_w, k.pads, relu, nullptr, &extras);
   ASSERT_EQ(gemm_out.shape, ref_out.shape);
 
   const cv::Mat ref = Forward(ref_builder, ref_out, input);
@@ -108,11 +111,79 @@ INSTANTIATE_TEST_SUITE_P(
             // descriptor's 256-channel stage: 3x3 SAME, 3x3/2 to one pixel.
             Case{"small_k3s1_same", 1, 40, 3, 3, 37, 3, 3, 1, 1, {1, 1, 1, 1}, true},
             Case{"small_k3s2_to_1px", 1, 40, 3, 3, 37, 3, 3, 2, 2, {}, true},
-            Case{"batch2_small_k3s1", 2, 24, 3, 4, 19, 3, 3, 1, 1, {1, 1, 1, 1}, true}),
-        ::testing::Bool()),
+            Case{"batch2_small_k3s1", 2, 24, 3, 4, 19, 3, 3, 1, 1, {1, 1, 1, 1}, true},
+            // FaceMesh / Iris shapes (issue 16): wide 1x1, 2x2/2, one-pixel head.
+            Case{"facemesh_k1_96", 1, 16, 96, 96, 16, 1, 1, 1, 1, {}, true},
+            Case{"facemesh_k3s2_first", 1, 3, 32, 32, 16, 3, 3, 2, 2, {0, 1, 0, 1}, true},
+            Case{"iris_k2s2", 1, 128, 8, 8, 64, 2, 2, 2, 2, {}, true},
+            Case{"head_k3_to_1px", 1, 32, 3, 3, 203, 3, 3, 1, 1, {}, true},
+            Case{"k1_odd_width", 1, 20, 5, 13, 13, 1, 1, 1, 1, {}, true}),
+        ::testing::Bool(), ::testing::Bool()),
     [](const auto& info) {
-      return std::get<0>(info.param).name + (std::get<1>(info.param) ? "_relu" : "_linear");
+      return std::get<0>(info.param).name + (std::get<1>(info.param) ? "_relu" : "_linear") +
+             (std::get<2>(info.param) ? "_direct" : "_blas");
     });
+
+// One GEMM layer with a depthwise stage, a PReLU and a residual with fewer
+// channels than the output (FaceMesh's and Iris's blocks, issue 16) equals
+// cv::dnn's depthwise Convolution -> GEMM layer -> Padding of the residual's
+// channels -> Eltwise sum -> PReLU, on both kernels.
+TEST(GemmConv, DepthwiseStagePreluAndNarrowResidualEqualCvDnn) {
+  struct Dw {
+    std::string name;
+    int c, h, w, out_c, res_c, kh, kw, sh, sw;
+    Pads2d pads;
+    bool dw_bias;
+  };
+  const Dw cases[] = {
+      {"s1_same", 16, 20, 20, 32, 16, 3, 3, 1, 1, {1, 1, 1, 1}, false},
+      {"s2_tf_same", 16, 12, 12, 32, 16, 3, 3, 2, 2, {0, 1, 0, 1}, false},
+      {"narrow_s1", 24, 3, 3, 24, 24, 3, 3, 1, 1, {1, 1, 1, 1}, true},
+      {"s2_odd", 8, 9, 7, 12, 5, 3, 3, 2, 2, {1, 1, 1, 1}, true},
+      {"k5_s1", 6, 11, 10, 6, 6, 5, 5, 1, 1, {2, 2, 2, 2}, true},
+  };
+  for (const Dw& k : cases) {
+    for (const bool direct : {false, true}) {
+      SCOPED_TRACE(k.name + (direct ? " direct" : " blas"));
+      std::mt19937 rng(7);
+      const cv::Mat input = Random({1, k.c, k.h, k.w}, rng);
+      const cv::Mat dw_w = Random({k.c, 1, k.kh, k.kw}, rng);
+      const cv::Mat pw_w = Random({k.out_c, k.c, 1, 1}, rng);
+      const cv::Mat res_w = Random({k.res_c, k.c, k.kh, k.kw}, rng);
+      std::vector<float> dw_bias, bias(static_cast<size_t>(k.out_c)), slopes(static_cast<size_t>(k.out_c));
+      for (int i = 0; i < k.out_c; ++i) {
+        bias[static_cast<size_t>(i)] = 0.01f * static_cast<float>(i % 7) - 0.03f;
+        slopes[static_cast<size_t>(i)] = 0.05f * static_cast<float>(i % 5);
+      }
+      if (k.dw_bias) dw_bias.assign(static_cast<size_t>(k.c), 0.2f);
+
+      DnnNetBuilder ref_b({1, k.c, k.h, k.w});
+      const DnnTensor ref_res = ref_b.Conv(ref_b.Input(), res_w, {}, 1, k.sh, k.sw, k.pads);
+      DnnTensor ref_out = ref_b.Conv(ref_b.Input(), dw_w, dw_bias, k.c, k.sh, k.sw, k.pads);
+      ref_out = ref_b.Conv(ref_out, pw_w, bias, 1, 1, 1, Pads2d{});
+      const DnnTensor padded = ref_b.Pad(ref_res, {{0, 0}, {0, k.out_c - k.res_c}, {0, 0}, {0, 0}});
+      ref_out = ref_b.PRelu(ref_b.Eltwise(ref_out, padded, "sum"), slopes);
+
+      DnnNetBuilder b({1, k.c, k.h, k.w});
+      const DnnTensor res = b.GemmConv(b.Input(), res_w, {}, k.sh, k.sw, k.pads, false);
+      GemmConvExtras ex;
+      ex.direct_kernels = direct;
+      ex.prelu_slopes = slopes;
+      ex.dw_weights = dw_w;
+      ex.dw_bias = dw_bias;
+      ex.dw_stride_h = k.sh;
+      ex.dw_stride_w = k.sw;
+      ex.dw_pads = k.pads;
+      ex.residual_fewer_channels = true;
+      const DnnTensor out = b.GemmConv(b.Input(), pw_w, bias, 1, 1, Pads2d{}, false, &res, &ex);
+      ASSERT_EQ(out.shape, ref_out.shape);
+      const cv::Mat ref = Forward(ref_b, ref_out, input);
+      const cv::Mat got = Forward(b, out, input);
+      ASSERT_EQ(got.total(), ref.total());
+      EXPECT_LE(RelativeError(got, ref), 1e-5);
+    }
+  }
+}
 
 // relu(conv(x) + bias + residual) in one layer equals cv::dnn's Convolution
 // -> Eltwise sum -> ReLU, on the im2col, 1x1 (no im2col), transposed (under

@@ -1,0 +1,336 @@
+// Direct convolution kernels. See conv_kernels.h.
+#include "vision/conv_kernels.h"
+
+#include <algorithm>
+#include <cstring>
+#include <vector>
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#define LG_CONV_AVX2 1
+#endif
+
+namespace livegate::vision {
+namespace {
+
+// Columns of b multiplied while a block of them stays in L1 (32 KB): every
+// 4-row group of the weights reuses it.
+constexpr size_t kBlockBytes = 16 * 1024;
+
+inline float Activate(float v, const ConvEpilogue& e, int row) {
+  if (!e.slopes) return v;
+  const float s = e.slopes[row];
+  return std::max(v, 0.0f) + s * std::min(v, 0.0f);
+}
+
+inline float Finish(float acc, const ConvEpilogue& e, int row, size_t at) {
+  float v = acc + (e.bias ? e.bias[row] : 0.0f);
+  if (e.residual && row < e.residual_rows) v += e.residual[at];
+  return Activate(v, e, row);
+}
+
+// Columns [n0, n1) of every row by dot products over k (also the AVX2 path's
+// tail): the columns are copied out of b first so that the k axis is
+// contiguous.
+void GemmColumnsByDot(const float* w, const float* b, int m, int n0, int n1, int k, int ldb, float* dst, int ldc,
+                      const ConvEpilogue& e, bool avx2);
+
+void GemmPortable(const float* w, const float* b, int m, int n, int k, int ldb, float* dst, int ldc,
+                  const ConvEpilogue& e) {
+  std::vector<float> acc(static_cast<size_t>(n));
+  for (int r = 0; r < m; ++r) {
+    std::fill(acc.begin(), acc.end(), 0.0f);
+    const float* wr = w + static_cast<size_t>(r) * k;
+    for (int kk = 0; kk < k; ++kk) {
+      const float a = wr[kk];
+      const float* br = b + static_cast<size_t>(kk) * ldb;
+      for (int j = 0; j < n; ++j) acc[j] += a * br[j];
+    }
+    float* out = dst + static_cast<size_t>(r) * ldc;
+    for (int j = 0; j < n; ++j) out[j] = Finish(acc[j], e, r, static_cast<size_t>(r) * ldc + j);
+  }
+}
+
+void DepthwisePortable(const float* q, int qw, int sw, size_t phase_floats, const float* wc, float bias, int kh,
+                       int kw, int sh, int oh, int ow, float* out) {
+  for (int oy = 0; oy < oh; ++oy) {
+    float* o = out + static_cast<size_t>(oy) * ow;
+    for (int ox = 0; ox < ow; ++ox) o[ox] = bias;
+    for (int ky = 0; ky < kh; ++ky) {
+      for (int kx = 0; kx < kw; ++kx) {
+        const float a = wc[ky * kw + kx];
+        const float* row = q + (kx % sw) * phase_floats + static_cast<size_t>(oy * sh + ky) * qw + kx / sw;
+        for (int ox = 0; ox < ow; ++ox) o[ox] += a * row[ox];
+      }
+    }
+  }
+}
+
+#ifdef LG_CONV_AVX2
+bool HaveAvx2() {
+  static const bool have = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  return have;
+}
+
+__attribute__((target("avx2,fma"))) inline __m256 FinishVec(__m256 acc, const ConvEpilogue& e, int row,
+                                                            size_t at) {
+  if (e.bias) acc = _mm256_add_ps(acc, _mm256_set1_ps(e.bias[row]));
+  if (e.residual && row < e.residual_rows) acc = _mm256_add_ps(acc, _mm256_loadu_ps(e.residual + at));
+  if (e.slopes) {
+    const __m256 zero = _mm256_setzero_ps();
+    acc = _mm256_fmadd_ps(_mm256_set1_ps(e.slopes[row]), _mm256_min_ps(acc, zero), _mm256_max_ps(acc, zero));
+  }
+  return acc;
+}
+
+__attribute__((target("avx2,fma"))) float HorizontalSum(__m256 v) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_shuffle_ps(s, s, 1));
+  return _mm_cvtss_f32(s);
+}
+
+// Rows [r0, r0 + R) x 16 columns from n: R x 2 accumulators.
+template <int R>
+__attribute__((target("avx2,fma"))) inline void Tile16(const float* w, const float* b, int r0, int n, int k,
+                                                       int ldb, float* dst, int ldc, const ConvEpilogue& e) {
+  // Fully unrolled over R so that the accumulators live in registers (a
+  // rolled loop kept them on the stack: a store-forwarding chain per FMA).
+  __m256 acc[R][2];
+#pragma GCC unroll 8
+  for (int r = 0; r < R; ++r) acc[r][0] = acc[r][1] = _mm256_setzero_ps();
+  const float* bp = b + n;
+  const float* wp = w + static_cast<size_t>(r0) * k;
+  for (int kk = 0; kk < k; ++kk, bp += ldb) {
+    const __m256 b0 = _mm256_loadu_ps(bp), b1 = _mm256_loadu_ps(bp + 8);
+#pragma GCC unroll 8
+    for (int r = 0; r < R; ++r) {
+      const __m256 a = _mm256_broadcast_ss(wp + static_cast<size_t>(r) * k + kk);
+      acc[r][0] = _mm256_fmadd_ps(a, b0, acc[r][0]);
+      acc[r][1] = _mm256_fmadd_ps(a, b1, acc[r][1]);
+    }
+  }
+#pragma GCC unroll 8
+  for (int r = 0; r < R; ++r) {
+    const size_t at = static_cast<size_t>(r0 + r) * ldc + n;
+    _mm256_storeu_ps(dst + at, FinishVec(acc[r][0], e, r0 + r, at));
+    _mm256_storeu_ps(dst + at + 8, FinishVec(acc[r][1], e, r0 + r, at + 8));
+  }
+}
+
+template <int R>
+__attribute__((target("avx2,fma"))) inline void Tile8(const float* w, const float* b, int r0, int n, int k, int ldb,
+                                                      float* dst, int ldc, const ConvEpilogue& e) {
+  __m256 acc[R];
+#pragma GCC unroll 8
+  for (int r = 0; r < R; ++r) acc[r] = _mm256_setzero_ps();
+  const float* bp = b + n;
+  const float* wp = w + static_cast<size_t>(r0) * k;
+  for (int kk = 0; kk < k; ++kk, bp += ldb) {
+    const __m256 b0 = _mm256_loadu_ps(bp);
+#pragma GCC unroll 8
+    for (int r = 0; r < R; ++r) {
+      acc[r] = _mm256_fmadd_ps(_mm256_broadcast_ss(wp + static_cast<size_t>(r) * k + kk), b0, acc[r]);
+    }
+  }
+#pragma GCC unroll 8
+  for (int r = 0; r < R; ++r) {
+    const size_t at = static_cast<size_t>(r0 + r) * ldc + n;
+    _mm256_storeu_ps(dst + at, FinishVec(acc[r], e, r0 + r, at));
+  }
+}
+
+__attribute__((target("avx2,fma"))) void GemmAvx2(const float* w, const float* b, int m, int n, int k, int ldb,
+                                                  float* dst, int ldc, const ConvEpilogue& e) {
+  const int n8 = n / 8 * 8;
+  const int block = std::max(16, static_cast<int>(kBlockBytes / (sizeof(float) * std::max(k, 1))) / 16 * 16);
+  for (int nb = 0; nb < n8; nb += block) {
+    const int ne = std::min(n8, nb + block);
+    int r = 0;
+    for (; r + 4 <= m; r += 4) {
+      int j = nb;
+      for (; j + 16 <= ne; j += 16) Tile16<4>(w, b, r, j, k, ldb, dst, ldc, e);
+      if (j < ne) Tile8<4>(w, b, r, j, k, ldb, dst, ldc, e);
+    }
+    for (; r < m; ++r) {
+      int j = nb;
+      for (; j + 16 <= ne; j += 16) Tile16<1>(w, b, r, j, k, ldb, dst, ldc, e);
+      if (j < ne) Tile8<1>(w, b, r, j, k, ldb, dst, ldc, e);
+    }
+  }
+  if (n8 < n) GemmColumnsByDot(w, b, m, n8, n, k, ldb, dst, ldc, e, true);
+}
+
+__attribute__((target("avx2,fma"))) float DotAvx2(const float* a, const float* b, int k) {
+  __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
+  int i = 0;
+  for (; i + 16 <= k; i += 16) {
+    s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
+    s1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8), s1);
+  }
+  for (; i + 8 <= k; i += 8) s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
+  float s = HorizontalSum(_mm256_add_ps(s0, s1));
+  for (; i < k; ++i) s += a[i] * b[i];
+  return s;
+}
+
+__attribute__((target("avx2,fma"))) void DepthwiseAvx2(const float* q, int qw, int sw, size_t phase_floats,
+                                                       const float* wc, float bias, int kh, int kw, int sh, int oh,
+                                                       int ow, float* out) {
+  const __m256 vbias = _mm256_set1_ps(bias);
+  if (kh == 3 && kw == 3) {  // FaceMesh's and Iris's: the nine weights in registers
+    const __m256 w0 = _mm256_broadcast_ss(wc), w1 = _mm256_broadcast_ss(wc + 1), w2 = _mm256_broadcast_ss(wc + 2);
+    const __m256 w3 = _mm256_broadcast_ss(wc + 3), w4 = _mm256_broadcast_ss(wc + 4), w5 = _mm256_broadcast_ss(wc + 5);
+    const __m256 w6 = _mm256_broadcast_ss(wc + 6), w7 = _mm256_broadcast_ss(wc + 7), w8 = _mm256_broadcast_ss(wc + 8);
+    // Tap kx reads phase kx % sw at offset kx / sw.
+    const size_t t1 = (1 % sw) * phase_floats + 1 / sw, t2 = (2 % sw) * phase_floats + 2 / sw;
+    for (int oy = 0; oy < oh; ++oy) {
+      const float* r0 = q + static_cast<size_t>(oy * sh) * qw;
+      const float* r1 = r0 + qw;
+      const float* r2 = r1 + qw;
+      float* o = out + static_cast<size_t>(oy) * ow;
+      for (int ox = 0; ox < ow; ox += 8) {
+        __m256 a = _mm256_fmadd_ps(w0, _mm256_loadu_ps(r0 + ox), vbias);
+        __m256 c = _mm256_mul_ps(w1, _mm256_loadu_ps(r0 + t1 + ox));
+        a = _mm256_fmadd_ps(w2, _mm256_loadu_ps(r0 + t2 + ox), a);
+        c = _mm256_fmadd_ps(w3, _mm256_loadu_ps(r1 + ox), c);
+        a = _mm256_fmadd_ps(w4, _mm256_loadu_ps(r1 + t1 + ox), a);
+        c = _mm256_fmadd_ps(w5, _mm256_loadu_ps(r1 + t2 + ox), c);
+        a = _mm256_fmadd_ps(w6, _mm256_loadu_ps(r2 + ox), a);
+        c = _mm256_fmadd_ps(w7, _mm256_loadu_ps(r2 + t1 + ox), c);
+        a = _mm256_fmadd_ps(w8, _mm256_loadu_ps(r2 + t2 + ox), a);
+        a = _mm256_add_ps(a, c);
+        if (ox + 8 <= ow) {
+          _mm256_storeu_ps(o + ox, a);
+        } else {
+          alignas(32) float tail[8];
+          _mm256_store_ps(tail, a);
+          std::copy(tail, tail + (ow - ox), o + ox);
+        }
+      }
+    }
+    return;
+  }
+  for (int oy = 0; oy < oh; ++oy) {
+    float* o = out + static_cast<size_t>(oy) * ow;
+    for (int ox = 0; ox < ow; ox += 8) {
+      __m256 acc = vbias;
+      for (int ky = 0; ky < kh; ++ky) {
+        for (int kx = 0; kx < kw; ++kx) {
+          const float* row = q + (kx % sw) * phase_floats + static_cast<size_t>(oy * sh + ky) * qw + kx / sw;
+          acc = _mm256_fmadd_ps(_mm256_broadcast_ss(wc + ky * kw + kx), _mm256_loadu_ps(row + ox), acc);
+        }
+      }
+      if (ox + 8 <= ow) {
+        _mm256_storeu_ps(o + ox, acc);
+      } else {  // the scratch rows run to a multiple of 8; the output does not
+        alignas(32) float tail[8];
+        _mm256_store_ps(tail, acc);
+        std::copy(tail, tail + (ow - ox), o + ox);
+      }
+    }
+  }
+}
+#else
+bool HaveAvx2() { return false; }
+float DotAvx2(const float*, const float*, int) { return 0.0f; }
+#endif
+
+void GemmColumnsByDot(const float* w, const float* b, int m, int n0, int n1, int k, int ldb, float* dst, int ldc,
+                      const ConvEpilogue& e, bool avx2) {
+  thread_local std::vector<float> cols;
+  cols.resize(static_cast<size_t>(n1 - n0) * k);
+  for (int kk = 0; kk < k; ++kk)
+    for (int j = n0; j < n1; ++j) cols[static_cast<size_t>(j - n0) * k + kk] = b[static_cast<size_t>(kk) * ldb + j];
+  for (int r = 0; r < m; ++r) {
+    const float* wr = w + static_cast<size_t>(r) * k;
+    for (int j = n0; j < n1; ++j) {
+      const float* c = cols.data() + static_cast<size_t>(j - n0) * k;
+      float s = 0.0f;
+      if (avx2) {
+        s = DotAvx2(wr, c, k);
+      } else {
+        for (int kk = 0; kk < k; ++kk) s += wr[kk] * c[kk];
+      }
+      const size_t at = static_cast<size_t>(r) * ldc + j;
+      dst[at] = Finish(s, e, r, at);
+    }
+  }
+}
+
+int RoundUp8(int v) { return (v + 7) / 8 * 8; }
+
+}  // namespace
+
+void SmallGemm(const float* w, const float* b, int m, int n, int k, int ldb, float* dst, int ldc,
+               const ConvEpilogue& e) {
+  if (m <= 0 || n <= 0) return;
+  if (HaveAvx2()) {
+#ifdef LG_CONV_AVX2
+    GemmAvx2(w, b, m, n, k, ldb, dst, ldc, e);
+    return;
+#endif
+  }
+  if (n < 8) {
+    GemmColumnsByDot(w, b, m, 0, n, k, ldb, dst, ldc, e, false);
+  } else {
+    GemmPortable(w, b, m, n, k, ldb, dst, ldc, e);
+  }
+}
+
+size_t DepthwiseScratchFloats(int kh, int kw, int sh, int sw, int oh, int ow) {
+  const int rows = (oh - 1) * sh + kh;
+  const int qw = RoundUp8(ow) + (kw - 1) / sw;
+  return static_cast<size_t>(rows) * qw * sw;
+}
+
+void Depthwise(const float* in, int channels, int h, int w, const float* weights, const float* bias, int kh,
+               int kw, int sh, int sw, int pt, int pl, int oh, int ow, float* out, float* scratch) {
+  // The padded input of one channel, split by column phase (column ix of
+  // the padded row goes to phase ix % sw, position ix / sw): then every
+  // tap reads consecutive floats whatever the stride.
+  const int rows = (oh - 1) * sh + kh;
+  const int qw = RoundUp8(ow) + (kw - 1) / sw;
+  const size_t phase_floats = static_cast<size_t>(rows) * qw;
+  const bool avx2 = HaveAvx2();
+  for (int c = 0; c < channels; ++c) {
+    const float* plane = in + static_cast<size_t>(c) * h * w;
+    for (int p = 0; p < sw; ++p) {
+      float* q = scratch + p * phase_floats;
+      for (int y = 0; y < rows; ++y, q += qw) {
+        const int iy = y - pt;
+        if (iy < 0 || iy >= h) {
+          std::fill(q, q + qw, 0.0f);
+          continue;
+        }
+        const float* src = plane + static_cast<size_t>(iy) * w;
+        // q[j] = src[j * sw + p - pl] where that is inside the row.
+        const int first = p - pl;  // input column of j = 0
+        int lo = first >= 0 ? 0 : (-first + sw - 1) / sw;
+        int hi = w - 1 - first >= 0 ? (w - 1 - first) / sw + 1 : 0;
+        hi = std::min(hi, qw);
+        lo = std::min(lo, hi);
+        std::fill(q, q + lo, 0.0f);
+        if (sw == 1) {
+          std::memcpy(q + lo, src + first + lo, sizeof(float) * (hi - lo));
+        } else {
+          for (int j = lo; j < hi; ++j) q[j] = src[first + j * sw];
+        }
+        std::fill(q + hi, q + qw, 0.0f);
+      }
+    }
+    const float* wc = weights + static_cast<size_t>(c) * kh * kw;
+    const float b = bias ? bias[c] : 0.0f;
+    float* o = out + static_cast<size_t>(c) * oh * ow;
+#ifdef LG_CONV_AVX2
+    if (avx2) {
+      DepthwiseAvx2(scratch, qw, sw, phase_floats, wc, b, kh, kw, sh, oh, ow, o);
+      continue;
+    }
+#endif
+    (void)avx2;
+    DepthwisePortable(scratch, qw, sw, phase_floats, wc, b, kh, kw, sh, oh, ow, o);
+  }
+}
+
+}  // namespace livegate::vision
