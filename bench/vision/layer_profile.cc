@@ -1,7 +1,7 @@
 // Per-layer-type profile of one tfjs network as the translator builds it
 // (issue 16, "cost per authentication": where a FaceMesh / Iris forward
 // pass spends its time). cv::dnn's Net::getPerfProfile gives each layer's
-// time of the last forward; this sums it over --runs forwards on a fixed
+// time of the last forward; this takes its median over --runs forwards on a fixed
 // pseudo-random input in [0, 1) (the models' input range) and prints, per
 // cv::dnn layer type, the layer count, ms per forward and share, then the
 // total and the wall time per forward (which includes cv::dnn's dispatch
@@ -10,6 +10,7 @@
 // Run: build/bench/vision/livegate_layer_profile [--runs N] [--threads N]
 //      [--layers] facemesh|iris|blazeface|antispoof|liveness ...
 //   (models from LIVEGATE_MODELS; --layers also lists every layer)
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -64,23 +65,33 @@ int Profile(const std::string& name, int runs, bool list_layers) {
   cv::dnn::Net& net = runner->net();
   for (int i = 0; i < 10; ++i) (void)runner->Run(input);
 
-  std::vector<double> per_layer;  // ms summed over the runs, by index in getPerfProfile
-  double wall_ms = 0;
+  // Each layer's median over the runs (robust to the preemptions of a
+  // shared machine), by index in getPerfProfile; the wall time likewise.
+  std::vector<std::vector<double>> samples;
+  std::vector<double> walls;
   for (int r = 0; r < runs; ++r) {
     const auto t0 = std::chrono::steady_clock::now();
     auto out = runner->Run(input);
-    wall_ms += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+    walls.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
     if (!out.ok()) {
       std::fprintf(stderr, "layer_profile: %s: %s\n", name.c_str(), out.status().ToString().c_str());
       return 2;
     }
     std::vector<double> times;
     net.getPerfProfile(times);
-    if (per_layer.empty()) per_layer.assign(times.size(), 0.0);
-    for (size_t i = 0; i < times.size() && i < per_layer.size(); ++i) {
-      per_layer[i] += times[i] * 1000.0 / cv::getTickFrequency();
+    if (samples.empty()) samples.resize(times.size());
+    for (size_t i = 0; i < times.size() && i < samples.size(); ++i) {
+      samples[i].push_back(times[i] * 1000.0 / cv::getTickFrequency());
     }
   }
+  auto median = [](std::vector<double> v) {
+    if (v.empty()) return 0.0;
+    std::nth_element(v.begin(), v.begin() + v.size() / 2, v.end());
+    return v[v.size() / 2];
+  };
+  std::vector<double> per_layer;
+  for (const auto& s : samples) per_layer.push_back(median(s));
+  const double wall_median = median(walls);
   // getPerfProfile lists the layers in id order, input layer excluded.
   const std::vector<std::string> names = net.getLayerNames();
   struct TypeSum {
@@ -96,7 +107,7 @@ int Profile(const std::string& name, int runs, bool list_layers) {
   std::vector<std::vector<cv::dnn::MatShape>> out_shapes(out_shapes_all.begin() + (layer_ids.empty() || layer_ids[0] != 0 ? 0 : 1), out_shapes_all.end());
   for (size_t i = 0; i < per_layer.size() && i < names.size(); ++i) {
     const auto layer = net.getLayer(names[i]);
-    const double ms = per_layer[i] / runs;
+    const double ms = per_layer[i];
     TypeSum& s = by_type[layer->type];
     ++s.layers;
     if (ms == 0.0) ++s.fused;  // fused into its producer, or skipped
@@ -115,7 +126,7 @@ int Profile(const std::string& name, int runs, bool list_layers) {
       std::printf("  %-24s %-17s %8.4f ms  %s\n", names[i].c_str(), layer->type.c_str(), ms, shape.c_str());
     }
   }
-  std::printf("%s (%dx%d), %d forwards, %d thread(s)\n", name.c_str(), spec.size, spec.size, runs,
+  std::printf("%s (%dx%d), medians of %d forwards, %d thread(s)\n", name.c_str(), spec.size, spec.size, runs,
               cv::getNumThreads());
   std::printf("  %-18s %7s %7s %9s %6s\n", "layer type", "layers", "at 0ms", "ms", "share");
   for (const auto& [type, s] : by_type) {
@@ -123,7 +134,7 @@ int Profile(const std::string& name, int runs, bool list_layers) {
                 total > 0 ? 100.0 * s.ms / total : 0.0);
   }
   std::printf("  %-18s %7zu %7s %9.4f\n", "sum of layers", per_layer.size(), "", total);
-  std::printf("  %-18s %7s %7s %9.4f\n", "wall per forward", "", "", wall_ms / runs);
+  std::printf("  %-18s %7s %7s %9.4f\n", "wall per forward", "", "", wall_median);
   return 0;
 }
 

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <utility>
 #include <vector>
 
 #if defined(__x86_64__) && defined(__GNUC__)
@@ -90,73 +91,63 @@ __attribute__((target("avx2,fma"))) float HorizontalSum(__m256 v) {
   return _mm_cvtss_f32(s);
 }
 
-// Rows [r0, r0 + R) x 16 columns from n: R x 2 accumulators.
-template <int R>
-__attribute__((target("avx2,fma"))) inline void Tile16(const float* w, const float* b, int r0, int n, int k,
-                                                       int ldb, float* dst, int ldc, const ConvEpilogue& e) {
-  // Fully unrolled over R so that the accumulators live in registers (a
-  // rolled loop kept them on the stack: a store-forwarding chain per FMA).
-  __m256 acc[R][2];
+// Rows [r0, r0 + R) x 8V columns from n: R x V accumulators. Fully
+// unrolled so that the accumulators live in registers (a rolled loop kept
+// them on the stack: a store-forwarding chain per FMA). 4 x 3 = 12
+// accumulators hide the FMA latency (2 pipes x 4-5 cycles).
+template <int R, int V>
+__attribute__((target("avx2,fma"))) inline void Tile(const float* w, const float* b, int r0, int n, int k, int ldb,
+                                                     float* dst, int ldc, const ConvEpilogue& e) {
+  __m256 acc[R][V];
 #pragma GCC unroll 8
-  for (int r = 0; r < R; ++r) acc[r][0] = acc[r][1] = _mm256_setzero_ps();
+  for (int r = 0; r < R; ++r)
+#pragma GCC unroll 4
+    for (int v = 0; v < V; ++v) acc[r][v] = _mm256_setzero_ps();
   const float* bp = b + n;
   const float* wp = w + static_cast<size_t>(r0) * k;
   for (int kk = 0; kk < k; ++kk, bp += ldb) {
-    const __m256 b0 = _mm256_loadu_ps(bp), b1 = _mm256_loadu_ps(bp + 8);
+    __m256 bv[V];
+#pragma GCC unroll 4
+    for (int v = 0; v < V; ++v) bv[v] = _mm256_loadu_ps(bp + 8 * v);
 #pragma GCC unroll 8
     for (int r = 0; r < R; ++r) {
       const __m256 a = _mm256_broadcast_ss(wp + static_cast<size_t>(r) * k + kk);
-      acc[r][0] = _mm256_fmadd_ps(a, b0, acc[r][0]);
-      acc[r][1] = _mm256_fmadd_ps(a, b1, acc[r][1]);
+#pragma GCC unroll 4
+      for (int v = 0; v < V; ++v) acc[r][v] = _mm256_fmadd_ps(a, bv[v], acc[r][v]);
     }
   }
 #pragma GCC unroll 8
   for (int r = 0; r < R; ++r) {
-    const size_t at = static_cast<size_t>(r0 + r) * ldc + n;
-    _mm256_storeu_ps(dst + at, FinishVec(acc[r][0], e, r0 + r, at));
-    _mm256_storeu_ps(dst + at + 8, FinishVec(acc[r][1], e, r0 + r, at + 8));
+#pragma GCC unroll 4
+    for (int v = 0; v < V; ++v) {
+      const size_t at = static_cast<size_t>(r0 + r) * ldc + n + 8 * v;
+      _mm256_storeu_ps(dst + at, FinishVec(acc[r][v], e, r0 + r, at));
+    }
   }
 }
 
+// Rows [r0, r0 + R), every whole vector of columns [nb, ne).
 template <int R>
-__attribute__((target("avx2,fma"))) inline void Tile8(const float* w, const float* b, int r0, int n, int k, int ldb,
-                                                      float* dst, int ldc, const ConvEpilogue& e) {
-  __m256 acc[R];
-#pragma GCC unroll 8
-  for (int r = 0; r < R; ++r) acc[r] = _mm256_setzero_ps();
-  const float* bp = b + n;
-  const float* wp = w + static_cast<size_t>(r0) * k;
-  for (int kk = 0; kk < k; ++kk, bp += ldb) {
-    const __m256 b0 = _mm256_loadu_ps(bp);
-#pragma GCC unroll 8
-    for (int r = 0; r < R; ++r) {
-      acc[r] = _mm256_fmadd_ps(_mm256_broadcast_ss(wp + static_cast<size_t>(r) * k + kk), b0, acc[r]);
-    }
+__attribute__((target("avx2,fma"))) inline void RowGroup(const float* w, const float* b, int r, int nb, int ne, int k,
+                                                         int ldb, float* dst, int ldc, const ConvEpilogue& e) {
+  int j = nb;
+  for (; j + 24 <= ne; j += 24) Tile<R, 3>(w, b, r, j, k, ldb, dst, ldc, e);
+  if (j + 16 <= ne) {
+    Tile<R, 2>(w, b, r, j, k, ldb, dst, ldc, e);
+    j += 16;
   }
-#pragma GCC unroll 8
-  for (int r = 0; r < R; ++r) {
-    const size_t at = static_cast<size_t>(r0 + r) * ldc + n;
-    _mm256_storeu_ps(dst + at, FinishVec(acc[r], e, r0 + r, at));
-  }
+  if (j + 8 <= ne) Tile<R, 1>(w, b, r, j, k, ldb, dst, ldc, e);
 }
 
 __attribute__((target("avx2,fma"))) void GemmAvx2(const float* w, const float* b, int m, int n, int k, int ldb,
                                                   float* dst, int ldc, const ConvEpilogue& e) {
   const int n8 = n / 8 * 8;
-  const int block = std::max(16, static_cast<int>(kBlockBytes / (sizeof(float) * std::max(k, 1))) / 16 * 16);
+  const int block = std::max(24, static_cast<int>(kBlockBytes / (sizeof(float) * std::max(k, 1))) / 24 * 24);
   for (int nb = 0; nb < n8; nb += block) {
     const int ne = std::min(n8, nb + block);
     int r = 0;
-    for (; r + 4 <= m; r += 4) {
-      int j = nb;
-      for (; j + 16 <= ne; j += 16) Tile16<4>(w, b, r, j, k, ldb, dst, ldc, e);
-      if (j < ne) Tile8<4>(w, b, r, j, k, ldb, dst, ldc, e);
-    }
-    for (; r < m; ++r) {
-      int j = nb;
-      for (; j + 16 <= ne; j += 16) Tile16<1>(w, b, r, j, k, ldb, dst, ldc, e);
-      if (j < ne) Tile8<1>(w, b, r, j, k, ldb, dst, ldc, e);
-    }
+    for (; r + 4 <= m; r += 4) RowGroup<4>(w, b, r, nb, ne, k, ldb, dst, ldc, e);
+    for (; r < m; ++r) RowGroup<1>(w, b, r, nb, ne, k, ldb, dst, ldc, e);
   }
   if (n8 < n) GemmColumnsByDot(w, b, m, n8, n, k, ldb, dst, ldc, e, true);
 }
@@ -293,30 +284,33 @@ void Depthwise(const float* in, int channels, int h, int w, const float* weights
   const int qw = RoundUp8(ow) + (kw - 1) / sw;
   const size_t phase_floats = static_cast<size_t>(rows) * qw;
   const bool avx2 = HaveAvx2();
+  // Which part of the scratch holds input: rows [y0, y1) and, per phase,
+  // positions [lo, hi). The rest is padding, the same zeros for every
+  // channel: cleared once here, never written below.
+  const int y0 = std::clamp(pt, 0, rows), y1 = std::clamp(pt + h, y0, rows);
+  std::vector<std::pair<int, int>> span(static_cast<size_t>(sw));
+  for (int p = 0; p < sw; ++p) {
+    const int first = p - pl;  // input column of position 0
+    int lo = first >= 0 ? 0 : (-first + sw - 1) / sw;
+    int hi = w - 1 - first >= 0 ? (w - 1 - first) / sw + 1 : 0;
+    hi = std::min(hi, qw);
+    lo = std::min(lo, hi);
+    span[static_cast<size_t>(p)] = {lo, hi};
+  }
+  std::memset(scratch, 0, sizeof(float) * phase_floats * sw);
   for (int c = 0; c < channels; ++c) {
     const float* plane = in + static_cast<size_t>(c) * h * w;
     for (int p = 0; p < sw; ++p) {
-      float* q = scratch + p * phase_floats;
-      for (int y = 0; y < rows; ++y, q += qw) {
-        const int iy = y - pt;
-        if (iy < 0 || iy >= h) {
-          std::fill(q, q + qw, 0.0f);
-          continue;
-        }
-        const float* src = plane + static_cast<size_t>(iy) * w;
-        // q[j] = src[j * sw + p - pl] where that is inside the row.
-        const int first = p - pl;  // input column of j = 0
-        int lo = first >= 0 ? 0 : (-first + sw - 1) / sw;
-        int hi = w - 1 - first >= 0 ? (w - 1 - first) / sw + 1 : 0;
-        hi = std::min(hi, qw);
-        lo = std::min(lo, hi);
-        std::fill(q, q + lo, 0.0f);
+      const auto [lo, hi] = span[static_cast<size_t>(p)];
+      const int first = p - pl;
+      float* q = scratch + p * phase_floats + static_cast<size_t>(y0) * qw;
+      for (int y = y0; y < y1; ++y, q += qw) {
+        const float* src = plane + static_cast<size_t>(y - pt) * w;  // q[j] = src[j * sw + first]
         if (sw == 1) {
           std::memcpy(q + lo, src + first + lo, sizeof(float) * (hi - lo));
         } else {
           for (int j = lo; j < hi; ++j) q[j] = src[first + j * sw];
         }
-        std::fill(q + hi, q + qw, 0.0f);
       }
     }
     const float* wc = weights + static_cast<size_t>(c) * kh * kw;
