@@ -2,6 +2,7 @@
 #include "vision/dnn_builder.h"
 
 #include "vision/gemm_conv.h"
+#include "vision/max_pool_layer.h"
 
 #include <algorithm>
 #include <optional>
@@ -294,6 +295,19 @@ DnnTensor DnnNetBuilder::Pool(const DnnTensor& x, const std::string& pool, int k
   out.layer = Add("Pooling", p, {x});
   out.shape = {x.shape[0], x.shape[1], WindowOut(x.shape[2], pads.top + pads.bottom, kh, sh, 1, "pooling"),
                WindowOut(x.shape[3], pads.left + pads.right, kw, sw, 1, "pooling")};
+  return out;
+}
+
+DnnTensor DnnNetBuilder::MaxPool2x2(const DnnTensor& x) {
+  RegisterMaxPool2x2Layer();
+  if (x.shape.size() != 4) {
+    if (status_.ok()) status_ = Status::BadInput("model.corrupt", "max pooling: expects a 4-D input");
+    return x;
+  }
+  cv::dnn::LayerParams p;
+  DnnTensor out;
+  out.layer = Add(kMaxPool2x2LayerType, p, {x});
+  out.shape = {x.shape[0], x.shape[1], (x.shape[2] + 1) / 2, (x.shape[3] + 1) / 2};
   return out;
 }
 

@@ -78,6 +78,9 @@ class DnnNetBuilder {
   // pool: "MAX" or "AVE" (padding excluded from averages, like TF).
   DnnTensor Pool(const DnnTensor& x, const std::string& pool, int kh, int kw, int sh, int sw,
                  Pads2d pads);
+  // 2x2 stride-2 max pooling (max_pool_layer.h), output ceil(H/2) x
+  // ceil(W/2): TF MaxPool 2x2/2 SAME, or VALID on even sizes.
+  DnnTensor MaxPool2x2(const DnnTensor& x);
   DnnTensor GlobalAveragePool(const DnnTensor& x);
   // Zero padding, one (before, after) pair per dimension of x.
   DnnTensor Pad(const DnnTensor& x, const std::vector<std::pair<int, int>>& pads);

@@ -428,6 +428,14 @@ class Translator {
     LG_ASSIGN_OR_RETURN(auto s, Strides(n, "strides"));
     LG_ASSIGN_OR_RETURN(Pads2d pads,
                         SpatialPads(n, x.t.shape[2], x.t.shape[3], k.first, k.second, s.first, s.second, 1));
+    // 2x2/2 max pooling (FaceMesh's and Iris's shortcuts) on our own layer:
+    // its windows are TF's when there is no padding before and at most the
+    // one after an odd edge (SAME), or none at all (issue 16).
+    const bool odd_valid = (x.t.shape[2] % 2 == 1 && pads.bottom == 0) || (x.t.shape[3] % 2 == 1 && pads.right == 0);
+    if (n.op == "MaxPool" && k == std::pair{2, 2} && s == std::pair{2, 2} && pads.top == 0 && pads.left == 0 &&
+        pads.bottom <= 1 && pads.right <= 1 && !odd_valid) {
+      return Value{nullptr, builder_.MaxPool2x2(x.t), 4};
+    }
     return Value{nullptr,
                  builder_.Pool(x.t, n.op == "MaxPool" ? "MAX" : "AVE", k.first, k.second, s.first,
                                s.second, pads),

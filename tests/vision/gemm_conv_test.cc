@@ -351,3 +351,32 @@ TEST(GemmConv, BuilderRejectsBiasOfWrongSize) {
 
 }  // namespace
 }  // namespace livegate::vision
+
+namespace livegate::vision {
+namespace {
+
+// The 2x2/2 max pooling layer (max_pool_layer.h, issue 16) against cv::dnn's
+// Pooling: even sizes (VALID = SAME), odd sizes with TF's SAME padding (one
+// after), a width under 8 (no SIMD block) and a batch of 2.
+TEST(MaxPool2x2, EqualsCvDnnPooling) {
+  const std::vector<std::vector<int>> shapes = {
+      {1, 16, 96, 96}, {1, 3, 7, 9}, {2, 5, 6, 3}, {1, 4, 1, 1}, {1, 2, 13, 20}};
+  for (const auto& s : shapes) {
+    SCOPED_TRACE(std::to_string(s[1]) + "x" + std::to_string(s[2]) + "x" + std::to_string(s[3]));
+    std::mt19937 rng(3);
+    const cv::Mat input = Random(s, rng);
+    DnnNetBuilder ref_b(s);
+    const Pads2d same{0, s[2] % 2, 0, s[3] % 2};
+    const DnnTensor ref_out = ref_b.Pool(ref_b.Input(), "MAX", 2, 2, 2, 2, same);
+    DnnNetBuilder b(s);
+    const DnnTensor out = b.MaxPool2x2(b.Input());
+    ASSERT_EQ(out.shape, ref_out.shape);
+    const cv::Mat ref = Forward(ref_b, ref_out, input);
+    const cv::Mat got = Forward(b, out, input);
+    ASSERT_EQ(got.total(), ref.total());
+    EXPECT_EQ(cv::norm(got, ref, cv::NORM_INF), 0.0);  // a max picks one input: exact
+  }
+}
+
+}  // namespace
+}  // namespace livegate::vision
