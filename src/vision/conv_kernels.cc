@@ -6,6 +6,8 @@
 #include <utility>
 #include <vector>
 
+#include <opencv2/core/hal/intrin.hpp>
+
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
 #define LG_CONV_AVX2 1
@@ -251,6 +253,21 @@ void GemmColumnsByDot(const float* w, const float* b, int m, int n0, int n1, int
 
 int RoundUp8(int v) { return (v + 7) / 8 * 8; }
 
+// out[j] = in[2 * j] for j in [lo, hi); `readable` floats of `in` may be
+// read. SIMD: a scalar strided copy was ~9 % of FaceMesh (its stride-2
+// layers' padded inputs).
+void GatherEven(const float* in, int lo, int hi, int readable, float* out) {
+  int j = lo;
+#if CV_SIMD128
+  for (; j + 4 <= hi && 2 * (j + 4) <= readable; j += 4) {
+    cv::v_float32x4 even, odd;
+    cv::v_load_deinterleave(in + 2 * j, even, odd);
+    cv::v_store(out + j, even);
+  }
+#endif
+  for (; j < hi; ++j) out[j] = in[2 * j];
+}
+
 }  // namespace
 
 void SmallGemm(const float* w, const float* b, int m, int n, int k, int ldb, float* dst, int ldc,
@@ -269,6 +286,145 @@ void SmallGemm(const float* w, const float* b, int m, int n, int k, int ldb, flo
   }
 }
 
+namespace {
+
+// The padded input of each channel, split by column phase (column ix of the
+// padded row goes to phase ix % sw, position ix / sw): then every tap reads
+// consecutive floats whatever the stride. Channel c's phase p starts at
+// scratch + (c * sw + p) * phase_floats.
+struct PaddedInput {
+  int rows = 0, qw = 0;
+  size_t phase_floats = 0;
+};
+
+// `clear`: zero the scratch first (else it must hold this geometry's
+// padding zeros already, from an earlier call).
+PaddedInput PadInput(const float* in, int channels, int h, int w, int kh, int kw, int sh, int sw, int pt, int pl,
+                     int oh, int ow, float* scratch, bool clear = true) {
+  PaddedInput g;
+  g.rows = (oh - 1) * sh + kh;
+  g.qw = RoundUp8(ow) + (kw - 1) / sw;
+  g.phase_floats = static_cast<size_t>(g.rows) * g.qw;
+  // Which part holds input: rows [y0, y1) and, per phase, positions
+  // [lo, hi). The rest is padding: cleared once, never written below.
+  const int y0 = std::clamp(pt, 0, g.rows), y1 = std::clamp(pt + h, y0, g.rows);
+  if (clear) std::memset(scratch, 0, sizeof(float) * g.phase_floats * sw * channels);
+  for (int p = 0; p < sw; ++p) {
+    const int first = p - pl;  // input column of position 0
+    int lo = first >= 0 ? 0 : (-first + sw - 1) / sw;
+    int hi = w - 1 - first >= 0 ? (w - 1 - first) / sw + 1 : 0;
+    hi = std::min(hi, g.qw);
+    lo = std::min(lo, hi);
+    for (int c = 0; c < channels; ++c) {
+      const float* plane = in + static_cast<size_t>(c) * h * w;
+      float* q = scratch + (static_cast<size_t>(c) * sw + p) * g.phase_floats + static_cast<size_t>(y0) * g.qw;
+      for (int y = y0; y < y1; ++y, q += g.qw) {
+        const float* src = plane + static_cast<size_t>(y - pt) * w;  // q[j] = src[j * sw + first]
+        if (sw == 1) {
+          std::memcpy(q + lo, src + first + lo, sizeof(float) * (hi - lo));
+        } else if (sw == 2) {
+          GatherEven(src + first, lo, hi, w - first, q);
+        } else {
+          for (int j = lo; j < hi; ++j) q[j] = src[first + j * sw];
+        }
+      }
+    }
+  }
+  return g;
+}
+
+void SmallInputPortable(const float* q, const PaddedInput& g, int channels, const float* weights, int out_channels,
+                        int kh, int kw, int sh, int sw, int oh, int ow, float* out) {
+  const size_t plane = static_cast<size_t>(oh) * ow;
+  for (int o = 0; o < out_channels; ++o) {
+    float* dst = out + static_cast<size_t>(o) * plane;
+    std::fill(dst, dst + plane, 0.0f);
+    for (int c = 0; c < channels; ++c) {
+      const float* qc = q + static_cast<size_t>(c) * sw * g.phase_floats;
+      const float* wc = weights + (static_cast<size_t>(o) * channels + c) * kh * kw;
+      for (int oy = 0; oy < oh; ++oy) {
+        float* d = dst + static_cast<size_t>(oy) * ow;
+        for (int ky = 0; ky < kh; ++ky) {
+          for (int kx = 0; kx < kw; ++kx) {
+            const float a = wc[ky * kw + kx];
+            const float* row = qc + (kx % sw) * g.phase_floats + static_cast<size_t>(oy * sh + ky) * g.qw + kx / sw;
+            for (int ox = 0; ox < ow; ++ox) d[ox] += a * row[ox];
+          }
+        }
+      }
+    }
+  }
+}
+
+#ifdef LG_CONV_AVX2
+// G output channels at a time: each tap's input vector is loaded once for
+// the G. No condition inside the tap loop, so that the accumulators stay in
+// registers.
+// One output row oy. tap_at[kx]: where tap kx reads relative to the row
+// (phase kx % sw, offset kx / sw; an integer division per tap cost more
+// than its FMAs).
+template <int G>
+__attribute__((target("avx2,fma"))) void SmallInputGroup(const float* q, const PaddedInput& g, const size_t* tap_at,
+                                                         int channels, const float* weights, int o0, int kh, int kw,
+                                                         int sh, int sw, int oy, int oh, int ow, float* out,
+                                                         const ConvEpilogue& e) {
+  const size_t plane = static_cast<size_t>(oh) * ow;
+  const int taps = channels * kh * kw;
+  {
+    for (int ox = 0; ox < ow; ox += 8) {
+      __m256 acc[G];
+#pragma GCC unroll 8
+      for (int i = 0; i < G; ++i) acc[i] = _mm256_setzero_ps();
+      const float* wt = weights + static_cast<size_t>(o0) * taps;
+      for (int c = 0; c < channels; ++c) {
+        const float* qc = q + static_cast<size_t>(c) * sw * g.phase_floats + static_cast<size_t>(oy * sh) * g.qw + ox;
+        for (int ky = 0; ky < kh; ++ky, qc += g.qw) {
+          for (int kx = 0; kx < kw; ++kx, ++wt) {
+            const __m256 v = _mm256_loadu_ps(qc + tap_at[kx]);
+#pragma GCC unroll 8
+            for (int i = 0; i < G; ++i) {
+              acc[i] = _mm256_fmadd_ps(_mm256_broadcast_ss(wt + static_cast<size_t>(i) * taps), v, acc[i]);
+            }
+          }
+        }
+      }
+#pragma GCC unroll 8
+      for (int i = 0; i < G; ++i) {
+        const int o = o0 + i;
+        const size_t at = static_cast<size_t>(o) * plane + static_cast<size_t>(oy) * ow + ox;
+        if (ox + 8 <= ow) {
+          _mm256_storeu_ps(out + at, FinishVec(acc[i], e, o, at));
+        } else {  // the last columns: the residual may end here
+          alignas(32) float tail[8];
+          _mm256_store_ps(tail, acc[i]);
+          for (int j = 0; j < ow - ox; ++j) out[at + j] = Finish(tail[j], e, o, at + j);
+        }
+      }
+    }
+  }
+}
+
+__attribute__((target("avx2,fma"))) void SmallInputAvx2(const float* q, const PaddedInput& g, int channels,
+                                                        const float* weights, int out_channels, int kh, int kw, int sh,
+                                                        int sw, int oh, int ow, float* out, const ConvEpilogue& e) {
+  std::vector<size_t> tap_at(static_cast<size_t>(kw));
+  for (int kx = 0; kx < kw; ++kx) tap_at[static_cast<size_t>(kx)] = (kx % sw) * g.phase_floats + kx / sw;
+  // Row by row, every output channel: the few input rows a row reads stay
+  // in L1 (the whole padded input of a 192x192 RGB image does not).
+  for (int oy = 0; oy < oh; ++oy) {
+    int o = 0;
+    for (; o + 4 <= out_channels; o += 4) {
+      SmallInputGroup<4>(q, g, tap_at.data(), channels, weights, o, kh, kw, sh, sw, oy, oh, ow, out, e);
+    }
+    for (; o < out_channels; ++o) {
+      SmallInputGroup<1>(q, g, tap_at.data(), channels, weights, o, kh, kw, sh, sw, oy, oh, ow, out, e);
+    }
+  }
+}
+#endif
+
+}  // namespace
+
 size_t DepthwiseScratchFloats(int kh, int kw, int sh, int sw, int oh, int ow) {
   const int rows = (oh - 1) * sh + kh;
   const int qw = RoundUp8(ow) + (kw - 1) / sw;
@@ -277,53 +433,43 @@ size_t DepthwiseScratchFloats(int kh, int kw, int sh, int sw, int oh, int ow) {
 
 void Depthwise(const float* in, int channels, int h, int w, const float* weights, const float* bias, int kh,
                int kw, int sh, int sw, int pt, int pl, int oh, int ow, float* out, float* scratch) {
-  // The padded input of one channel, split by column phase (column ix of
-  // the padded row goes to phase ix % sw, position ix / sw): then every
-  // tap reads consecutive floats whatever the stride.
-  const int rows = (oh - 1) * sh + kh;
-  const int qw = RoundUp8(ow) + (kw - 1) / sw;
-  const size_t phase_floats = static_cast<size_t>(rows) * qw;
   const bool avx2 = HaveAvx2();
-  // Which part of the scratch holds input: rows [y0, y1) and, per phase,
-  // positions [lo, hi). The rest is padding, the same zeros for every
-  // channel: cleared once here, never written below.
-  const int y0 = std::clamp(pt, 0, rows), y1 = std::clamp(pt + h, y0, rows);
-  std::vector<std::pair<int, int>> span(static_cast<size_t>(sw));
-  for (int p = 0; p < sw; ++p) {
-    const int first = p - pl;  // input column of position 0
-    int lo = first >= 0 ? 0 : (-first + sw - 1) / sw;
-    int hi = w - 1 - first >= 0 ? (w - 1 - first) / sw + 1 : 0;
-    hi = std::min(hi, qw);
-    lo = std::min(lo, hi);
-    span[static_cast<size_t>(p)] = {lo, hi};
-  }
-  std::memset(scratch, 0, sizeof(float) * phase_floats * sw);
   for (int c = 0; c < channels; ++c) {
-    const float* plane = in + static_cast<size_t>(c) * h * w;
-    for (int p = 0; p < sw; ++p) {
-      const auto [lo, hi] = span[static_cast<size_t>(p)];
-      const int first = p - pl;
-      float* q = scratch + p * phase_floats + static_cast<size_t>(y0) * qw;
-      for (int y = y0; y < y1; ++y, q += qw) {
-        const float* src = plane + static_cast<size_t>(y - pt) * w;  // q[j] = src[j * sw + first]
-        if (sw == 1) {
-          std::memcpy(q + lo, src + first + lo, sizeof(float) * (hi - lo));
-        } else {
-          for (int j = lo; j < hi; ++j) q[j] = src[first + j * sw];
-        }
-      }
-    }
+    // One channel at a time: its padded copy stays in L1/L2.
+    const PaddedInput g =
+        PadInput(in + static_cast<size_t>(c) * h * w, 1, h, w, kh, kw, sh, sw, pt, pl, oh, ow, scratch, c == 0);
     const float* wc = weights + static_cast<size_t>(c) * kh * kw;
     const float b = bias ? bias[c] : 0.0f;
     float* o = out + static_cast<size_t>(c) * oh * ow;
 #ifdef LG_CONV_AVX2
     if (avx2) {
-      DepthwiseAvx2(scratch, qw, sw, phase_floats, wc, b, kh, kw, sh, oh, ow, o);
+      DepthwiseAvx2(scratch, g.qw, sw, g.phase_floats, wc, b, kh, kw, sh, oh, ow, o);
       continue;
     }
 #endif
     (void)avx2;
-    DepthwisePortable(scratch, qw, sw, phase_floats, wc, b, kh, kw, sh, oh, ow, o);
+    DepthwisePortable(scratch, g.qw, sw, g.phase_floats, wc, b, kh, kw, sh, oh, ow, o);
+  }
+}
+
+void SmallInputConv(const float* in, int channels, int h, int w, const float* weights, int out_channels, int kh,
+                    int kw, int sh, int sw, int pt, int pl, int oh, int ow, float* out, float* scratch,
+                    const ConvEpilogue& e) {
+  const PaddedInput g = PadInput(in, channels, h, w, kh, kw, sh, sw, pt, pl, oh, ow, scratch);
+#ifdef LG_CONV_AVX2
+  if (HaveAvx2()) {
+    SmallInputAvx2(scratch, g, channels, weights, out_channels, kh, kw, sh, sw, oh, ow, out, e);
+    return;
+  }
+#endif
+  SmallInputPortable(scratch, g, channels, weights, out_channels, kh, kw, sh, sw, oh, ow, out);
+  // The portable path sums the taps first, then applies the epilogue.
+  const size_t plane = static_cast<size_t>(oh) * ow;
+  for (int o = 0; o < out_channels; ++o) {
+    for (size_t i = 0; i < plane; ++i) {
+      const size_t at = static_cast<size_t>(o) * plane + i;
+      out[at] = Finish(out[at], e, o, at);
+    }
   }
 }
 
