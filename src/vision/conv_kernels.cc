@@ -2,7 +2,9 @@
 #include "vision/conv_kernels.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -70,8 +72,14 @@ void DepthwisePortable(const float* q, int qw, int sw, size_t phase_floats, cons
 }
 
 #ifdef LG_CONV_AVX2
+// LIVEGATE_CONV_KERNELS=portable forces the portable loops (so that the
+// tests can check them on an AVX2 machine; tests/vision/CMakeLists.txt).
 bool HaveAvx2() {
-  static const bool have = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  static const bool have = [] {
+    const char* force = std::getenv("LIVEGATE_CONV_KERNELS");
+    if (force != nullptr && std::string(force) == "portable") return false;
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  }();
   return have;
 }
 

@@ -10,7 +10,8 @@
 // outside the multiply kernel (perf, docs/PERFORMANCE.md).
 //
 // x86-64 with AVX2 + FMA (checked at run time) takes 8-wide vector code;
-// anything else a portable loop with the same results up to float rounding.
+// anything else a portable loop with the same results up to float rounding
+// (forced with the environment variable LIVEGATE_CONV_KERNELS=portable).
 #pragma once
 
 #include <cstddef>
