@@ -278,6 +278,8 @@ void GatherEven(const float* in, int lo, int hi, int readable, float* out) {
 
 }  // namespace
 
+bool ConvKernelsVectorised() { return HaveAvx2(); }
+
 void SmallGemm(const float* w, const float* b, int m, int n, int k, int ldb, float* dst, int ldc,
                const ConvEpilogue& e) {
   if (m <= 0 || n <= 0) return;

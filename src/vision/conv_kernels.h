@@ -18,6 +18,11 @@
 
 namespace livegate::vision {
 
+// Whether the kernels below run vectorised (AVX2 + FMA, not forced off).
+// Their portable loops are correct but several times slower than OpenBLAS:
+// the GEMM layer uses the kernels only when this is true.
+bool ConvKernelsVectorised();
+
 // What is applied to each output before it is stored:
 // v = acc + bias[o] (+ residual), then v = max(v, 0) + slope[o] * min(v, 0)
 // when `slopes` is set (ReLU: all slopes 0; PReLU: per channel).

@@ -87,7 +87,9 @@ class GemmConvLayer final : public cv::dnn::Layer {
     bias_ = PerChannel(bias_blob, out_c_, "bias");
     slopes_ = PerChannel(p.get<int>("slopes_blob", -1), out_c_, "prelu slopes");
     if (relu_ && slopes_.empty()) slopes_.assign(static_cast<size_t>(out_c_), 0.0f);  // ReLU = PReLU with 0
-    direct_kernels_ = p.get<bool>("direct_kernels", false);
+    // The direct kernels only where they are vectorised; elsewhere OpenBLAS
+    // (the depthwise stage then runs the portable loop).
+    direct_kernels_ = p.get<bool>("direct_kernels", false) && ConvKernelsVectorised();
     const int dw_blob = p.get<int>("dw_weights_blob", -1);
     if (dw_blob >= 0) {
       if (dw_blob >= static_cast<int>(blobs.size()) || blobs[dw_blob].dims != 4 ||

@@ -1,4 +1,5 @@
-// The im2col + OpenBLAS convolution layer (src/vision/gemm_conv.h) against
+// The im2col + OpenBLAS convolution layer (src/vision/gemm_conv.h), with its
+// direct kernels (conv_kernels.h, issue 16), against
 // cv::dnn's own Convolution layer on random data, and its errors. Issue 2
 // (descriptor speed); the descriptor is the comparison function's input
 // (X.1279 R-SRV-CMP-1).
@@ -6,12 +7,16 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cctype>
+#include <cmath>
 #include <cstdlib>
 #include <random>
 #include <string>
+#include <tuple>
 #include <vector>
 
+#include "vision/conv_kernels.h"
 #include "vision/dnn_builder.h"
 
 extern "C" char* openblas_get_corename(void);  // OpenBLAS, libopenblas-dev
@@ -375,6 +380,103 @@ TEST(MaxPool2x2, EqualsCvDnnPooling) {
     const cv::Mat got = Forward(b, out, input);
     ASSERT_EQ(got.total(), ref.total());
     EXPECT_EQ(cv::norm(got, ref, cv::NORM_INF), 0.0);  // a max picks one input: exact
+  }
+}
+
+}  // namespace
+}  // namespace livegate::vision
+
+namespace livegate::vision {
+namespace {
+
+// The kernels of conv_kernels.h called directly against plain loops, with
+// every epilogue part (bias, a residual on the first rows, PReLU slopes).
+// Run twice by CTest: on the AVX2 code and, with
+// LIVEGATE_CONV_KERNELS=portable, on the portable loops.
+TEST(ConvKernels, SmallGemmEqualsPlainLoops) {
+  std::mt19937 rng(21);
+  std::uniform_real_distribution<float> u(-1.0f, 1.0f);
+  for (const auto& [m, n, k] : std::vector<std::tuple<int, int, int>>{
+           {16, 9216 / 16, 16}, {13, 37, 29}, {5, 7, 3}, {128, 9, 128}, {7, 1, 300}, {4, 24, 1}}) {
+    SCOPED_TRACE(std::to_string(m) + "x" + std::to_string(n) + "x" + std::to_string(k));
+    const int ldb = n + 3, ldc = n + 5;
+    std::vector<float> w(static_cast<size_t>(m) * k), b(static_cast<size_t>(k) * ldb), bias(m), slopes(m),
+        res(static_cast<size_t>(m) * ldc), dst(static_cast<size_t>(m) * ldc, 7.0f);
+    for (auto* v : {&w, &b, &bias, &slopes, &res})
+      for (float& x : *v) x = u(rng);
+    ConvEpilogue e;
+    e.bias = bias.data();
+    e.residual = res.data();
+    e.residual_rows = m / 2;
+    e.slopes = slopes.data();
+    SmallGemm(w.data(), b.data(), m, n, k, ldb, dst.data(), ldc, e);
+    double worst = 0;
+    for (int r = 0; r < m; ++r) {
+      for (int j = 0; j < n; ++j) {
+        double acc = 0;
+        for (int kk = 0; kk < k; ++kk) acc += double(w[r * k + kk]) * b[kk * ldb + j];
+        acc += bias[r];
+        if (r < m / 2) acc += res[r * ldc + j];
+        const double want = acc > 0 ? acc : acc * slopes[r];
+        worst = std::max(worst, std::abs(want - dst[r * ldc + j]));
+      }
+      for (int j = n; j < ldc; ++j) ASSERT_EQ(dst[r * ldc + j], 7.0f) << "wrote past the row";
+    }
+    EXPECT_LE(worst, 1e-4);
+  }
+}
+
+TEST(ConvKernels, DepthwiseAndSmallInputEqualPlainLoops) {
+  std::mt19937 rng(22);
+  std::uniform_real_distribution<float> u(-1.0f, 1.0f);
+  struct G {
+    int c, h, w, kh, kw, sh, sw, pt, pb, pl, pr;
+  };
+  for (const G& g : {G{3, 17, 19, 3, 3, 2, 2, 0, 1, 0, 1}, G{5, 8, 8, 3, 3, 1, 1, 1, 1, 1, 1},
+                     G{2, 9, 30, 5, 5, 1, 2, 2, 2, 2, 2}, G{4, 3, 3, 3, 3, 1, 1, 1, 1, 1, 1}, G{1, 6, 5, 2, 2, 2, 2, 0, 0, 0, 0}}) {
+    SCOPED_TRACE(std::to_string(g.c) + "x" + std::to_string(g.h) + "x" + std::to_string(g.w));
+    const int oh = (g.h + g.pt + g.pb - g.kh) / g.sh + 1, ow = (g.w + g.pl + g.pr - g.kw) / g.sw + 1;
+    std::vector<float> in(static_cast<size_t>(g.c) * g.h * g.w), dw(static_cast<size_t>(g.c) * g.kh * g.kw),
+        dwb(g.c), dense(static_cast<size_t>(6) * g.c * g.kh * g.kw), bias(6);
+    for (auto* v : {&in, &dw, &dwb, &dense, &bias})
+      for (float& x : *v) x = u(rng);
+    auto at = [&](int c, int y, int x) -> double {
+      return y < 0 || y >= g.h || x < 0 || x >= g.w ? 0.0 : in[(static_cast<size_t>(c) * g.h + y) * g.w + x];
+    };
+    std::vector<float> scratch(static_cast<size_t>(g.c) * DepthwiseScratchFloats(g.kh, g.kw, g.sh, g.sw, oh, ow));
+    std::vector<float> out(static_cast<size_t>(g.c) * oh * ow);
+    Depthwise(in.data(), g.c, g.h, g.w, dw.data(), dwb.data(), g.kh, g.kw, g.sh, g.sw, g.pt, g.pl, oh, ow, out.data(),
+              scratch.data());
+    double worst = 0;
+    for (int c = 0; c < g.c; ++c)
+      for (int y = 0; y < oh; ++y)
+        for (int x = 0; x < ow; ++x) {
+          double acc = dwb[c];
+          for (int ky = 0; ky < g.kh; ++ky)
+            for (int kx = 0; kx < g.kw; ++kx)
+              acc += dw[(c * g.kh + ky) * g.kw + kx] * at(c, y * g.sh - g.pt + ky, x * g.sw - g.pl + kx);
+          worst = std::max(worst, std::abs(acc - out[(static_cast<size_t>(c) * oh + y) * ow + x]));
+        }
+    EXPECT_LE(worst, 1e-5) << "depthwise";
+
+    std::vector<float> out6(static_cast<size_t>(6) * oh * ow);
+    ConvEpilogue e;
+    e.bias = bias.data();
+    SmallInputConv(in.data(), g.c, g.h, g.w, dense.data(), 6, g.kh, g.kw, g.sh, g.sw, g.pt, g.pl, oh, ow, out6.data(),
+                   scratch.data(), e);
+    worst = 0;
+    for (int o = 0; o < 6; ++o)
+      for (int y = 0; y < oh; ++y)
+        for (int x = 0; x < ow; ++x) {
+          double acc = bias[o];
+          for (int c = 0; c < g.c; ++c)
+            for (int ky = 0; ky < g.kh; ++ky)
+              for (int kx = 0; kx < g.kw; ++kx)
+                acc += dense[((static_cast<size_t>(o) * g.c + c) * g.kh + ky) * g.kw + kx] *
+                       at(c, y * g.sh - g.pt + ky, x * g.sw - g.pl + kx);
+          worst = std::max(worst, std::abs(acc - out6[(static_cast<size_t>(o) * oh + y) * ow + x]));
+        }
+    EXPECT_LE(worst, 1e-5) << "small input";
   }
 }
 
