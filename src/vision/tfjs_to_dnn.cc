@@ -10,6 +10,7 @@
 #include <optional>
 #include <set>
 
+#include "vision/conv_kernels.h"
 #include "vision/dnn_builder.h"
 
 namespace livegate::vision {
@@ -306,9 +307,11 @@ class Translator {
     LG_ASSIGN_OR_RETURN(std::vector<float> bias, FusedBias(n, in, out_c));
     const bool gemm = !depthwise && dil.first == 1;
     if (x.pending_dw && !gemm) Materialize(x, false);
-    if (depthwise && fout == 1 && dil.first == 1 && n.fused_ops.size() <= 1 &&
+    if (depthwise && fout == 1 && dil.first == 1 && n.fused_ops.size() <= 1 && ConvKernelsVectorised() &&
         SoleConsumerIs(n.name, {"Conv2D", "_FusedConv2D"})) {
-      // Left for the convolution that reads it (FoldsPending).
+      // Left for the convolution that reads it (FoldsPending). Only with the
+      // vectorised kernels: elsewhere cv::dnn's depthwise kernel is faster
+      // than the portable loop.
       auto p = std::make_shared<PendingDepthwise>();
       p->x = x.t;
       p->w = w;
