@@ -343,96 +343,6 @@ PaddedInput PadInput(const float* in, int channels, int h, int w, int kh, int kw
   return g;
 }
 
-void SmallInputPortable(const float* q, const PaddedInput& g, int channels, const float* weights, int out_channels,
-                        int kh, int kw, int sh, int sw, int oh, int ow, float* out) {
-  const size_t plane = static_cast<size_t>(oh) * ow;
-  for (int o = 0; o < out_channels; ++o) {
-    float* dst = out + static_cast<size_t>(o) * plane;
-    std::fill(dst, dst + plane, 0.0f);
-    for (int c = 0; c < channels; ++c) {
-      const float* qc = q + static_cast<size_t>(c) * sw * g.phase_floats;
-      const float* wc = weights + (static_cast<size_t>(o) * channels + c) * kh * kw;
-      for (int oy = 0; oy < oh; ++oy) {
-        float* d = dst + static_cast<size_t>(oy) * ow;
-        for (int ky = 0; ky < kh; ++ky) {
-          for (int kx = 0; kx < kw; ++kx) {
-            const float a = wc[ky * kw + kx];
-            const float* row = qc + (kx % sw) * g.phase_floats + static_cast<size_t>(oy * sh + ky) * g.qw + kx / sw;
-            for (int ox = 0; ox < ow; ++ox) d[ox] += a * row[ox];
-          }
-        }
-      }
-    }
-  }
-}
-
-#ifdef LG_CONV_AVX2
-// G output channels at a time: each tap's input vector is loaded once for
-// the G. No condition inside the tap loop, so that the accumulators stay in
-// registers.
-// One output row oy. tap_at[kx]: where tap kx reads relative to the row
-// (phase kx % sw, offset kx / sw; an integer division per tap cost more
-// than its FMAs).
-template <int G>
-__attribute__((target("avx2,fma"))) void SmallInputGroup(const float* q, const PaddedInput& g, const size_t* tap_at,
-                                                         int channels, const float* weights, int o0, int kh, int kw,
-                                                         int sh, int sw, int oy, int oh, int ow, float* out,
-                                                         const ConvEpilogue& e) {
-  const size_t plane = static_cast<size_t>(oh) * ow;
-  const int taps = channels * kh * kw;
-  {
-    for (int ox = 0; ox < ow; ox += 8) {
-      __m256 acc[G];
-#pragma GCC unroll 8
-      for (int i = 0; i < G; ++i) acc[i] = _mm256_setzero_ps();
-      const float* wt = weights + static_cast<size_t>(o0) * taps;
-      for (int c = 0; c < channels; ++c) {
-        const float* qc = q + static_cast<size_t>(c) * sw * g.phase_floats + static_cast<size_t>(oy * sh) * g.qw + ox;
-        for (int ky = 0; ky < kh; ++ky, qc += g.qw) {
-          for (int kx = 0; kx < kw; ++kx, ++wt) {
-            const __m256 v = _mm256_loadu_ps(qc + tap_at[kx]);
-#pragma GCC unroll 8
-            for (int i = 0; i < G; ++i) {
-              acc[i] = _mm256_fmadd_ps(_mm256_broadcast_ss(wt + static_cast<size_t>(i) * taps), v, acc[i]);
-            }
-          }
-        }
-      }
-#pragma GCC unroll 8
-      for (int i = 0; i < G; ++i) {
-        const int o = o0 + i;
-        const size_t at = static_cast<size_t>(o) * plane + static_cast<size_t>(oy) * ow + ox;
-        if (ox + 8 <= ow) {
-          _mm256_storeu_ps(out + at, FinishVec(acc[i], e, o, at));
-        } else {  // the last columns: the residual may end here
-          alignas(32) float tail[8];
-          _mm256_store_ps(tail, acc[i]);
-          for (int j = 0; j < ow - ox; ++j) out[at + j] = Finish(tail[j], e, o, at + j);
-        }
-      }
-    }
-  }
-}
-
-__attribute__((target("avx2,fma"))) void SmallInputAvx2(const float* q, const PaddedInput& g, int channels,
-                                                        const float* weights, int out_channels, int kh, int kw, int sh,
-                                                        int sw, int oh, int ow, float* out, const ConvEpilogue& e) {
-  std::vector<size_t> tap_at(static_cast<size_t>(kw));
-  for (int kx = 0; kx < kw; ++kx) tap_at[static_cast<size_t>(kx)] = (kx % sw) * g.phase_floats + kx / sw;
-  // Row by row, every output channel: the few input rows a row reads stay
-  // in L1 (the whole padded input of a 192x192 RGB image does not).
-  for (int oy = 0; oy < oh; ++oy) {
-    int o = 0;
-    for (; o + 4 <= out_channels; o += 4) {
-      SmallInputGroup<4>(q, g, tap_at.data(), channels, weights, o, kh, kw, sh, sw, oy, oh, ow, out, e);
-    }
-    for (; o < out_channels; ++o) {
-      SmallInputGroup<1>(q, g, tap_at.data(), channels, weights, o, kh, kw, sh, sw, oy, oh, ow, out, e);
-    }
-  }
-}
-#endif
-
 }  // namespace
 
 size_t DepthwiseScratchFloats(int kh, int kw, int sh, int sw, int oh, int ow) {
@@ -459,27 +369,6 @@ void Depthwise(const float* in, int channels, int h, int w, const float* weights
 #endif
     (void)avx2;
     DepthwisePortable(scratch, g.qw, sw, g.phase_floats, wc, b, kh, kw, sh, oh, ow, o);
-  }
-}
-
-void SmallInputConv(const float* in, int channels, int h, int w, const float* weights, int out_channels, int kh,
-                    int kw, int sh, int sw, int pt, int pl, int oh, int ow, float* out, float* scratch,
-                    const ConvEpilogue& e) {
-  const PaddedInput g = PadInput(in, channels, h, w, kh, kw, sh, sw, pt, pl, oh, ow, scratch);
-#ifdef LG_CONV_AVX2
-  if (HaveAvx2()) {
-    SmallInputAvx2(scratch, g, channels, weights, out_channels, kh, kw, sh, sw, oh, ow, out, e);
-    return;
-  }
-#endif
-  SmallInputPortable(scratch, g, channels, weights, out_channels, kh, kw, sh, sw, oh, ow, out);
-  // The portable path sums the taps first, then applies the epilogue.
-  const size_t plane = static_cast<size_t>(oh) * ow;
-  for (int o = 0; o < out_channels; ++o) {
-    for (size_t i = 0; i < plane; ++i) {
-      const size_t at = static_cast<size_t>(o) * plane + i;
-      out[at] = Finish(out[at], e, o, at);
-    }
   }
 }
 

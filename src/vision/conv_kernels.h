@@ -45,14 +45,4 @@ void Depthwise(const float* in, int channels, int h, int w, const float* weights
                int kw, int sh, int sw, int pt, int pl, int oh, int ow, float* out, float* scratch);
 size_t DepthwiseScratchFloats(int kh, int kw, int sh, int sw, int oh, int ow);
 
-// A dense convolution of an input with few channels (a network's first
-// layer: RGB), computed tap by tap from the padded input instead of im2col
-// + GEMM (a 27-row column matrix cost more to write than to multiply):
-// out[o] = epilogue(sum over c, ky, kx of weights[o][c][ky][kx] * in[c][...]),
-// weights OIHW, `e.residual` laid out as the output (row stride oh*ow).
-// `scratch` holds channels * DepthwiseScratchFloats(...) floats.
-void SmallInputConv(const float* in, int channels, int h, int w, const float* weights, int out_channels, int kh,
-                    int kw, int sh, int sw, int pt, int pl, int oh, int ow, float* out, float* scratch,
-                    const ConvEpilogue& e);
-
 }  // namespace livegate::vision

@@ -41,9 +41,6 @@ constexpr int kTransposedBelowPixels = 16;
 // many column floats (256 KB) up, so that small layers skip the thread
 // hand-off (a round figure, not tuned).
 constexpr size_t kParallelIm2ColFloats = size_t{64} * 1024;
-// With the direct kernels, inputs of at most this many channels (RGB) are
-// convolved tap by tap (conv_kernels.h SmallInputConv) instead of im2col.
-constexpr int kSmallInputChannels = 4;
 
 bool UseSmallTiles() {
   static const bool use = [] {
@@ -113,8 +110,6 @@ class GemmConvLayer final : public cv::dnn::Layer {
       dw_bias_ = PerChannel(p.get<int>("dw_bias_blob", -1), in_c_, "depthwise bias");
     }
     direct_ = kh_ == 1 && kw_ == 1 && sh_ == 1 && sw_ == 1 && pt_ + pb_ + pl_ + pr_ == 0;
-    // A first layer (RGB in): tap by tap, no im2col (conv_kernels.h).
-    small_input_ = direct_kernels_ && !direct_ && !dw_ && in_c_ <= kSmallInputChannels;
   }
 
   static cv::Ptr<cv::dnn::Layer> Create(cv::dnn::LayerParams& p) { return cv::makePtr<GemmConvLayer>(p); }
@@ -155,11 +150,7 @@ class GemmConvLayer final : public cv::dnn::Layer {
       }
     }
     internals.clear();
-    if (small_input_) {
-      internals.push_back(cv::dnn::MatShape{1, in_c_ * static_cast<int>(DepthwiseScratchFloats(kh_, kw_, sh_, sw_, oh, ow))});
-    } else if (!direct_) {
-      internals.push_back(cv::dnn::MatShape{1, ColumnBufferSize(oh, ow)});
-    }
+    if (!direct_) internals.push_back(cv::dnn::MatShape{1, ColumnBufferSize(oh, ow)});
     if (dw_) {
       internals.push_back(cv::dnn::MatShape{1, in_c_ * h * w});
       internals.push_back(cv::dnn::MatShape{
@@ -204,14 +195,7 @@ class GemmConvLayer final : public cv::dnn::Layer {
     const int band = BandRows(oh, ow);
     size_t next_internal = 0;
     float* cols = nullptr;
-    float* padded = nullptr;
-    if (small_input_) {
-      if (internals.size() <= next_internal ||
-          internals[next_internal].total() < in_c_ * DepthwiseScratchFloats(kh_, kw_, sh_, sw_, oh, ow)) {
-        CV_Error(cv::Error::StsBadArg, "gemm_conv " + name + ": missing input scratch");
-      }
-      padded = internals[next_internal++].ptr<float>();
-    } else if (!direct_) {
+    if (!direct_) {
       if (internals.size() <= next_internal ||
           internals[next_internal].total() < static_cast<size_t>(ColumnBufferSize(oh, ow))) {
         CV_Error(cv::Error::StsBadArg, "gemm_conv " + name + ": missing column buffer");
@@ -237,15 +221,6 @@ class GemmConvLayer final : public cv::dnn::Layer {
         Depthwise(src, in_c_, in_h, in_w, dw_weights_.data(), dw_bias_.empty() ? nullptr : dw_bias_.data(), dkh_,
                   dkw_, dsh_, dsw_, dpt_, dpl_, h, w, dw_out, dw_scratch);
         src = dw_out;
-      }
-      if (small_input_) {
-        ConvEpilogue e;
-        e.bias = bias_.empty() ? nullptr : bias_.data();
-        e.residual = res;
-        e.residual_rows = residual_rows;
-        e.slopes = slopes_.empty() ? nullptr : slopes_.data();
-        SmallInputConv(src, in_c_, h, w, weights_.data(), out_c_, kh_, kw_, sh_, sw_, pt_, pl_, oh, ow, dst, padded, e);
-        continue;
       }
       if (direct_) {  // a 1x1 stride-1 unpadded input already is the column matrix
         Multiply(src, false, static_cast<int>(out_plane), static_cast<int>(out_plane), dst,
@@ -471,7 +446,6 @@ class GemmConvLayer final : public cv::dnn::Layer {
   bool relu_ = false;
   bool direct_ = false;
   bool direct_kernels_ = false;  // conv_kernels.h instead of OpenBLAS
-  bool small_input_ = false;     // SmallInputConv: direct kernels, few input channels, no im2col
   std::vector<float> slopes_;    // PReLU per output channel (ReLU: zeros), or empty
   // Optional depthwise stage before the convolution (a depthwise 3x3 and
   // the 1x1 after it as one layer).
