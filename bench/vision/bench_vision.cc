@@ -99,7 +99,7 @@ void SetThreads(benchmark::State& state) { cv::setNumThreads(static_cast<int>(st
 
 // Model inputs cut from the 640x480 frame, as the pipeline cuts them.
 struct ModelInputs {
-  cv::Mat det256, det128, mesh192, chip150, crop128, crop32;
+  cv::Mat det256, det128, mesh192, chip150, crop128, crop32, eye64;
 };
 const ModelInputs& Inputs() {
   static const ModelInputs in = [] {
@@ -123,6 +123,15 @@ const ModelInputs& Inputs() {
     lv::WarpCrop(Frame640(), lv::MakeRotatedCrop(c, ext, 0, 128), 128, bgr);
     cv::cvtColor(bgr, m.crop128, cv::COLOR_BGR2RGB);
     cv::resize(m.crop128, m.crop32, {32, 32}, 0, 0, cv::INTER_AREA);
+    // The left eye (mesh points 33 and 133: its corners) in a square twice
+    // as wide as the eye, as the Iris input.
+    auto mesh = Must(Must(lv::FaceMeshModel::Load(lv::DefaultModelDir()), "facemesh")->Run(m.mesh192), "mesh");
+    const cv::Point2f corner_a(mesh.points[33].x, mesh.points[33].y), corner_b(mesh.points[133].x, mesh.points[133].y);
+    const float side = 2.0f * static_cast<float>(cv::norm(corner_a - corner_b));
+    const cv::Point2f eye = (corner_a + corner_b) * 0.5f;
+    cv::Rect r(cvRound(eye.x - side / 2), cvRound(eye.y - side / 2), cvRound(side), cvRound(side));
+    r &= cv::Rect(0, 0, 192, 192);
+    cv::resize(m.mesh192(r), m.eye64, {64, 64}, 0, 0, cv::INTER_AREA);
     return m;
   }();
   return in;
@@ -149,6 +158,13 @@ void BM_FaceMesh(benchmark::State& state) {
   SetThreads(state);
   auto m = Must(lv::FaceMeshModel::Load(ModelDir()), "facemesh");
   const cv::Mat& in = Inputs().mesh192;
+  for (auto _ : state) benchmark::DoNotOptimize(m->Run(in));
+}
+// MediaPipe Iris on a 64x64 crop of the left eye (the blink measure, issue 16).
+void BM_Iris(benchmark::State& state) {
+  SetThreads(state);
+  auto m = Must(lv::IrisModel::Load(ModelDir()), "iris");
+  const cv::Mat& in = Inputs().eye64;
   for (auto _ : state) benchmark::DoNotOptimize(m->Run(in));
 }
 void BM_Descriptor(benchmark::State& state) {
@@ -385,6 +401,7 @@ void RegisterPerImage() {
 LG_THREADS(BM_BlazeFace);
 LG_THREADS(BM_BlazeFaceFront);
 LG_THREADS(BM_FaceMesh);
+LG_THREADS(BM_Iris);
 LG_THREADS(BM_Descriptor);
 LG_THREADS(BM_DescriptorInt8);
 LG_THREADS(BM_Antispoof);

@@ -2,6 +2,7 @@
 #include "vision/dnn_builder.h"
 
 #include "vision/gemm_conv.h"
+#include "vision/max_pool_layer.h"
 
 #include <algorithm>
 #include <optional>
@@ -128,15 +129,24 @@ DnnTensor DnnNetBuilder::Conv(const DnnTensor& x_in, const cv::Mat& w, const std
 
 DnnTensor DnnNetBuilder::GemmConv(const DnnTensor& x, const cv::Mat& w, const std::vector<float>& bias,
                                   int stride_h, int stride_w, Pads2d pads, bool relu,
-                                  const DnnTensor* residual) {
+                                  const DnnTensor* residual, const GemmConvExtras* extras) {
+  const GemmConvExtras none;
+  const GemmConvExtras& ex = extras ? *extras : none;
   const bool shaped = x.shape.size() == 4 && w.dims == 4 && w.type() == CV_32F;
-  if (!shaped || w.size[1] != x.shape[1] || (!bias.empty() && bias.size() != static_cast<size_t>(w.size[0]))) {
+  const int out_ch = shaped ? w.size[0] : 1;
+  const bool dw = !ex.dw_weights.empty();
+  const bool dw_shaped = !dw || (ex.dw_weights.dims == 4 && ex.dw_weights.type() == CV_32F && x.shape.size() == 4 &&
+                                 ex.dw_weights.size[0] == x.shape[1] && ex.dw_weights.size[1] == 1 &&
+                                 (ex.dw_bias.empty() || ex.dw_bias.size() == static_cast<size_t>(x.shape[1])));
+  if (!shaped || !dw_shaped || w.size[1] != x.shape[1] ||
+      (!bias.empty() && bias.size() != static_cast<size_t>(w.size[0])) ||
+      (!ex.prelu_slopes.empty() && ex.prelu_slopes.size() != static_cast<size_t>(out_ch))) {
     if (status_.ok()) {
       status_ = Status::BadInput("model.corrupt", "gemm convolution: weights do not match a 4-D input of " +
                                                       std::to_string(x.shape.size() > 1 ? x.shape[1] : 0) +
-                                                      " channels (or the bias size differs)");
+                                                      " channels (or the bias, slopes or depthwise sizes differ)");
     }
-    return {x.layer, {x.shape.empty() ? 1 : x.shape[0], shaped ? w.size[0] : 1, 1, 1}};
+    return {x.layer, {x.shape.empty() ? 1 : x.shape[0], out_ch, 1, 1}};
   }
   RegisterGemmConvLayer();  // before the net can instantiate the layer
   const int out_c = w.size[0], kh = w.size[2], kw = w.size[3];
@@ -147,15 +157,39 @@ DnnTensor DnnNetBuilder::GemmConv(const DnnTensor& x, const cv::Mat& w, const st
   p.set("stride_w", stride_w);
   SetPads(p, pads);
   p.set("relu", relu);
+  p.set("direct_kernels", ex.direct_kernels);
   p.blobs.push_back(w);
-  if (!bias.empty()) p.blobs.push_back(RowBlob(bias));
+  auto add_blob = [&](const char* key, const cv::Mat& m) {
+    p.set(key, static_cast<int>(p.blobs.size()));
+    p.blobs.push_back(m);
+  };
+  if (!bias.empty()) add_blob("bias_blob", RowBlob(bias));
+  if (!ex.prelu_slopes.empty()) add_blob("slopes_blob", RowBlob(ex.prelu_slopes));
+  std::vector<int> conv_in = x.shape;
+  if (dw) {
+    const int dkh = ex.dw_weights.size[2], dkw = ex.dw_weights.size[3];
+    add_blob("dw_weights_blob", ex.dw_weights);
+    if (!ex.dw_bias.empty()) add_blob("dw_bias_blob", RowBlob(ex.dw_bias));
+    p.set("dw_stride_h", ex.dw_stride_h);
+    p.set("dw_stride_w", ex.dw_stride_w);
+    p.set("dw_pad_t", ex.dw_pads.top);
+    p.set("dw_pad_b", ex.dw_pads.bottom);
+    p.set("dw_pad_l", ex.dw_pads.left);
+    p.set("dw_pad_r", ex.dw_pads.right);
+    conv_in[2] = WindowOut(x.shape[2], ex.dw_pads.top + ex.dw_pads.bottom, dkh, ex.dw_stride_h, 1, "depthwise");
+    conv_in[3] = WindowOut(x.shape[3], ex.dw_pads.left + ex.dw_pads.right, dkw, ex.dw_stride_w, 1, "depthwise");
+  }
   DnnTensor out;
-  out.shape = {x.shape[0], out_c, WindowOut(x.shape[2], pads.top + pads.bottom, kh, stride_h, 1, "convolution"),
-               WindowOut(x.shape[3], pads.left + pads.right, kw, stride_w, 1, "convolution")};
-  if (status_.ok() && residual && residual->shape != out.shape) {
+  out.shape = {x.shape[0], out_c, WindowOut(conv_in[2], pads.top + pads.bottom, kh, stride_h, 1, "convolution"),
+               WindowOut(conv_in[3], pads.left + pads.right, kw, stride_w, 1, "convolution")};
+  if (status_.ok() && residual &&
+      (residual->shape.size() != 4 || residual->shape[0] != out.shape[0] || residual->shape[1] < 1 ||
+       residual->shape[1] > out_c || (!ex.residual_fewer_channels && residual->shape[1] != out_c) || residual->shape[2] != out.shape[2] || residual->shape[3] != out.shape[3])) {
     status_ = Status::BadInput("model.corrupt", "gemm convolution: the residual's shape differs from the output's");
   }
-  if (!status_.ok() || pads.top < 0 || pads.bottom < 0 || pads.left < 0 || pads.right < 0) {
+  const Pads2d& dp = ex.dw_pads;
+  if (!status_.ok() || pads.top < 0 || pads.bottom < 0 || pads.left < 0 || pads.right < 0 ||
+      (dw && (dp.top < 0 || dp.bottom < 0 || dp.left < 0 || dp.right < 0))) {
     // The layer's constructor would throw: keep the net unbuilt, the status says why.
     if (status_.ok()) status_ = Status::BadInput("model.corrupt", "gemm convolution: negative padding");
     out.layer = x.layer;
@@ -261,6 +295,19 @@ DnnTensor DnnNetBuilder::Pool(const DnnTensor& x, const std::string& pool, int k
   out.layer = Add("Pooling", p, {x});
   out.shape = {x.shape[0], x.shape[1], WindowOut(x.shape[2], pads.top + pads.bottom, kh, sh, 1, "pooling"),
                WindowOut(x.shape[3], pads.left + pads.right, kw, sw, 1, "pooling")};
+  return out;
+}
+
+DnnTensor DnnNetBuilder::MaxPool2x2(const DnnTensor& x) {
+  RegisterMaxPool2x2Layer();
+  if (x.shape.size() != 4) {
+    if (status_.ok()) status_ = Status::BadInput("model.corrupt", "max pooling: expects a 4-D input");
+    return x;
+  }
+  cv::dnn::LayerParams p;
+  DnnTensor out;
+  out.layer = Add(kMaxPool2x2LayerType, p, {x});
+  out.shape = {x.shape[0], x.shape[1], (x.shape[2] + 1) / 2, (x.shape[3] + 1) / 2};
   return out;
 }
 

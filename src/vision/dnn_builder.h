@@ -28,6 +28,19 @@ struct Pads2d {
 // TF padding for one spatial axis: "SAME" -> (before, after), "VALID" -> 0s.
 std::pair<int, int> TfSamePadding(int in, int kernel, int stride, int dilation);
 
+// Optional parts of DnnNetBuilder::GemmConv (gemm_conv.h).
+struct GemmConvExtras {
+  std::vector<float> prelu_slopes;  // one per output channel; empty: none (or the `relu` flag)
+  bool direct_kernels = false;      // conv_kernels.h (small networks) instead of OpenBLAS sgemm
+  cv::Mat dw_weights;               // C x 1 x kh x kw (CV_32F), empty: no depthwise stage
+  std::vector<float> dw_bias;       // C or empty
+  int dw_stride_h = 1, dw_stride_w = 1;
+  Pads2d dw_pads;
+  // The residual may have fewer channels than the output: it is added to the
+  // first ones (a residual zero-padded on channels, without the copy).
+  bool residual_fewer_channels = false;
+};
+
 class DnnNetBuilder {
  public:
   explicit DnnNetBuilder(std::vector<int> input_shape_nchw);
@@ -44,9 +57,14 @@ class DnnNetBuilder {
   // the output's shape added before the ReLU. Weights OIHW (CV_32F, 4-D)
   // whose input channels must equal x's; otherwise, when the window does not
   // fit or the residual's shape differs, status() becomes model.corrupt.
+  // `extras` (may be null): a PReLU instead of the ReLU, the conv_kernels.h
+  // kernels instead of OpenBLAS, a depthwise convolution run on x first (its
+  // output feeds this convolution, never stored in the Net), and a residual
+  // with fewer channels than the output (added to the first channels: a
+  // residual zero-padded on channels).
   DnnTensor GemmConv(const DnnTensor& x, const cv::Mat& weights_oihw, const std::vector<float>& bias,
                      int stride_h, int stride_w, Pads2d pads, bool relu,
-                     const DnnTensor* residual = nullptr);
+                     const DnnTensor* residual = nullptr, const GemmConvExtras* extras = nullptr);
   // type: "ReLU", "ReLU6", "Sigmoid", "TanH".
   DnnTensor Activation(const DnnTensor& x, const std::string& type);
   // min(max(x, lo), hi) element-wise.
@@ -60,6 +78,9 @@ class DnnNetBuilder {
   // pool: "MAX" or "AVE" (padding excluded from averages, like TF).
   DnnTensor Pool(const DnnTensor& x, const std::string& pool, int kh, int kw, int sh, int sw,
                  Pads2d pads);
+  // 2x2 stride-2 max pooling (max_pool_layer.h), output ceil(H/2) x
+  // ceil(W/2): TF MaxPool 2x2/2 SAME, or VALID on even sizes.
+  DnnTensor MaxPool2x2(const DnnTensor& x);
   DnnTensor GlobalAveragePool(const DnnTensor& x);
   // Zero padding, one (before, after) pair per dimension of x.
   DnnTensor Pad(const DnnTensor& x, const std::vector<std::pair<int, int>>& pads);

@@ -3,6 +3,8 @@
 
 #include <cblas.h>
 
+#include "vision/conv_kernels.h"
+
 #include <algorithm>
 #include <mutex>
 #include <string>
@@ -76,11 +78,36 @@ class GemmConvLayer final : public cv::dnn::Layer {
     // OIHW flattened is already the row-major [O x C*kh*kw] matrix sgemm
     // takes as A, rows in the order im2col writes the columns' rows.
     weights_.assign(w.ptr<float>(), w.ptr<float>() + static_cast<size_t>(out_c_) * k_);
-    if (blobs.size() > 1) {
-      if (blobs[1].total() != static_cast<size_t>(out_c_) || blobs[1].type() != CV_32F) {
-        CV_Error(cv::Error::StsBadArg, "gemm_conv " + name + ": bias must hold one float per output channel");
+    // Optional blobs by index (-1: absent). Without the indices (older
+    // callers) blobs[1] is the bias.
+    const int bias_blob = p.get<int>("bias_blob", blobs.size() > 1 ? 1 : -1);
+    bias_ = PerChannel(bias_blob, out_c_, "bias");
+    slopes_ = PerChannel(p.get<int>("slopes_blob", -1), out_c_, "prelu slopes");
+    if (relu_ && slopes_.empty()) slopes_.assign(static_cast<size_t>(out_c_), 0.0f);  // ReLU = PReLU with 0
+    // The direct kernels only where they are vectorised; elsewhere OpenBLAS
+    // (the depthwise stage then runs the portable loop).
+    direct_kernels_ = p.get<bool>("direct_kernels", false) && ConvKernelsVectorised();
+    const int dw_blob = p.get<int>("dw_weights_blob", -1);
+    if (dw_blob >= 0) {
+      if (dw_blob >= static_cast<int>(blobs.size()) || blobs[dw_blob].dims != 4 ||
+          blobs[dw_blob].type() != CV_32F || blobs[dw_blob].size[0] != in_c_ || blobs[dw_blob].size[1] != 1) {
+        CV_Error(cv::Error::StsBadArg, "gemm_conv " + name + ": depthwise weights must be C x 1 x kh x kw");
       }
-      bias_.assign(blobs[1].ptr<float>(), blobs[1].ptr<float>() + out_c_);
+      const cv::Mat& d = blobs[dw_blob];
+      dw_ = true;
+      dkh_ = d.size[2];
+      dkw_ = d.size[3];
+      dsh_ = p.get<int>("dw_stride_h", 1);
+      dsw_ = p.get<int>("dw_stride_w", 1);
+      dpt_ = p.get<int>("dw_pad_t", 0);
+      dpb_ = p.get<int>("dw_pad_b", 0);
+      dpl_ = p.get<int>("dw_pad_l", 0);
+      dpr_ = p.get<int>("dw_pad_r", 0);
+      if (dsh_ < 1 || dsw_ < 1 || dpt_ < 0 || dpb_ < 0 || dpl_ < 0 || dpr_ < 0) {
+        CV_Error(cv::Error::StsBadArg, "gemm_conv " + name + ": depthwise stride must be >= 1, pads >= 0");
+      }
+      dw_weights_.assign(d.ptr<float>(), d.ptr<float>() + d.total());
+      dw_bias_ = PerChannel(p.get<int>("dw_bias_blob", -1), in_c_, "depthwise bias");
     }
     direct_ = kh_ == 1 && kw_ == 1 && sh_ == 1 && sw_ == 1 && pt_ + pb_ + pl_ + pr_ == 0;
   }
@@ -102,18 +129,33 @@ class GemmConvLayer final : public cv::dnn::Layer {
       CV_Error(cv::Error::StsBadSize, cv::format("gemm_conv %s: input has %d channels, the weights expect %d",
                                                  name.c_str(), in[1], in_c_));
     }
-    if (in[0] < 1 || in[2] + pt_ + pb_ < kh_ || in[3] + pl_ + pr_ < kw_) {
+    if (dw_ && (in[2] + dpt_ + dpb_ < dkh_ || in[3] + dpl_ + dpr_ < dkw_)) {
+      CV_Error(cv::Error::StsBadSize, cv::format("gemm_conv %s: input %dx%d is smaller than the %dx%d depthwise window",
+                                                 name.c_str(), in[2], in[3], dkh_, dkw_));
+    }
+    const int h = ConvInH(in[2]), w = ConvInW(in[3]);
+    if (in[0] < 1 || h + pt_ + pb_ < kh_ || w + pl_ + pr_ < kw_) {
       CV_Error(cv::Error::StsBadSize,
                cv::format("gemm_conv %s: input %dx%dx%dx%d is smaller than the %dx%d window", name.c_str(), in[0],
-                          in[1], in[2], in[3], kh_, kw_));
+                          in[1], h, w, kh_, kw_));
     }
-    const int oh = OutH(in[2]), ow = OutW(in[3]);
+    const int oh = OutH(h), ow = OutW(w);
     outputs.assign(1, cv::dnn::MatShape{in[0], out_c_, oh, ow});
-    if (inputs.size() == 2 && inputs[1] != outputs[0]) {
-      CV_Error(cv::Error::StsBadSize, "gemm_conv " + name + ": the residual's shape differs from the output's");
+    if (inputs.size() == 2) {
+      // The residual may have fewer channels than the output (a residual
+      // zero-padded on channels): they are added to the first channels.
+      const cv::dnn::MatShape& r = inputs[1];
+      if (r.size() != 4 || r[0] != in[0] || r[1] < 1 || r[1] > out_c_ || r[2] != oh || r[3] != ow) {
+        CV_Error(cv::Error::StsBadSize, "gemm_conv " + name + ": the residual's shape differs from the output's");
+      }
     }
     internals.clear();
     if (!direct_) internals.push_back(cv::dnn::MatShape{1, ColumnBufferSize(oh, ow)});
+    if (dw_) {
+      internals.push_back(cv::dnn::MatShape{1, in_c_ * h * w});
+      internals.push_back(cv::dnn::MatShape{
+          1, static_cast<int>(DepthwiseScratchFloats(dkh_, dkw_, dsh_, dsw_, h, w))});
+    }
     return false;  // never in place: the output is written while the input is read
   }
 
@@ -131,36 +173,58 @@ class GemmConvLayer final : public cv::dnn::Layer {
     }
     const cv::Mat& x = inputs[0];
     cv::Mat& y = outputs[0];
-    const int n = x.size[0], h = x.size[2], w = x.size[3];
+    const int n = x.size[0], in_h = x.size[2], in_w = x.size[3];
+    const int h = ConvInH(in_h), w = ConvInW(in_w);
     const int oh = OutH(h), ow = OutW(w);
     if (y.dims != 4 || y.size[0] != n || y.size[1] != out_c_ || y.size[2] != oh || y.size[3] != ow) {
       CV_Error(cv::Error::StsBadSize, "gemm_conv " + name + ": output blob has an unexpected shape");
     }
+    const size_t out_plane = static_cast<size_t>(oh) * ow;
     const float* residual = nullptr;
+    int residual_rows = 0;
     if (inputs.size() == 2) {
       const cv::Mat& r = inputs[1];
-      if (r.type() != CV_32F || !r.isContinuous() || r.total() != y.total() || r.data == y.data) {
+      if (r.type() != CV_32F || !r.isContinuous() || r.dims != 4 || r.size[0] != n || r.size[1] > out_c_ ||
+          r.total() != static_cast<size_t>(n) * r.size[1] * out_plane || r.data == y.data) {
         CV_Error(cv::Error::StsBadSize, "gemm_conv " + name + ": the residual must be a separate blob of the output's size");
       }
       residual = r.ptr<float>();
+      residual_rows = r.size[1];
     }
-    const size_t in_image = static_cast<size_t>(in_c_) * h * w;
-    const size_t out_plane = static_cast<size_t>(oh) * ow;
+    const size_t x_image = static_cast<size_t>(in_c_) * in_h * in_w;
     const int band = BandRows(oh, ow);
+    size_t next_internal = 0;
     float* cols = nullptr;
     if (!direct_) {
-      if (internals.size() != 1 || internals[0].total() < static_cast<size_t>(ColumnBufferSize(oh, ow))) {
+      if (internals.size() <= next_internal ||
+          internals[next_internal].total() < static_cast<size_t>(ColumnBufferSize(oh, ow))) {
         CV_Error(cv::Error::StsBadArg, "gemm_conv " + name + ": missing column buffer");
       }
-      cols = internals[0].ptr<float>();
+      cols = internals[next_internal++].ptr<float>();
+    }
+    float* dw_out = nullptr;
+    float* dw_scratch = nullptr;
+    if (dw_) {
+      if (internals.size() < next_internal + 2 ||
+          internals[next_internal].total() < static_cast<size_t>(in_c_) * h * w ||
+          internals[next_internal + 1].total() < DepthwiseScratchFloats(dkh_, dkw_, dsh_, dsw_, h, w)) {
+        CV_Error(cv::Error::StsBadArg, "gemm_conv " + name + ": missing depthwise buffers");
+      }
+      dw_out = internals[next_internal].ptr<float>();
+      dw_scratch = internals[next_internal + 1].ptr<float>();
     }
     for (int i = 0; i < n; ++i) {
-      const float* src = x.ptr<float>() + i * in_image;
+      const float* src = x.ptr<float>() + i * x_image;
       float* dst = y.ptr<float>() + i * out_c_ * out_plane;
-      const float* res = residual ? residual + i * out_c_ * out_plane : nullptr;  // laid out as dst
+      const float* res = residual ? residual + i * residual_rows * out_plane : nullptr;  // laid out as dst
+      if (dw_) {
+        Depthwise(src, in_c_, in_h, in_w, dw_weights_.data(), dw_bias_.empty() ? nullptr : dw_bias_.data(), dkh_,
+                  dkw_, dsh_, dsw_, dpt_, dpl_, h, w, dw_out, dw_scratch);
+        src = dw_out;
+      }
       if (direct_) {  // a 1x1 stride-1 unpadded input already is the column matrix
         Multiply(src, false, static_cast<int>(out_plane), static_cast<int>(out_plane), dst,
-                 static_cast<int>(out_plane), res);
+                 static_cast<int>(out_plane), res, residual_rows);
         continue;
       }
       if (Transposed(oh, ow)) {  // a few pixels: one band, then [pixels x K]
@@ -169,24 +233,40 @@ class GemmConvLayer final : public cv::dnn::Layer {
         float* rows_t = cols + static_cast<size_t>(k_) * pixels;
         for (int k = 0; k < k_; ++k)
           for (int p = 0; p < pixels; ++p) rows_t[static_cast<size_t>(p) * k_ + k] = cols[static_cast<size_t>(k) * pixels + p];
-        Multiply(rows_t, true, pixels, k_, dst, pixels, res);
+        Multiply(rows_t, true, pixels, k_, dst, pixels, res, residual_rows);
         continue;
       }
       for (int oy0 = 0; oy0 < oh; oy0 += band) {
         const int rows = std::min(band, oh - oy0);
         Im2Col(src, h, w, oy0, rows, ow, cols);
         const size_t at = static_cast<size_t>(oy0) * ow;
-        Multiply(cols, false, rows * ow, rows * ow, dst + at, static_cast<int>(out_plane), res ? res + at : nullptr);
+        Multiply(cols, false, rows * ow, rows * ow, dst + at, static_cast<int>(out_plane), res ? res + at : nullptr,
+                 residual_rows);
       }
     }
   }
 
  private:
+  // One float per channel from blobs[index], or empty when index < 0.
+  std::vector<float> PerChannel(int index, int channels, const char* what) const {
+    if (index < 0) return {};
+    if (index >= static_cast<int>(blobs.size()) || blobs[index].total() != static_cast<size_t>(channels) ||
+        blobs[index].type() != CV_32F) {
+      CV_Error(cv::Error::StsBadArg, "gemm_conv " + name + ": " + what + " must hold one float per channel");
+    }
+    return std::vector<float>(blobs[index].ptr<float>(), blobs[index].ptr<float>() + channels);
+  }
+
+  // The convolution's input size: the layer input's, or after the depthwise stage.
+  int ConvInH(int h) const { return dw_ ? (h + dpt_ + dpb_ - dkh_) / dsh_ + 1 : h; }
+  int ConvInW(int w) const { return dw_ ? (w + dpl_ + dpr_ - dkw_) / dsw_ + 1 : w; }
   int OutH(int h) const { return (h + pt_ + pb_ - kh_) / sh_ + 1; }
   int OutW(int w) const { return (w + pl_ + pr_ - kw_) / sw_ + 1; }
 
   // A few output pixels on the small-matrix kernels: multiply [pixels x K].
-  bool Transposed(int oh, int ow) const { return UseSmallTiles() && oh * ow < kTransposedBelowPixels; }
+  bool Transposed(int oh, int ow) const {
+    return !direct_kernels_ && UseSmallTiles() && oh * ow < kTransposedBelowPixels;
+  }
 
   // Floats of scratch: a band's columns, or the columns and their transpose.
   int ColumnBufferSize(int oh, int ow) const {
@@ -257,8 +337,19 @@ class GemmConvLayer final : public cv::dnn::Layer {
   // or, when b_transposed, b[ncols x K] transposed (row stride ldb); then
   // bias, the residual `res` (laid out as dst; may be null) and ReLU in one
   // pass while the band is still in cache.
-  void Multiply(const float* b, bool b_transposed, int ncols, int ldb, float* dst, int ldc,
-                const float* res) const {
+  void Multiply(const float* b, bool b_transposed, int ncols, int ldb, float* dst, int ldc, const float* res,
+                int res_rows) const {
+    if (direct_kernels_ && !b_transposed) {
+      // conv_kernels.h: no packing, no zeroing pass, the epilogue on the
+      // registers. One thread: these networks are small (see gemm_conv.h).
+      ConvEpilogue e;
+      e.bias = bias_.empty() ? nullptr : bias_.data();
+      e.residual = res;
+      e.residual_rows = res_rows;
+      e.slopes = slopes_.empty() ? nullptr : slopes_.data();
+      SmallGemm(weights_.data(), b, out_c_, ncols, k_, ldb, dst, ldc, e);
+      return;
+    }
     const CBLAS_TRANSPOSE tb = b_transposed ? CblasTrans : CblasNoTrans;
     const int threads = std::max(1, cv::getNumThreads());
     int mb = out_c_, nb = ncols;
@@ -282,7 +373,7 @@ class GemmConvLayer final : public cv::dnn::Layer {
         const size_t at = static_cast<size_t>(m0) * ldc + n0;
         cblas_sgemm(CblasRowMajor, CblasNoTrans, tb, m, n, k_, 1.0f, weights_.data() + static_cast<size_t>(m0) * k_,
                     k_, bt, ldb, 0.0f, dst + at, ldc);
-        Epilogue(dst + at, res ? res + at : nullptr, ldc, m0, m, n);
+        Epilogue(dst + at, res, ldc, res_rows, m0, m, n0, n);
       }
     };
     if (threads > 1 && tiles > 1) {
@@ -292,13 +383,16 @@ class GemmConvLayer final : public cv::dnn::Layer {
     }
   }
 
-  // Rows [o0, o0 + m) x n columns of an output tile (row stride ldc): bias,
-  // residual (laid out as the output; may be null), ReLU.
-  void Epilogue(float* dst, const float* res, int ldc, int o0, int m, int n) const {
-    if (bias_.empty() && !relu_ && !res) return;
+  // Rows [o0, o0 + m) x n columns from column n0 of an output tile (row
+  // stride ldc; dst points at the tile): bias, residual (laid out as the
+  // whole output, its first res_rows channels; may be null), ReLU / PReLU.
+  void Epilogue(float* dst, const float* res, int ldc, int res_rows, int o0, int m, int n0, int n) const {
+    if (bias_.empty() && slopes_.empty() && !res) return;
     for (int i = 0; i < m; ++i) {
       float* row = dst + static_cast<size_t>(i) * ldc;
-      const float* rrow = res ? res + static_cast<size_t>(i) * ldc : nullptr;
+      const float* rrow = res && o0 + i < res_rows ? res + static_cast<size_t>(o0 + i) * ldc + n0 : nullptr;
+      const bool act = !slopes_.empty();
+      const float slope = act ? slopes_[static_cast<size_t>(o0 + i)] : 0.0f;
       const float add = bias_.empty() ? 0.0f : bias_[static_cast<size_t>(o0 + i)];
       int j = 0;
       // Explicit SIMD: g++ -O2 compiled the scalar max() as a compare and a
@@ -306,16 +400,17 @@ class GemmConvLayer final : public cv::dnn::Layer {
       // layer's time).
 #if CV_SIMD
       const cv::v_float32 vadd = cv::vx_setall_f32(add), zero = cv::vx_setzero_f32();
+      const cv::v_float32 vslope = cv::vx_setall_f32(slope);
       for (; j + cv::v_float32::nlanes <= n; j += cv::v_float32::nlanes) {
         cv::v_float32 v = cv::vx_load(row + j) + vadd;
         if (rrow) v = v + cv::vx_load(rrow + j);  // (conv + bias) + residual, as cv::dnn's Eltwise
-        if (relu_) v = cv::v_max(v, zero);
+        if (act) v = cv::v_max(v, zero) + cv::v_min(v, zero) * vslope;  // ReLU: slope 0
         cv::v_store(row + j, v);
       }
 #endif
       for (; j < n; ++j) {
         const float v = rrow ? (row[j] + add) + rrow[j] : row[j] + add;
-        row[j] = relu_ && !(v > 0.0f) ? 0.0f : v;
+        row[j] = act ? std::max(v, 0.0f) + std::min(v, 0.0f) * slope : v;
       }
     }
   }
@@ -350,6 +445,14 @@ class GemmConvLayer final : public cv::dnn::Layer {
   int in_c_ = 0, out_c_ = 0, k_ = 0;
   bool relu_ = false;
   bool direct_ = false;
+  bool direct_kernels_ = false;  // conv_kernels.h instead of OpenBLAS
+  std::vector<float> slopes_;    // PReLU per output channel (ReLU: zeros), or empty
+  // Optional depthwise stage before the convolution (a depthwise 3x3 and
+  // the 1x1 after it as one layer).
+  bool dw_ = false;
+  int dkh_ = 1, dkw_ = 1, dsh_ = 1, dsw_ = 1, dpt_ = 0, dpb_ = 0, dpl_ = 0, dpr_ = 0;
+  std::vector<float> dw_weights_;  // C x kh x kw
+  std::vector<float> dw_bias_;     // C, or empty
   std::vector<float> weights_;  // [O x C*kh*kw], row-major
   std::vector<float> bias_;     // O floats, or empty
 };

@@ -9,11 +9,23 @@
 // Layer parameters (cv::dnn::LayerParams, as DnnNetBuilder::GemmConv sets
 // them): kernel_h, kernel_w, stride_h, stride_w, pad_t, pad_b, pad_l, pad_r
 // (explicit; asymmetric allowed), relu (bool: max(x, 0) fused into the bias
-// pass). blobs[0] = weights OIHW (CV_32F, 4-D), blobs[1] = bias 1 x O
-// (optional). Input N x C x H x W, N >= 1; output N x O x H' x W'. An
-// optional second input of the output's shape is added before the ReLU
-// (a residual connection: relu(conv(x) + bias + residual)), saving the
-// separate Eltwise pass over the tensor.
+// pass). blobs[0] = weights OIHW (CV_32F, 4-D); bias_blob, slopes_blob
+// (PReLU, one per output channel; ReLU is slope 0) name the index of
+// optional 1 x O blobs (without bias_blob, blobs[1] is the bias). Input
+// N x C x H x W, N >= 1; output N x O x H' x W'. An optional second input
+// is added before the activation (a residual connection:
+// act(conv(x) + bias + residual)), saving the separate Eltwise pass over the
+// tensor; it may have fewer channels than the output (a residual
+// zero-padded on channels: only the first channels get it).
+//
+// Issue 16 (FaceMesh / Iris cost per frame): direct_kernels (bool) runs the
+// products on conv_kernels.h (register-tiled AVX2 FMA GEMM with the whole
+// epilogue on the registers; inputs of <= 4 channels tap by tap, no im2col)
+// instead of OpenBLAS, when those kernels are vectorised on this CPU.
+// dw_weights_blob (C x 1 x kh x kw) with dw_stride_h/w, dw_pad_t/b/l/r and
+// an optional dw_bias_blob makes the layer run that depthwise convolution
+// on its input first (into a scratch buffer): MobileNet's depthwise 3x3 and
+// the 1x1 after it are one cv::dnn layer.
 //
 // Threads: OpenBLAS is set to one thread (openblas_set_num_threads(1)) when
 // the layer type is registered. The server runs one analyzer (one cv::dnn

@@ -10,10 +10,16 @@
 #include <optional>
 #include <set>
 
+#include "vision/conv_kernels.h"
 #include "vision/dnn_builder.h"
 
 namespace livegate::vision {
 namespace {
+
+// Group-1 convolutions with at most this many multiply-adds per output
+// (input channels x window) use the direct kernels (conv_kernels.h); larger
+// ones OpenBLAS. FaceMesh and Iris stay below it (K <= 512).
+constexpr int kDirectKernelsMaxK = 1024;
 
 // A group-1 convolution not yet added to the Net, so that its only
 // consumer, a residual sum (and the Relu after it), can be folded into the
@@ -26,6 +32,18 @@ struct PendingConv {
   int stride_h = 1, stride_w = 1;
   Pads2d pads;
   std::optional<DnnTensor> residual;
+  GemmConvExtras extras;  // depthwise stage folded in, kernel choice
+};
+
+// A depthwise convolution (multiplier 1) not yet added to the Net, so that
+// the group-1 convolution reading it can run it as its first stage (one
+// layer, the depthwise output never stored as a blob; issue 16).
+struct PendingDepthwise {
+  DnnTensor x;
+  cv::Mat w;  // C x 1 x kh x kw
+  std::vector<float> bias;
+  int stride_h = 1, stride_w = 1;
+  Pads2d pads;
 };
 
 // A graph value: either a constant (weights) or a tensor inside the Net.
@@ -34,10 +52,13 @@ struct Value {
   Value(const TfjsTensor* c, DnnTensor tensor, int r, std::shared_ptr<const PendingConv> p = nullptr)
       : constant(c), t(std::move(tensor)), rank(r), pending(std::move(p)) {}
 
+  bool unbuilt() const { return pending || pending_dw; }
+
   const TfjsTensor* constant = nullptr;
   DnnTensor t;   // dnn layout (NCHW for rank 4); t.layer is unset while pending
   int rank = 0;  // TF rank
   std::shared_ptr<const PendingConv> pending;  // set: t's layer is not built yet
+  std::shared_ptr<const PendingDepthwise> pending_dw;  // likewise, a depthwise convolution
 };
 
 std::vector<int> TfShape(const Value& v) {
@@ -98,7 +119,7 @@ class Translator {
         // A sum folds one pending convolution (the first); anything else
         // needs its inputs built.
         const bool keep = folds && (i == 0 || !values_.at(NodeName(n.inputs[0]).value()).pending);
-        if (v.pending && !keep) Materialize(v, false);
+        if (v.unbuilt() && !keep) Materialize(v, false);
         in.push_back(v);
       }
       visiting_.erase(n.name);
@@ -108,7 +129,7 @@ class Translator {
       stack.pop_back();
     }
     Value& out = values_.at(root);
-    if (out.pending) Materialize(out, false);
+    if (out.unbuilt()) Materialize(out, false);
     return out;
   }
 
@@ -139,6 +160,13 @@ class Translator {
     if (op == "Relu" && x.pending) {
       Value v = x;
       Materialize(v, true);
+      return v;
+    }
+    if (op == "Prelu" && x.pending) {  // FoldsPending: into the convolution's output pass
+      if (in.size() < 2) return Corrupt(n, "Prelu without alpha");
+      LG_ASSIGN_OR_RETURN(std::vector<float> a, ChannelVector(n, in[1], Channels(x)));
+      Value v = x;
+      Materialize(v, false, &a);
       return v;
     }
     if (op == "Relu" || op == "Relu6" || op == "Sigmoid" || op == "Tanh") {
@@ -248,8 +276,9 @@ class Translator {
     return Status::Ok();
   }
 
-  Result<Value> TranslateConv(const TfjsNode& n, const std::vector<Value>& in) {
-    const Value& x = in[0];
+  Result<Value> TranslateConv(const TfjsNode& n, const std::vector<Value>& in_values) {
+    std::vector<Value> in = in_values;
+    Value& x = in[0];
     LG_RETURN_IF_ERROR(CheckNhwc(n, x));
     if (in.size() < 2 || !in[1].constant || in[1].constant->shape.size() != 4 || in[1].constant->is_int()) {
       return Corrupt(n, "filter must be a 4-D float constant");
@@ -276,13 +305,53 @@ class Translator {
     LG_ASSIGN_OR_RETURN(Pads2d pads, SpatialPads(n, x.t.shape[2], x.t.shape[3], kh, kw,
                                                  strides.first, strides.second, dil.first));
     LG_ASSIGN_OR_RETURN(std::vector<float> bias, FusedBias(n, in, out_c));
-    if (!depthwise && dil.first == 1) {
-      // Group-1 convolutions run on the im2col + OpenBLAS sgemm layer
-      // (gemm_conv.h): 1.4-2.4x faster than cv::dnn's on BlazeFace back's
-      // shapes (docs/MODELS.md). A fused Relu right after BiasAdd is folded in.
+    const bool gemm = !depthwise && dil.first == 1;
+    if (x.pending_dw && !gemm) Materialize(x, false);
+    if (depthwise && fout == 1 && dil.first == 1 && n.fused_ops.size() <= 1 && ConvKernelsVectorised() &&
+        SoleConsumerIs(n.name, {"Conv2D", "_FusedConv2D"})) {
+      // Left for the convolution that reads it (FoldsPending). Only with the
+      // vectorised kernels: elsewhere cv::dnn's depthwise kernel is faster
+      // than the portable loop.
+      auto p = std::make_shared<PendingDepthwise>();
+      p->x = x.t;
+      p->w = w;
+      p->bias = bias;
+      p->stride_h = strides.first;
+      p->stride_w = strides.second;
+      p->pads = pads;
+      Value v{nullptr,
+              DnnTensor{-1, {x.t.shape[0], out_c, WindowOut(x.t.shape[2], pads.top + pads.bottom, kh, strides.first),
+                             WindowOut(x.t.shape[3], pads.left + pads.right, kw, strides.second)}},
+              4};
+      v.pending_dw = std::move(p);
+      return v;
+    }
+    if (gemm) {
+      // Group-1 convolutions run on the GEMM convolution layer (gemm_conv.h):
+      // 1.4-2.4x faster than cv::dnn's on BlazeFace back's shapes
+      // (docs/MODELS.md), with the direct kernels of conv_kernels.h for the
+      // small products of these networks (issue 16). A fused Relu or Prelu
+      // right after BiasAdd is folded in, and so is a depthwise convolution
+      // feeding it.
+      GemmConvExtras extras;
+      extras.direct_kernels = fin * kh * kw <= kDirectKernelsMaxK;
+      if (x.pending_dw) {
+        const PendingDepthwise& d = *x.pending_dw;
+        extras.dw_weights = d.w;
+        extras.dw_bias = d.bias;
+        extras.dw_stride_h = d.stride_h;
+        extras.dw_stride_w = d.stride_w;
+        extras.dw_pads = d.pads;
+        x.t = d.x;
+      }
       const bool relu = n.fused_ops.size() == 2 && n.fused_ops[0] == "BiasAdd" && n.fused_ops[1] == "Relu";
+      const bool prelu = n.fused_ops.size() == 2 && n.fused_ops[0] == "BiasAdd" && n.fused_ops[1] == "Prelu";
+      if (prelu) {
+        if (in.size() < 4) return Corrupt(n, "fused Prelu without alpha");
+        LG_ASSIGN_OR_RETURN(extras.prelu_slopes, ChannelVector(n, in[3], out_c));
+      }
       const bool plain = n.fused_ops.empty() || (n.fused_ops.size() == 1 && n.fused_ops[0] == "BiasAdd");
-      if (plain && SoleConsumerIs(n.name, {"Add", "AddV2", "Relu"})) {
+      if (plain && SoleConsumerIs(n.name, {"Add", "AddV2", "Relu", "Prelu"})) {
         auto p = std::make_shared<PendingConv>();
         p->x = x.t;
         p->w = w;
@@ -290,13 +359,15 @@ class Translator {
         p->stride_h = strides.first;
         p->stride_w = strides.second;
         p->pads = pads;
-        Value v{nullptr, DnnTensor{-1, {x.t.shape[0], out_c, WindowOut(x.t.shape[2], pads.top + pads.bottom, kh, strides.first),
-                                        WindowOut(x.t.shape[3], pads.left + pads.right, kw, strides.second)}},
+        p->extras = extras;
+        const std::vector<int>& s = in_values[0].t.shape;  // the input of this convolution
+        Value v{nullptr, DnnTensor{-1, {s[0], out_c, WindowOut(s[2], pads.top + pads.bottom, kh, strides.first),
+                                        WindowOut(s[3], pads.left + pads.right, kw, strides.second)}},
                 4, std::move(p)};
         return v;
       }
-      Value v{nullptr, builder_.GemmConv(x.t, w, bias, strides.first, strides.second, pads, relu), 4};
-      return relu ? v : ApplyFused(n, v, in);
+      Value v{nullptr, builder_.GemmConv(x.t, w, bias, strides.first, strides.second, pads, relu, nullptr, &extras), 4};
+      return relu || prelu ? v : ApplyFused(n, v, in);
     }
     Value v{nullptr,
             builder_.Conv(x.t, w, bias, depthwise ? in_c : 1, strides.first, strides.second, pads,
@@ -340,8 +411,8 @@ class Translator {
         fused->residual = other.t;
         Value v = conv;
         v.pending = std::move(fused);
-        // Stays pending only for a Relu that is its sole consumer.
-        if (!SoleConsumerIs(n.name, {"Relu"})) Materialize(v, false);
+        // Stays pending only for a Relu or Prelu that is its sole consumer.
+        if (!SoleConsumerIs(n.name, {"Relu", "Prelu"})) Materialize(v, false);
         return v;
       }
       return Value{nullptr, builder_.Eltwise(in[0].t, in[1].t, mul ? "prod" : "sum"), in[0].rank};
@@ -360,6 +431,14 @@ class Translator {
     LG_ASSIGN_OR_RETURN(auto s, Strides(n, "strides"));
     LG_ASSIGN_OR_RETURN(Pads2d pads,
                         SpatialPads(n, x.t.shape[2], x.t.shape[3], k.first, k.second, s.first, s.second, 1));
+    // 2x2/2 max pooling (FaceMesh's and Iris's shortcuts) on our own layer:
+    // its windows are TF's when there is no padding before and at most the
+    // one after an odd edge (SAME), or none at all (issue 16).
+    const bool odd_valid = (x.t.shape[2] % 2 == 1 && pads.bottom == 0) || (x.t.shape[3] % 2 == 1 && pads.right == 0);
+    if (n.op == "MaxPool" && k == std::pair{2, 2} && s == std::pair{2, 2} && pads.top == 0 && pads.left == 0 &&
+        pads.bottom <= 1 && pads.right <= 1 && !odd_valid) {
+      return Value{nullptr, builder_.MaxPool2x2(x.t), 4};
+    }
     return Value{nullptr,
                  builder_.Pool(x.t, n.op == "MaxPool" ? "MAX" : "AVE", k.first, k.second, s.first,
                                s.second, pads),
@@ -486,23 +565,43 @@ class Translator {
 
   // Adds a pending convolution to the Net (with its residual, ReLU when
   // `relu`); v then is an ordinary tensor.
-  void Materialize(Value& v, bool relu) {
+  // A pending depthwise convolution becomes cv::dnn's grouped convolution.
+  void Materialize(Value& v, bool relu, const std::vector<float>* prelu_slopes = nullptr) {
+    if (v.pending_dw) {
+      const PendingDepthwise& d = *v.pending_dw;
+      v.t = builder_.Conv(d.x, d.w, d.bias, d.x.shape[1], d.stride_h, d.stride_w, d.pads, 1);
+      v.pending_dw.reset();
+      return;
+    }
     const PendingConv& p = *v.pending;
+    GemmConvExtras extras = p.extras;
+    if (prelu_slopes) extras.prelu_slopes = *prelu_slopes;
     v.t = builder_.GemmConv(p.x, p.w, p.bias, p.stride_h, p.stride_w, p.pads, relu,
-                            p.residual ? &*p.residual : nullptr);
+                            p.residual ? &*p.residual : nullptr, &extras);
     v.pending.reset();
   }
 
   // Whether node n can take a pending input as it is: a sum of two tensors
   // whose pending operand has no residual yet, or a Relu.
   bool FoldsPending(const TfjsNode& n) const {
-    if (n.op == "Relu") return n.inputs.size() == 1;
+    if (n.op == "Relu") return n.inputs.size() == 1 && PendingConvInput(n);
+    if (n.op == "Prelu") return n.inputs.size() == 2 && PendingConvInput(n);
+    if (n.op == "Conv2D" || n.op == "_FusedConv2D") {  // a pending depthwise input
+      const Value* x = n.inputs.empty() ? nullptr : Find(n.inputs[0]);
+      return x && x->pending_dw;
+    }
     if ((n.op != "Add" && n.op != "AddV2") || n.inputs.size() != 2) return false;
     const Value* a = Find(n.inputs[0]);
     const Value* b = Find(n.inputs[1]);
     if (!a || !b || a->constant || b->constant) return false;
     const Value* p = a->pending ? a : b;
     return p->pending && !p->pending->residual;
+  }
+
+  // Input 0 is a pending group-1 convolution.
+  bool PendingConvInput(const TfjsNode& n) const {
+    const Value* x = Find(n.inputs[0]);
+    return x && x->pending;
   }
 
   const Value* Find(const std::string& tensor) const {

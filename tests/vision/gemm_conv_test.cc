@@ -1,4 +1,5 @@
-// The im2col + OpenBLAS convolution layer (src/vision/gemm_conv.h) against
+// The im2col + OpenBLAS convolution layer (src/vision/gemm_conv.h), with its
+// direct kernels (conv_kernels.h, issue 16), against
 // cv::dnn's own Convolution layer on random data, and its errors. Issue 2
 // (descriptor speed); the descriptor is the comparison function's input
 // (X.1279 R-SRV-CMP-1).
@@ -6,12 +7,16 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cctype>
+#include <cmath>
 #include <cstdlib>
 #include <random>
 #include <string>
+#include <tuple>
 #include <vector>
 
+#include "vision/conv_kernels.h"
 #include "vision/dnn_builder.h"
 
 extern "C" char* openblas_get_corename(void);  // OpenBLAS, libopenblas-dev
@@ -50,10 +55,13 @@ double RelativeError(const cv::Mat& gemm, const cv::Mat& ref) {
   return cv::norm(gemm, ref, cv::NORM_INF) / cv::norm(ref, cv::NORM_INF);
 }
 
-class GemmConvVsDnn : public ::testing::TestWithParam<std::tuple<Case, bool>> {};
+class GemmConvVsDnn : public ::testing::TestWithParam<std::tuple<Case, bool, bool>> {};
 
+// `direct`: the conv_kernels.h kernels instead of OpenBLAS (issue 16).
 TEST_P(GemmConvVsDnn, EqualsCvDnnConvolution) {
-  const auto& [k, relu] = GetParam();
+  const auto& [k, relu, direct] = GetParam();
+  GemmConvExtras extras;
+  extras.direct_kernels = direct;
   std::mt19937 rng(1234);
   const cv::Mat input = Random({k.n, k.c, k.h, k.w}, rng);
   const cv::Mat weights = Random({k.out_c, k.c, k.kh, k.kw}, rng);
@@ -68,7 +76,7 @@ TEST_P(GemmConvVsDnn, EqualsCvDnnConvolution) {
   if (relu) ref_out = ref_builder.Activation(ref_out, "ReLU");
   DnnNetBuilder gemm_builder({k.n, k.c, k.h, k.w});
   const DnnTensor gemm_out =
-      gemm_builder.GemmConv(gemm_builder.Input(), weights, bias, k.stride_h, k.stride_w, k.pads, relu);
+      gemm_builder.GemmConv(gemm_builder.Input(), weights, bias, k.stride_h, k.stride_w, k.pads, relu, nullptr, &extras);
   ASSERT_EQ(gemm_out.shape, ref_out.shape);
 
   const cv::Mat ref = Forward(ref_builder, ref_out, input);
@@ -108,11 +116,79 @@ INSTANTIATE_TEST_SUITE_P(
             // descriptor's 256-channel stage: 3x3 SAME, 3x3/2 to one pixel.
             Case{"small_k3s1_same", 1, 40, 3, 3, 37, 3, 3, 1, 1, {1, 1, 1, 1}, true},
             Case{"small_k3s2_to_1px", 1, 40, 3, 3, 37, 3, 3, 2, 2, {}, true},
-            Case{"batch2_small_k3s1", 2, 24, 3, 4, 19, 3, 3, 1, 1, {1, 1, 1, 1}, true}),
-        ::testing::Bool()),
+            Case{"batch2_small_k3s1", 2, 24, 3, 4, 19, 3, 3, 1, 1, {1, 1, 1, 1}, true},
+            // FaceMesh / Iris shapes (issue 16): wide 1x1, 2x2/2, one-pixel head.
+            Case{"facemesh_k1_96", 1, 16, 96, 96, 16, 1, 1, 1, 1, {}, true},
+            Case{"facemesh_k3s2_first", 1, 3, 32, 32, 16, 3, 3, 2, 2, {0, 1, 0, 1}, true},
+            Case{"iris_k2s2", 1, 128, 8, 8, 64, 2, 2, 2, 2, {}, true},
+            Case{"head_k3_to_1px", 1, 32, 3, 3, 203, 3, 3, 1, 1, {}, true},
+            Case{"k1_odd_width", 1, 20, 5, 13, 13, 1, 1, 1, 1, {}, true}),
+        ::testing::Bool(), ::testing::Bool()),
     [](const auto& info) {
-      return std::get<0>(info.param).name + (std::get<1>(info.param) ? "_relu" : "_linear");
+      return std::get<0>(info.param).name + (std::get<1>(info.param) ? "_relu" : "_linear") +
+             (std::get<2>(info.param) ? "_direct" : "_blas");
     });
+
+// One GEMM layer with a depthwise stage, a PReLU and a residual with fewer
+// channels than the output (FaceMesh's and Iris's blocks, issue 16) equals
+// cv::dnn's depthwise Convolution -> GEMM layer -> Padding of the residual's
+// channels -> Eltwise sum -> PReLU, on both kernels.
+TEST(GemmConv, DepthwiseStagePreluAndNarrowResidualEqualCvDnn) {
+  struct Dw {
+    std::string name;
+    int c, h, w, out_c, res_c, kh, kw, sh, sw;
+    Pads2d pads;
+    bool dw_bias;
+  };
+  const Dw cases[] = {
+      {"s1_same", 16, 20, 20, 32, 16, 3, 3, 1, 1, {1, 1, 1, 1}, false},
+      {"s2_tf_same", 16, 12, 12, 32, 16, 3, 3, 2, 2, {0, 1, 0, 1}, false},
+      {"narrow_s1", 24, 3, 3, 24, 24, 3, 3, 1, 1, {1, 1, 1, 1}, true},
+      {"s2_odd", 8, 9, 7, 12, 5, 3, 3, 2, 2, {1, 1, 1, 1}, true},
+      {"k5_s1", 6, 11, 10, 6, 6, 5, 5, 1, 1, {2, 2, 2, 2}, true},
+  };
+  for (const Dw& k : cases) {
+    for (const bool direct : {false, true}) {
+      SCOPED_TRACE(k.name + (direct ? " direct" : " blas"));
+      std::mt19937 rng(7);
+      const cv::Mat input = Random({1, k.c, k.h, k.w}, rng);
+      const cv::Mat dw_w = Random({k.c, 1, k.kh, k.kw}, rng);
+      const cv::Mat pw_w = Random({k.out_c, k.c, 1, 1}, rng);
+      const cv::Mat res_w = Random({k.res_c, k.c, k.kh, k.kw}, rng);
+      std::vector<float> dw_bias, bias(static_cast<size_t>(k.out_c)), slopes(static_cast<size_t>(k.out_c));
+      for (int i = 0; i < k.out_c; ++i) {
+        bias[static_cast<size_t>(i)] = 0.01f * static_cast<float>(i % 7) - 0.03f;
+        slopes[static_cast<size_t>(i)] = 0.05f * static_cast<float>(i % 5);
+      }
+      if (k.dw_bias) dw_bias.assign(static_cast<size_t>(k.c), 0.2f);
+
+      DnnNetBuilder ref_b({1, k.c, k.h, k.w});
+      const DnnTensor ref_res = ref_b.Conv(ref_b.Input(), res_w, {}, 1, k.sh, k.sw, k.pads);
+      DnnTensor ref_out = ref_b.Conv(ref_b.Input(), dw_w, dw_bias, k.c, k.sh, k.sw, k.pads);
+      ref_out = ref_b.Conv(ref_out, pw_w, bias, 1, 1, 1, Pads2d{});
+      const DnnTensor padded = ref_b.Pad(ref_res, {{0, 0}, {0, k.out_c - k.res_c}, {0, 0}, {0, 0}});
+      ref_out = ref_b.PRelu(ref_b.Eltwise(ref_out, padded, "sum"), slopes);
+
+      DnnNetBuilder b({1, k.c, k.h, k.w});
+      const DnnTensor res = b.GemmConv(b.Input(), res_w, {}, k.sh, k.sw, k.pads, false);
+      GemmConvExtras ex;
+      ex.direct_kernels = direct;
+      ex.prelu_slopes = slopes;
+      ex.dw_weights = dw_w;
+      ex.dw_bias = dw_bias;
+      ex.dw_stride_h = k.sh;
+      ex.dw_stride_w = k.sw;
+      ex.dw_pads = k.pads;
+      ex.residual_fewer_channels = true;
+      const DnnTensor out = b.GemmConv(b.Input(), pw_w, bias, 1, 1, Pads2d{}, false, &res, &ex);
+      ASSERT_EQ(out.shape, ref_out.shape);
+      const cv::Mat ref = Forward(ref_b, ref_out, input);
+      const cv::Mat got = Forward(b, out, input);
+      ASSERT_EQ(got.total(), ref.total());
+      EXPECT_LE(RelativeError(got, ref), 1e-5);
+    }
+  }
+}
 
 // relu(conv(x) + bias + residual) in one layer equals cv::dnn's Convolution
 // -> Eltwise sum -> ReLU, on the im2col, 1x1 (no im2col), transposed (under
@@ -276,6 +352,114 @@ TEST(GemmConv, BuilderRejectsBiasOfWrongSize) {
   DnnNetBuilder b({1, 3, 8, 8});
   b.GemmConv(b.Input(), Random({4, 3, 3, 3}, rng), {1.0f, 2.0f}, 1, 1, Pads2d{}, false);
   EXPECT_EQ(b.status().reason(), "model.corrupt");
+}
+
+}  // namespace
+}  // namespace livegate::vision
+
+namespace livegate::vision {
+namespace {
+
+// The 2x2/2 max pooling layer (max_pool_layer.h, issue 16) against cv::dnn's
+// Pooling: even sizes (VALID = SAME), odd sizes with TF's SAME padding (one
+// after), a width under 8 (no SIMD block) and a batch of 2.
+TEST(MaxPool2x2, EqualsCvDnnPooling) {
+  const std::vector<std::vector<int>> shapes = {
+      {1, 16, 96, 96}, {1, 3, 7, 9}, {2, 5, 6, 3}, {1, 4, 1, 1}, {1, 2, 13, 20}};
+  for (const auto& s : shapes) {
+    SCOPED_TRACE(std::to_string(s[1]) + "x" + std::to_string(s[2]) + "x" + std::to_string(s[3]));
+    std::mt19937 rng(3);
+    const cv::Mat input = Random(s, rng);
+    DnnNetBuilder ref_b(s);
+    const Pads2d same{0, s[2] % 2, 0, s[3] % 2};
+    const DnnTensor ref_out = ref_b.Pool(ref_b.Input(), "MAX", 2, 2, 2, 2, same);
+    DnnNetBuilder b(s);
+    const DnnTensor out = b.MaxPool2x2(b.Input());
+    ASSERT_EQ(out.shape, ref_out.shape);
+    const cv::Mat ref = Forward(ref_b, ref_out, input);
+    const cv::Mat got = Forward(b, out, input);
+    ASSERT_EQ(got.total(), ref.total());
+    EXPECT_EQ(cv::norm(got, ref, cv::NORM_INF), 0.0);  // a max picks one input: exact
+  }
+}
+
+}  // namespace
+}  // namespace livegate::vision
+
+namespace livegate::vision {
+namespace {
+
+// The kernels of conv_kernels.h called directly against plain loops, with
+// every epilogue part (bias, a residual on the first rows, PReLU slopes).
+// Run twice by CTest: on the AVX2 code and, with
+// LIVEGATE_CONV_KERNELS=portable, on the portable loops.
+TEST(ConvKernels, SmallGemmEqualsPlainLoops) {
+  std::mt19937 rng(21);
+  std::uniform_real_distribution<float> u(-1.0f, 1.0f);
+  for (const auto& [m, n, k] : std::vector<std::tuple<int, int, int>>{
+           {16, 9216 / 16, 16}, {13, 37, 29}, {5, 7, 3}, {128, 9, 128}, {7, 1, 300}, {4, 24, 1}}) {
+    SCOPED_TRACE(std::to_string(m) + "x" + std::to_string(n) + "x" + std::to_string(k));
+    const int ldb = n + 3, ldc = n + 5;
+    std::vector<float> w(static_cast<size_t>(m) * k), b(static_cast<size_t>(k) * ldb), bias(m), slopes(m),
+        res(static_cast<size_t>(m) * ldc), dst(static_cast<size_t>(m) * ldc, 7.0f);
+    for (auto* v : {&w, &b, &bias, &slopes, &res})
+      for (float& x : *v) x = u(rng);
+    ConvEpilogue e;
+    e.bias = bias.data();
+    e.residual = res.data();
+    e.residual_rows = m / 2;
+    e.slopes = slopes.data();
+    SmallGemm(w.data(), b.data(), m, n, k, ldb, dst.data(), ldc, e);
+    double worst = 0;
+    for (int r = 0; r < m; ++r) {
+      for (int j = 0; j < n; ++j) {
+        double acc = 0;
+        for (int kk = 0; kk < k; ++kk) acc += double(w[r * k + kk]) * b[kk * ldb + j];
+        acc += bias[r];
+        if (r < m / 2) acc += res[r * ldc + j];
+        const double want = acc > 0 ? acc : acc * slopes[r];
+        worst = std::max(worst, std::abs(want - dst[r * ldc + j]));
+      }
+      for (int j = n; j < ldc; ++j) ASSERT_EQ(dst[r * ldc + j], 7.0f) << "wrote past the row";
+    }
+    EXPECT_LE(worst, 1e-4);
+  }
+}
+
+TEST(ConvKernels, DepthwiseEqualsPlainLoops) {
+  std::mt19937 rng(22);
+  std::uniform_real_distribution<float> u(-1.0f, 1.0f);
+  struct G {
+    int c, h, w, kh, kw, sh, sw, pt, pb, pl, pr;
+  };
+  for (const G& g : {G{3, 17, 19, 3, 3, 2, 2, 0, 1, 0, 1}, G{5, 8, 8, 3, 3, 1, 1, 1, 1, 1, 1},
+                     G{2, 9, 30, 5, 5, 1, 2, 2, 2, 2, 2}, G{4, 3, 3, 3, 3, 1, 1, 1, 1, 1, 1}, G{1, 6, 5, 2, 2, 2, 2, 0, 0, 0, 0}}) {
+    SCOPED_TRACE(std::to_string(g.c) + "x" + std::to_string(g.h) + "x" + std::to_string(g.w));
+    const int oh = (g.h + g.pt + g.pb - g.kh) / g.sh + 1, ow = (g.w + g.pl + g.pr - g.kw) / g.sw + 1;
+    std::vector<float> in(static_cast<size_t>(g.c) * g.h * g.w), dw(static_cast<size_t>(g.c) * g.kh * g.kw),
+        dwb(g.c);
+    for (auto* v : {&in, &dw, &dwb})
+      for (float& x : *v) x = u(rng);
+    auto at = [&](int c, int y, int x) -> double {
+      return y < 0 || y >= g.h || x < 0 || x >= g.w ? 0.0 : in[(static_cast<size_t>(c) * g.h + y) * g.w + x];
+    };
+    std::vector<float> scratch(static_cast<size_t>(g.c) * DepthwiseScratchFloats(g.kh, g.kw, g.sh, g.sw, oh, ow));
+    std::vector<float> out(static_cast<size_t>(g.c) * oh * ow);
+    Depthwise(in.data(), g.c, g.h, g.w, dw.data(), dwb.data(), g.kh, g.kw, g.sh, g.sw, g.pt, g.pl, oh, ow, out.data(),
+              scratch.data());
+    double worst = 0;
+    for (int c = 0; c < g.c; ++c)
+      for (int y = 0; y < oh; ++y)
+        for (int x = 0; x < ow; ++x) {
+          double acc = dwb[c];
+          for (int ky = 0; ky < g.kh; ++ky)
+            for (int kx = 0; kx < g.kw; ++kx)
+              acc += dw[(c * g.kh + ky) * g.kw + kx] * at(c, y * g.sh - g.pt + ky, x * g.sw - g.pl + kx);
+          worst = std::max(worst, std::abs(acc - out[(static_cast<size_t>(c) * oh + y) * ow + x]));
+        }
+    EXPECT_LE(worst, 1e-5) << "depthwise";
+
+  }
 }
 
 }  // namespace
