@@ -21,30 +21,29 @@ namespace {
 // ones OpenBLAS. FaceMesh and Iris stay below it (K <= 512).
 constexpr int kDirectKernelsMaxK = 1024;
 
-// A group-1 convolution not yet added to the Net, so that its only
-// consumer, a residual sum (and the Relu after it), can be folded into the
-// GEMM layer: relu(conv(x) + bias + residual) in one pass instead of a
-// convolution, an Eltwise sum and its pass over the tensor.
-struct PendingConv {
+// What a convolution not yet added to the Net reads.
+struct ConvOperands {
   DnnTensor x;
   cv::Mat w;
   std::vector<float> bias;
   int stride_h = 1, stride_w = 1;
   Pads2d pads;
+};
+
+// A group-1 convolution not yet added to the Net, so that its only
+// consumer, a residual sum (and the Relu after it), can be folded into the
+// GEMM layer: relu(conv(x) + bias + residual) in one pass instead of a
+// convolution, an Eltwise sum and its pass over the tensor.
+struct PendingConv : ConvOperands {
   std::optional<DnnTensor> residual;
   GemmConvExtras extras;  // depthwise stage folded in, kernel choice
 };
 
-// A depthwise convolution (multiplier 1) not yet added to the Net, so that
-// the group-1 convolution reading it can run it as its first stage (one
-// layer, the depthwise output never stored as a blob; issue 16).
-struct PendingDepthwise {
-  DnnTensor x;
-  cv::Mat w;  // C x 1 x kh x kw
-  std::vector<float> bias;
-  int stride_h = 1, stride_w = 1;
-  Pads2d pads;
-};
+// A depthwise convolution (multiplier 1, weights C x 1 x kh x kw) not yet
+// added to the Net, so that the group-1 convolution reading it can run it as
+// its first stage (one layer, the depthwise output never stored as a blob;
+// issue 16).
+struct PendingDepthwise : ConvOperands {};
 
 // A graph value: either a constant (weights) or a tensor inside the Net.
 struct Value {
@@ -312,13 +311,8 @@ class Translator {
       // Left for the convolution that reads it (FoldsPending). Only with the
       // vectorised kernels: elsewhere cv::dnn's depthwise kernel is faster
       // than the portable loop.
-      auto p = std::make_shared<PendingDepthwise>();
-      p->x = x.t;
-      p->w = w;
-      p->bias = bias;
-      p->stride_h = strides.first;
-      p->stride_w = strides.second;
-      p->pads = pads;
+      auto p = std::make_shared<PendingDepthwise>(
+          PendingDepthwise{{x.t, w, bias, strides.first, strides.second, pads}});
       Value v{nullptr,
               DnnTensor{-1, {x.t.shape[0], out_c, WindowOut(x.t.shape[2], pads.top + pads.bottom, kh, strides.first),
                              WindowOut(x.t.shape[3], pads.left + pads.right, kw, strides.second)}},
@@ -352,14 +346,8 @@ class Translator {
       }
       const bool plain = n.fused_ops.empty() || (n.fused_ops.size() == 1 && n.fused_ops[0] == "BiasAdd");
       if (plain && SoleConsumerIs(n.name, {"Add", "AddV2", "Relu", "Prelu"})) {
-        auto p = std::make_shared<PendingConv>();
-        p->x = x.t;
-        p->w = w;
-        p->bias = bias;
-        p->stride_h = strides.first;
-        p->stride_w = strides.second;
-        p->pads = pads;
-        p->extras = extras;
+        auto p = std::make_shared<PendingConv>(
+            PendingConv{{x.t, w, bias, strides.first, strides.second, pads}, std::nullopt, extras});
         const std::vector<int>& s = in_values[0].t.shape;  // the input of this convolution
         Value v{nullptr, DnnTensor{-1, {s[0], out_c, WindowOut(s[2], pads.top + pads.bottom, kh, strides.first),
                                         WindowOut(s[3], pads.left + pads.right, kw, strides.second)}},
