@@ -7,6 +7,8 @@
 
 #include <opencv2/imgproc.hpp>
 
+#include "judgement/measures.h"
+
 namespace livegate::eval {
 namespace {
 
@@ -33,65 +35,11 @@ float Percentile8(const cv::Mat& m, double p) {
   return 255.0f;
 }
 
-// A frequency bin on JPEG's 8x8 block grid (multiples of side/8, +-1 bin on
-// large patches): the codec's own peaks, left out.
-bool OnBlockGrid(int f, int side) {
-  const int g = side / 8;
-  const int r = ((f % g) + g) % g;
-  if (g < 6) return r == 0;
-  return r <= 1 || r >= g - 1;
-}
-
-// Magnitude spectrum of a Hann-windowed, mean-removed square patch.
-cv::Mat Magnitude(const cv::Mat& grey_patch) {
-  cv::Mat f;
-  grey_patch.convertTo(f, CV_32F);
-  f -= cv::mean(f)[0];
-  cv::Mat win;
-  cv::createHanningWindow(win, f.size(), CV_32F);
-  f = f.mul(win);
-  cv::Mat spec;
-  cv::dft(f, spec, cv::DFT_COMPLEX_OUTPUT);
-  std::vector<cv::Mat> parts;
-  cv::split(spec, parts);
-  cv::Mat mag;
-  cv::magnitude(parts[0], parts[1], mag);
-  return mag;
-}
-
 // Normalised radius of bin (y, x) of a side x side spectrum (1 = Nyquist).
 float Radius(int y, int x, int side) {
   const int h = side / 2;
   const int fy = y < h ? y : y - side, fx = x < h ? x : x - side;
   return std::sqrt(float(fx * fx + fy * fy)) / float(h);
-}
-
-// The strongest isolated spectral line in [0.35, 1] Nyquist over its 7x7
-// neighbourhood (the centre 3x3 left out), log(1 + ratio): the shape of
-// the shipped moire measure, for other scales and patch sizes.
-float PeakRatio(const cv::Mat& grey_patch) {
-  const int side = grey_patch.cols;
-  const cv::Mat mag = Magnitude(grey_patch);
-  cv::Mat wrapped, sums;
-  cv::copyMakeBorder(mag, wrapped, 3, 3, 3, 3, cv::BORDER_WRAP);
-  cv::integral(wrapped, sums, CV_64F);
-  auto box = [&](int y, int x, int r) {
-    const int y0 = y + 3 - r, x0 = x + 3 - r, y1 = y + 3 + r + 1, x1 = x + 3 + r + 1;
-    return sums.at<double>(y1, x1) - sums.at<double>(y0, x1) - sums.at<double>(y1, x0) + sums.at<double>(y0, x0);
-  };
-  const int h = side / 2;
-  float best = 0;
-  for (int y = 0; y < side; ++y) {
-    for (int x = 0; x < side; ++x) {
-      const float rad = Radius(y, x, side);
-      if (rad < 0.35f || rad > 1.0f) continue;
-      const int fy = y < h ? y : y - side, fx = x < h ? x : x - side;
-      if (OnBlockGrid(fx, side) && OnBlockGrid(fy, side)) continue;
-      const double ring = (box(y, x, 3) - box(y, x, 1)) / 40.0;
-      best = std::max(best, float(mag.at<float>(y, x) / std::max(ring, 1e-3)));
-    }
-  }
-  return std::log1p(best);
 }
 
 // Largest square patch (side a multiple of 8, <= max_side) centred in r.
@@ -190,7 +138,7 @@ std::array<float, kFrameCandidates> MeasureScreenCandidates(const cv::Mat& bgr, 
   // Native-resolution 64-px patch: spectrum falloff and colour vs luma noise.
   const cv::Rect p64 = CentredSquare(face, 64);
   if (p64.area() > 0) {
-    const cv::Mat mag = Magnitude(grey(p64));
+    const cv::Mat mag = judgement::PatchMagnitudeSpectrum(grey(p64));
     double hi = 0, mid = 0;
     for (int y = 0; y < mag.rows; ++y) {
       for (int x = 0; x < mag.cols; ++x) {
@@ -219,9 +167,9 @@ std::array<float, kFrameCandidates> MeasureScreenCandidates(const cv::Mat& bgr, 
     cv::Mat half;
     cv::resize(grey(face), half, cv::Size(), 0.5, 0.5, cv::INTER_AREA);
     const cv::Rect ph = CentredSquare(cv::Rect(0, 0, half.cols, half.rows), 64);
-    if (ph.area() > 0) v[8] = PeakRatio(half(ph));
+    if (ph.area() > 0) v[8] = judgement::MoirePeak(half(ph));
     const cv::Rect p128 = CentredSquare(face, 128);
-    if (p128.width == 128) v[9] = PeakRatio(grey(p128));
+    if (p128.width == 128) v[9] = judgement::MoirePeak(grey(p128));
   }
   return v;
 }

@@ -27,15 +27,24 @@ Result<std::unique_ptr<FrameDescriber>> FrameDescriber::Create(const std::filesy
   return d;
 }
 
-Result<vision::Descriptor> FrameDescriber::Describe(const cv::Mat& bgr, const std::array<cv::Point2f, 5>& pts) {
+namespace {
+
+// The aligned RGB chip the descriptor network reads: same geometry as
+// FaceAnalyzer's compute_descriptor path (dlib 150, padding 0.25).
+Status AlignedChip(const cv::Mat& bgr, const std::array<cv::Point2f, 5>& pts, cv::Mat& scratch_bgr, cv::Mat& rgb) {
   if (bgr.empty() || bgr.type() != CV_8UC3) {
     return Status::InvalidArgument("image.bad_format", "descriptor needs an 8-bit BGR frame");
   }
-  // Same geometry as FaceAnalyzer's compute_descriptor path (dlib 150, 0.25).
   const int side = vision::DescriptorModel::kInputSize;
-  const vision::CropTransform t = vision::DlibChipTransform(pts, side, 0.25);
-  vision::WarpCrop(bgr, t, side, impl_->chip);
-  cv::cvtColor(impl_->chip, impl_->rgb, cv::COLOR_BGR2RGB);
+  vision::WarpCrop(bgr, vision::DlibChipTransform(pts, side, 0.25), side, scratch_bgr);
+  cv::cvtColor(scratch_bgr, rgb, cv::COLOR_BGR2RGB);
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<vision::Descriptor> FrameDescriber::Describe(const cv::Mat& bgr, const std::array<cv::Point2f, 5>& pts) {
+  LG_RETURN_IF_ERROR(AlignedChip(bgr, pts, impl_->chip, impl_->rgb));
   return impl_->model->Run(impl_->rgb);
 }
 
@@ -44,17 +53,11 @@ Result<std::vector<vision::Descriptor>> FrameDescriber::DescribeBatch(
   if (bgrs.size() != pts.size()) {
     return Status::InvalidArgument("descriptor.bad_batch", "one set of alignment points per frame");
   }
-  const int side = vision::DescriptorModel::kInputSize;
+  if (bgrs.empty()) return std::vector<vision::Descriptor>{};
   std::vector<cv::Mat> chips_rgb(bgrs.size());
   for (std::size_t k = 0; k < bgrs.size(); ++k) {
-    const cv::Mat& bgr = *bgrs[k];
-    if (bgr.empty() || bgr.type() != CV_8UC3) {
-      return Status::InvalidArgument("image.bad_format", "descriptor needs an 8-bit BGR frame");
-    }
-    vision::WarpCrop(bgr, vision::DlibChipTransform(pts[k], side, 0.25), side, impl_->chip);
-    cv::cvtColor(impl_->chip, chips_rgb[k], cv::COLOR_BGR2RGB);
+    LG_RETURN_IF_ERROR(AlignedChip(*bgrs[k], pts[k], impl_->chip, chips_rgb[k]));
   }
-  if (chips_rgb.empty()) return std::vector<vision::Descriptor>{};
   return impl_->model->RunBatch(chips_rgb);
 }
 

@@ -23,6 +23,15 @@ const std::vector<int>& RigidMeshIndices();
 void MeasureFaceImage(const cv::Mat& bgr, const cv::Mat& grey, const cv::Rect2f& box,
                       FrameObservation& o, bool with_border = true);
 
+// The moiré measure of MeasureFaceImage on one square grey patch (side a
+// multiple of 8, >= 32; MeasureFaceImage reads a <= 64 px one at the face
+// centre): log(1 + the strongest isolated spectral line in [0.35, 1]
+// Nyquist over its 7x7 neighbourhood), the JPEG block frequencies left out.
+float MoirePeak(const cv::Mat& grey_patch);
+// Magnitude spectrum of a mean-removed, Hann-windowed grey patch (CV_32F,
+// unshifted: bin (0, 0) is DC), as MoirePeak reads it.
+cv::Mat PatchMagnitudeSpectrum(const cv::Mat& grey_patch);
+
 // The Iris eye measure itself is vision::IrisEyeOpenness (vision/iris_eyes.h).
 
 // Where the Iris eye measure runs (policy.action.iris_gate; issue 4 speed).

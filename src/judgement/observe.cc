@@ -50,6 +50,64 @@ bool OnJpegGrid(int f, int side) {
   return r <= 1 || r >= g - 1;
 }
 
+}  // namespace
+
+cv::Mat PatchMagnitudeSpectrum(const cv::Mat& grey_patch) {
+  cv::Mat f;
+  grey_patch.convertTo(f, CV_32F);
+  cv::Scalar m = cv::mean(f);
+  f -= m[0];
+  // Hann window against edge leakage.
+  cv::Mat win;
+  cv::createHanningWindow(win, f.size(), CV_32F);
+  f = f.mul(win);
+  cv::Mat spec;
+  cv::dft(f, spec, cv::DFT_COMPLEX_OUTPUT);
+  cv::Mat mag(f.rows, f.cols, CV_32F);
+  for (int y = 0; y < f.rows; ++y) {
+    for (int x = 0; x < f.cols; ++x) {
+      const cv::Vec2f c = spec.at<cv::Vec2f>(y, x);
+      mag.at<float>(y, x) = std::sqrt(c[0] * c[0] + c[1] * c[1]);
+    }
+  }
+  return mag;
+}
+
+float MoirePeak(const cv::Mat& grey_patch) {
+  const int side = grey_patch.cols;
+  // For each band bin its height over the mean of its 7x7 spectral
+  // neighbourhood (centre 3x3 left out: the window spreads a line over +-1
+  // bin). A screen's pixel grid beating with the camera's gives a narrow
+  // line; faces, blur, resampling and up-scaled (soft) video give smooth
+  // spectra, whose level is judged locally rather than against the whole
+  // band (a soft frame has an empty top band, against which any
+  // mid-frequency texture stood out).
+  const cv::Mat mag = PatchMagnitudeSpectrum(grey_patch);
+  // Box sums on the periodic spectrum through an integral image.
+  cv::Mat wrapped, sums;
+  cv::copyMakeBorder(mag, wrapped, 3, 3, 3, 3, cv::BORDER_WRAP);
+  cv::integral(wrapped, sums, CV_64F);
+  auto box = [&](int y, int x, int r) {  // sum over [y-r, y+r] x [x-r, x+r] of mag
+    const int y0 = y + 3 - r, x0 = x + 3 - r, y1 = y + 3 + r + 1, x1 = x + 3 + r + 1;
+    return sums.at<double>(y1, x1) - sums.at<double>(y0, x1) - sums.at<double>(y1, x0) + sums.at<double>(y0, x0);
+  };
+  float best = 0;
+  const int h = side / 2;
+  for (int y = 0; y < side; ++y) {
+    for (int x = 0; x < side; ++x) {
+      const int fy = y < h ? y : y - side, fx = x < h ? x : x - side;
+      const float rad = std::sqrt(float(fx * fx + fy * fy)) / h;
+      if (rad < 0.35f || rad > 1.0f) continue;
+      if (OnJpegGrid(fx, side) && OnJpegGrid(fy, side)) continue;
+      const double ring = (box(y, x, 3) - box(y, x, 1)) / 40.0;
+      best = std::max(best, float(mag.at<float>(y, x) / std::max(ring, 1e-3)));
+    }
+  }
+  return std::log1p(best);
+}
+
+namespace {
+
 // The main face follows the person authenticating: the face overlapping the
 // previous main face most (IoU >= 0.3), else the largest. A bystander who
 // comes closer does not take over the measures; a real change of person is
@@ -179,51 +237,7 @@ void MeasureFaceImage(const cv::Mat& bgr, const cv::Mat& grey, const cv::Rect2f&
     const int side = std::min({64, face.width / 8 * 8, face.height / 8 * 8});
     if (side >= 32) {
       const cv::Rect patch(face.x + (face.width - side) / 2, face.y + (face.height - side) / 2, side, side);
-      cv::Mat f;
-      grey(patch).convertTo(f, CV_32F);
-      cv::Scalar m = cv::mean(f);
-      f -= m[0];
-      // Hann window against edge leakage.
-      cv::Mat win;
-      cv::createHanningWindow(win, f.size(), CV_32F);
-      f = f.mul(win);
-      cv::Mat spec;
-      cv::dft(f, spec, cv::DFT_COMPLEX_OUTPUT);
-      // Magnitude spectrum, then for each band bin its height over the mean
-      // of its 7x7 spectral neighbourhood (centre 3x3 left out: the window
-      // spreads a line over +-1 bin). A screen's pixel grid beating with the
-      // camera's gives a narrow line; faces, blur, resampling and up-scaled
-      // (soft) video give smooth spectra, whose level is judged locally
-      // rather than against the whole band (a soft frame has an empty top
-      // band, against which any mid-frequency texture stood out).
-      cv::Mat mag(side, side, CV_32F);
-      for (int y = 0; y < side; ++y) {
-        for (int x = 0; x < side; ++x) {
-          const cv::Vec2f c = spec.at<cv::Vec2f>(y, x);
-          mag.at<float>(y, x) = std::sqrt(c[0] * c[0] + c[1] * c[1]);
-        }
-      }
-      // Box sums on the periodic spectrum through an integral image.
-      cv::Mat wrapped, sums;
-      cv::copyMakeBorder(mag, wrapped, 3, 3, 3, 3, cv::BORDER_WRAP);
-      cv::integral(wrapped, sums, CV_64F);
-      auto box = [&](int y, int x, int r) {  // sum over [y-r, y+r] x [x-r, x+r] of mag
-        const int y0 = y + 3 - r, x0 = x + 3 - r, y1 = y + 3 + r + 1, x1 = x + 3 + r + 1;
-        return sums.at<double>(y1, x1) - sums.at<double>(y0, x1) - sums.at<double>(y1, x0) + sums.at<double>(y0, x0);
-      };
-      float best = 0;
-      const int h = side / 2;
-      for (int y = 0; y < side; ++y) {
-        for (int x = 0; x < side; ++x) {
-          const int fy = y < h ? y : y - side, fx = x < h ? x : x - side;
-          const float rad = std::sqrt(float(fx * fx + fy * fy)) / h;
-          if (rad < 0.35f || rad > 1.0f) continue;
-          if (OnJpegGrid(fx, side) && OnJpegGrid(fy, side)) continue;
-          const double ring = (box(y, x, 3) - box(y, x, 1)) / 40.0;
-          best = std::max(best, float(mag.at<float>(y, x) / std::max(ring, 1e-3)));
-        }
-      }
-      o.moire = std::log1p(best);
+      o.moire = MoirePeak(grey(patch));
     }
   }
 

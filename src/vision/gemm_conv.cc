@@ -78,10 +78,10 @@ class GemmConvLayer final : public cv::dnn::Layer {
     // OIHW flattened is already the row-major [O x C*kh*kw] matrix sgemm
     // takes as A, rows in the order im2col writes the columns' rows.
     weights_.assign(w.ptr<float>(), w.ptr<float>() + static_cast<size_t>(out_c_) * k_);
-    // Optional blobs by index (-1: absent). Without the indices (older
-    // callers) blobs[1] is the bias.
-    const int bias_blob = p.get<int>("bias_blob", blobs.size() > 1 ? 1 : -1);
-    bias_ = PerChannel(bias_blob, out_c_, "bias");
+    // Optional blobs by index (-1: absent), as DnnNetBuilder::GemmConv sets
+    // them: a fixed position would mistake the slopes or the depthwise
+    // weights for the bias of a convolution without one.
+    bias_ = PerChannel(p.get<int>("bias_blob", -1), out_c_, "bias");
     slopes_ = PerChannel(p.get<int>("slopes_blob", -1), out_c_, "prelu slopes");
     if (relu_ && slopes_.empty()) slopes_.assign(static_cast<size_t>(out_c_), 0.0f);  // ReLU = PReLU with 0
     // The direct kernels only where they are vectorised; elsewhere OpenBLAS

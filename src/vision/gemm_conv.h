@@ -20,7 +20,7 @@
 //
 // Issue 16 (FaceMesh / Iris cost per frame): direct_kernels (bool) runs the
 // products on conv_kernels.h (register-tiled AVX2 FMA GEMM with the whole
-// epilogue on the registers; inputs of <= 4 channels tap by tap, no im2col)
+// epilogue on the registers)
 // instead of OpenBLAS, when those kernels are vectorised on this CPU.
 // dw_weights_blob (C x 1 x kh x kw) with dw_stride_h/w, dw_pad_t/b/l/r and
 // an optional dw_bias_blob makes the layer run that depthwise convolution
