@@ -305,6 +305,11 @@ class Translator {
                                                  strides.first, strides.second, dil.first));
     LG_ASSIGN_OR_RETURN(std::vector<float> bias, FusedBias(n, in, out_c));
     const bool gemm = !depthwise && dil.first == 1;
+    // The output shape of a convolution left unbuilt (pending) on an input of `s`.
+    auto unbuilt_out_shape = [&](const std::vector<int>& s) {
+      return std::vector<int>{s[0], out_c, WindowOut(s[2], pads.top + pads.bottom, kh, strides.first),
+                              WindowOut(s[3], pads.left + pads.right, kw, strides.second)};
+    };
     if (x.pending_dw && !gemm) Materialize(x, false);
     if (depthwise && fout == 1 && dil.first == 1 && n.fused_ops.size() <= 1 && ConvKernelsVectorised() &&
         SoleConsumerIs(n.name, {"Conv2D", "_FusedConv2D"})) {
@@ -313,10 +318,7 @@ class Translator {
       // than the portable loop.
       auto p = std::make_shared<PendingDepthwise>(
           PendingDepthwise{{x.t, w, bias, strides.first, strides.second, pads}});
-      Value v{nullptr,
-              DnnTensor{-1, {x.t.shape[0], out_c, WindowOut(x.t.shape[2], pads.top + pads.bottom, kh, strides.first),
-                             WindowOut(x.t.shape[3], pads.left + pads.right, kw, strides.second)}},
-              4};
+      Value v{nullptr, DnnTensor{-1, unbuilt_out_shape(x.t.shape)}, 4};
       v.pending_dw = std::move(p);
       return v;
     }
@@ -348,10 +350,8 @@ class Translator {
       if (plain && SoleConsumerIs(n.name, {"Add", "AddV2", "Relu", "Prelu"})) {
         auto p = std::make_shared<PendingConv>(
             PendingConv{{x.t, w, bias, strides.first, strides.second, pads}, std::nullopt, extras});
-        const std::vector<int>& s = in_values[0].t.shape;  // the input of this convolution
-        Value v{nullptr, DnnTensor{-1, {s[0], out_c, WindowOut(s[2], pads.top + pads.bottom, kh, strides.first),
-                                        WindowOut(s[3], pads.left + pads.right, kw, strides.second)}},
-                4, std::move(p)};
+        // From this convolution's input (x.t is the depthwise stage's input when one is folded in).
+        Value v{nullptr, DnnTensor{-1, unbuilt_out_shape(in_values[0].t.shape)}, 4, std::move(p)};
         return v;
       }
       Value v{nullptr, builder_.GemmConv(x.t, w, bias, strides.first, strides.second, pads, relu, nullptr, &extras), 4};
