@@ -227,6 +227,7 @@ int main(int argc, char** argv) {
   if (config->web.enabled) deps.web_static_dir = config->web.static_dir;
   deps.metrics_access = config->metrics;
   deps.audit_refusal_window_ms = static_cast<std::int64_t>(config->log.audit_refusal_window_seconds) * 1000;
+  deps.refuse_when_audit_fails = config->log.audit_failure == "refuse";
   auto service = server::Service::Create(deps);
   if (!service.ok()) return Fail(service.status(), "service");
 

@@ -291,7 +291,11 @@ Status AuditLog::AppendLocked(const std::string& type, const AuditEvent& ev, con
     // The line is written and chained: a failed record is reported by the
     // caller (Append / Checkpoint), not allowed to break the chain logic.
     Status st = options_.on_append(h);
-    if (!st.ok() && hook_error_.ok()) hook_error_ = st;
+    if (!st.ok() && hook_error_.ok()) {
+      hook_error_ = Status(st.code(), "audit.head_not_recorded",
+                           "entry " + std::to_string(e.seq) + " is in the log, its record failed: " + st.reason() +
+                               ": " + st.message());
+    }
   }
   return Status::Ok();
 }

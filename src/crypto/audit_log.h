@@ -91,8 +91,9 @@ struct AuditLogOptions {
   // A signed checkpoint after this many events. Default 100.
   std::size_t checkpoint_every = 100;
   // Called (under the log's lock) after every line reached the sink; an
-  // error is reported by the append that caused it, after the line is
-  // written (the line stays: the chain is intact).
+  // error is reported by the append that caused it as
+  // audit.head_not_recorded, after the line is written (the line stays:
+  // the chain is intact).
   std::function<Status(const AuditHead&)> on_append;
 };
 

@@ -252,11 +252,15 @@ Result<ServerConfig> ParseServerConfig(std::string_view json_text,
     x.String("audit_file", s);
     c.log.audit_file = Resolve(base_dir, s);
     x.Int("audit_refusal_window_seconds", c.log.audit_refusal_window_seconds, 1, 86400);
+    x.String("audit_failure", c.log.audit_failure, false);
     LG_RETURN_IF_ERROR(x.Finish());
     const auto& lv = c.log.level;
     if (lv != "trace" && lv != "debug" && lv != "info" && lv != "warn" && lv != "error") {
       return Status(StatusCode::kInvalidArgument, "config.bad_value",
                     "log.level must be trace, debug, info, warn or error");
+    }
+    if (c.log.audit_failure != "refuse" && c.log.audit_failure != "continue") {
+      return Status(StatusCode::kInvalidArgument, "config.bad_value", "log.audit_failure must be refuse or continue");
     }
   }
   if (c.log.audit_file.empty()) c.log.audit_file = base_dir / "audit.log";

@@ -148,6 +148,14 @@ struct LogOptions {
   // this length: the first of a window has its own audit entry, the rest
   // one summary entry with their count (server/audit.h RefusalAggregator).
   int audit_refusal_window_seconds = 60;
+  // When the audit log cannot be written (disk full, I/O error, its
+  // database record down): "refuse" (default) answers every request that
+  // would change or read account data with 503 audit.unavailable, and
+  // /healthz with 503, until an append succeeds again (tried at most once a
+  // second); "continue" answers as usual. In both, each event that could
+  // not be appended goes whole to the server log and the first append that
+  // works again is an audit.resumed entry counting them (R-SEC-SRV-4).
+  std::string audit_failure = "refuse";  // refuse|continue
 };
 
 // The browser client (docs/WEB.md): static files served at /app/ on the

@@ -49,6 +49,7 @@ Result<std::unique_ptr<Service>> Service::Create(ServiceDeps deps) {
   s->flow_state_key_ = s->deps_.keys->DeriveSecret("livegate server flow state");
   s->fake_srp_secret_ = s->deps_.keys->DeriveSecret("srp fake salt");
   s->started_ms_ = s->NowMs();
+  s->deps_.metrics->SetGauge("livegate_audit_failing", "", 0);
   return s;
 }
 
@@ -67,21 +68,30 @@ void Service::RegisterRoutes(HttpServer& http) {
   auto bind = [this](ApiResponse (Service::*fn)(const ApiRequest&)) {
     return [this, fn](const ApiRequest& r) { return (this->*fn)(r); };
   };
+  // Every account-data route waits for a writable audit trail (AuditGate);
+  // /healthz, /metrics and the static files do not: the operator and the
+  // balancer must still see the failure.
+  auto gated = [this](ApiResponse (Service::*fn)(const ApiRequest&)) {
+    return [this, fn](const ApiRequest& r) {
+      if (Status st = AuditGate(); !st.ok()) return ErrorResponse(st);
+      return (this->*fn)(r);
+    };
+  };
   http.Route("GET", "/healthz", bind(&Service::Health));
   if (!deps_.metrics_access.separate_listener()) RegisterMetricsRoute(http);
-  http.Route("POST", "/v1/admin/accounts", bind(&Service::AdminCreateAccount));
-  http.Route("GET", "/v1/admin/accounts/([A-Za-z0-9._@:-]{1,128})", bind(&Service::AdminGetAccount));
+  http.Route("POST", "/v1/admin/accounts", gated(&Service::AdminCreateAccount));
+  http.Route("GET", "/v1/admin/accounts/([A-Za-z0-9._@:-]{1,128})", gated(&Service::AdminGetAccount));
   http.Route("DELETE", "/v1/admin/accounts/([A-Za-z0-9._@:-]{1,128})/biometrics",
-             bind(&Service::AdminDeleteBiometrics));
+             gated(&Service::AdminDeleteBiometrics));
   // Slow routes (seconds of vision work) leave one worker to the others,
   // /healthz included (RouteCost, docs/DEPLOY.md "Health").
-  http.Route("POST", "/v1/admin/references", bind(&Service::AdminImportReference), RequestBody::kJson,
+  http.Route("POST", "/v1/admin/references", gated(&Service::AdminImportReference), RequestBody::kJson,
              RouteCost::kSlow);
-  http.Route("POST", "/v1/flows", bind(&Service::StartFlow));
-  http.Route("POST", "/v1/flows/([0-9a-f]{32})/verify", bind(&Service::VerifyFlow));
+  http.Route("POST", "/v1/flows", gated(&Service::StartFlow));
+  http.Route("POST", "/v1/flows/([0-9a-f]{32})/verify", gated(&Service::VerifyFlow));
   // Steps 3-11 carry sealed binary messages, the others JSON.
-  http.Route("POST", "/v1/flows/([0-9a-f]{32})/risk", bind(&Service::RiskStep), RequestBody::kOctetStream);
-  http.Route("POST", "/v1/flows/([0-9a-f]{32})/capture", bind(&Service::CaptureStep),
+  http.Route("POST", "/v1/flows/([0-9a-f]{32})/risk", gated(&Service::RiskStep), RequestBody::kOctetStream);
+  http.Route("POST", "/v1/flows/([0-9a-f]{32})/capture", gated(&Service::CaptureStep),
              RequestBody::kOctetStream, RouteCost::kSlow);
   if (!deps_.web_static_dir.empty()) RegisterStaticFiles(http, {deps_.web_static_dir});
 }
@@ -91,12 +101,19 @@ void Service::RegisterMetricsRoute(HttpServer& http) {
 }
 
 ApiResponse Service::Health(const ApiRequest&) {
-  // Healthy = the database answers.
+  // Healthy = the database answers and the audit trail can be written (a
+  // balancer then drains a process whose audit disk is full; AuditGate
+  // tries the trail again at most once a second).
   auto v = deps_.store->SchemaVersion();
   if (!v.ok()) return ErrorResponse(Status(StatusCode::kUnavailable, "health.database", "database unavailable"));
+  const bool audit_ok = AuditWritable();
+  if (!audit_ok && deps_.refuse_when_audit_fails) {
+    return ErrorResponse(Status(StatusCode::kUnavailable, "health.audit", "the audit log cannot be written"));
+  }
   return JsonResponse(200, json{{"status", "ok"},
                                 {"database", deps_.store->backend_name()},
                                 {"schema_version", *v},
+                                {"audit", audit_ok ? "ok" : "failing"},
                                 {"uptime_s", (NowMs() - started_ms_) / 1000}}
                                .dump());
 }
@@ -163,9 +180,53 @@ Status Service::CheckRate(RateLimiter& limiter, const std::string& key, const ch
 void Service::Audit(AuditEvent e) {
   if (e.at_ms == 0) e.at_ms = NowMs();
   const Status st = deps_.audit->Record(e);
-  if (!st.ok()) {
-    LogEvent(LogLevel::kError, "audit.write_failed", {{"reason", st.reason()}, {"operation", e.operation}});
+  if (st.ok()) return;
+  if (st.reason() == "audit.head_not_recorded") {
+    // The entry is in the log and chained; only the database's record of
+    // the head lags (it catches up at the next append that reaches it).
+    LogEvent(LogLevel::kWarn, "audit.head_not_recorded", {{"message", st.message()}});
+    return;
   }
+  // Nothing is lost: the event (metadata only - the audit trail's character
+  // set keeps biometric data out) goes whole to the server log, and the
+  // trail is marked failing until an append works again.
+  deps_.metrics->Increment("livegate_audit_write_failures_total", "");
+  audit_lost_.fetch_add(1);
+  if (!audit_failing_.exchange(true)) audit_failing_since_ms_.store(e.at_ms);
+  deps_.metrics->SetGauge("livegate_audit_failing", "", 1);
+  LogEvent(LogLevel::kError, "audit.write_failed",
+           {{"reason", st.reason()}, {"message", st.message()}, {"audit_event", e.ToJson()}});
+}
+
+bool Service::AuditWritable() {
+  if (!audit_failing_.load()) return true;
+  // One probe at a time, at most one a second: a flood of refused requests
+  // does not turn into a flood of failing writes.
+  std::unique_lock<std::mutex> lock(audit_probe_mu_, std::try_to_lock);
+  const std::int64_t now = NowMs();
+  if (!lock.owns_lock() || now < audit_next_probe_ms_) return false;
+  audit_next_probe_ms_ = now + 1000;
+  const std::uint64_t lost = audit_lost_.load();
+  AuditEvent resumed{"server", "audit.resumed", "", "", "", "ok",
+                     {"lost:" + std::to_string(lost),
+                      "failing_since_ms:" + std::to_string(audit_failing_since_ms_.load())},
+                     ""};
+  resumed.at_ms = now;
+  if (const Status st = deps_.audit->Record(resumed); !st.ok() && st.reason() != "audit.head_not_recorded") {
+    return false;
+  }
+  audit_lost_.fetch_sub(lost);
+  audit_failing_.store(false);
+  deps_.metrics->SetGauge("livegate_audit_failing", "", 0);
+  LogEvent(LogLevel::kWarn, "audit.resumed", {{"lost", lost}});
+  return true;
+}
+
+Status Service::AuditGate() {
+  if (AuditWritable() || !deps_.refuse_when_audit_fails) return Status::Ok();
+  deps_.metrics->Increment("livegate_refusals_total", "reason=\"audit.unavailable\"");
+  return Status(StatusCode::kUnavailable, "audit.unavailable",
+                "the audit log cannot be written; this server refuses requests until it can");
 }
 
 ApiResponse Service::Refuse(const Status& st, const std::string& operation, const ApiRequest& r,

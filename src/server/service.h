@@ -11,6 +11,7 @@
 #pragma once
 
 #include <atomic>
+#include <mutex>
 #include <filesystem>
 #include <cstdint>
 #include <functional>
@@ -52,6 +53,10 @@ struct ServiceDeps {
   AdminOptions admin;
   MetricsOptions metrics_access;              // token; API listener or own
   std::int64_t audit_refusal_window_ms = 60'000;  // RefusalAggregator window
+  // log.audit_failure: true ("refuse") = while the audit log cannot be
+  // written, requests other than /healthz and /metrics get 503
+  // audit.unavailable (Service::AuditGate).
+  bool refuse_when_audit_fails = true;
   ChallengeSource challenge_source;           // empty: random (DrawChallenge)
   // Scripted-challenge hook for external test clients
   // (server/scripted_challenges.h); empty in production. Create() refuses it
@@ -115,7 +120,16 @@ class Service {
   Status CheckAdmin(const ApiRequest& r);  // rate limits, then the token
   Status CheckAdminToken(const ApiRequest& r) const;
   Status CheckRate(RateLimiter& limiter, const std::string& key, const char* what);
+  // Appends to the audit trail; a failed append goes whole to the server
+  // log and marks the trail failing (see AuditGate).
   void Audit(AuditEvent e);
+  // True while the audit trail is writable. While it is failing, at most
+  // once a second one append is tried (an audit.resumed entry counting the
+  // events lost since): if it works the trail is writable again.
+  bool AuditWritable();
+  // OK when AuditWritable() or log.audit_failure is "continue"; else 503
+  // audit.unavailable.
+  Status AuditGate();
   ApiResponse Refuse(const Status& st, const std::string& operation, const ApiRequest& r,
                      const std::string& account = {}, const std::string& flow = {});
 
@@ -171,6 +185,12 @@ class Service {
   crypto::Bytes fake_srp_secret_;
   ServiceTimings timings_;
   std::int64_t started_ms_ = 0;
+  // Audit failure state (AuditGate).
+  std::atomic<bool> audit_failing_{false};
+  std::atomic<std::uint64_t> audit_lost_{0};
+  std::atomic<std::int64_t> audit_failing_since_ms_{0};
+  std::mutex audit_probe_mu_;
+  std::int64_t audit_next_probe_ms_ = 0;  // guarded by audit_probe_mu_
 };
 
 }  // namespace livegate::server

@@ -148,6 +148,9 @@ TEST(ConfigTest, EachMistakeHasItsReason) {
            "policy_file":"p","admin":{"token_sha256":"abc"}})",
        "config.bad_value", "admin.token_sha256"},
       {R"({"tls":{"generate":true},"database":{"uri":"sqlite:x"},"master_key":{"env":"K"},
+           "policy_file":"p","log":{"audit_failure":"ignore"}})",
+       "config.bad_value", "log.audit_failure must be refuse or continue"},
+      {R"({"tls":{"generate":true},"database":{"uri":"sqlite:x"},"master_key":{"env":"K"},
            "policy_file":"p","limits":{"max_body_bytes":100000,"max_frames":24,"max_frame_bytes":262144}})",
        "config.bad_value", "max_body_bytes"},
       // Fits as raw bytes (23.6 MB < 24 MiB) but not base64-encoded in the sealed JSON.

@@ -16,14 +16,17 @@
 //     valid prefix, emptied) is reported by `livegate-admin audit verify
 //     --database` on SQLite and PostgreSQL; the untouched log verifies.
 #include <netinet/in.h>
+#include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -500,6 +503,140 @@ TEST_P(AuditTruncationTest, CutLogIsDetectedAgainstTheDatabase) {
 
 INSTANTIATE_TEST_SUITE_P(Backends, AuditTruncationTest, ::testing::Values(Backend::kSqlite, Backend::kPostgres),
                          [](const auto& info) { return info.param == Backend::kSqlite ? "sqlite" : "postgresql"; });
+
+}  // namespace
+}  // namespace livegate::server::testing
+
+// ------------------------------------------------------------- audit disk full
+
+namespace livegate::server::testing {
+namespace {
+
+// R-SEC-SRV-4 with nothing lost (rule 5): the audit log on a full disk. The
+// log lives on a small tmpfs of its own (root: mount), filled up while the
+// server runs, then freed.
+class AuditDiskFullTest : public SecurityOpsTest, public ::testing::WithParamInterface<std::string> {
+ protected:
+  void SetUp() override {
+    SecurityOpsTest::SetUp();
+    if (::geteuid() != 0) GTEST_SKIP() << "needs root to mount a tmpfs for the audit log (CI runs as root)";
+    fs_ = dir_ / "auditfs";
+    fs::create_directories(fs_);
+    ASSERT_EQ(::mount("lg-audit", fs_.c_str(), "tmpfs", 0, "size=128k,mode=0700"), 0) << std::strerror(errno);
+    mounted_ = true;
+  }
+  void TearDown() override {
+    server_.Stop();
+    if (mounted_) ::umount2(fs_.c_str(), MNT_DETACH);
+    SecurityOpsTest::TearDown();
+  }
+  // Writes a filler file until the tmpfs is full.
+  void Fill() {
+    std::FILE* f = std::fopen((fs_ / "filler").c_str(), "wb");
+    ASSERT_NE(f, nullptr);
+    std::vector<char> block(4096, 'x');
+    while (std::fwrite(block.data(), 1, block.size(), f) == block.size() && std::fflush(f) == 0) {
+    }
+    std::fclose(f);
+  }
+  int CountLogEvents(const std::string& event) {
+    int n = 0;
+    for (const auto& l : Lines(server_.var() / "server.log")) n += l.find("\"event\":\"" + event + "\"") != std::string::npos;
+    return n;
+  }
+  fs::path fs_;
+  bool mounted_ = false;
+};
+
+TEST_P(AuditDiskFullTest, RefusesOrContinuesAsConfiguredLosesNothingAndResumes) {
+  const bool refuse = GetParam() == "refuse";
+  const fs::path log = fs_ / "audit.log";
+  ServerProcess::Setup s;
+  s.extra = {{"log", {{"audit_file", log.string()}, {"audit_failure", GetParam()}}}};
+  ASSERT_EQ(server_.Start(dir_, s), "");
+  const std::string account = "full-" + crypto::HexEncode(crypto::RandomBytes(4));
+  ASSERT_EQ(CreateAccount(server_.http(), account, "pw").status, 201);
+  auto healthy = server_.http().Get("/healthz");
+  ASSERT_EQ(healthy.status, 200);
+  EXPECT_EQ(json::parse(healthy.body)["audit"], "ok");
+
+  Fill();
+  // The log's last page may still hold a few lines: read the account until
+  // an append fails (each read is audited).
+  int answered = 0, refused = 0;
+  for (int i = 0; i < 60 && refused == 0; ++i) {
+    const auto r = server_.http().Get("/v1/admin/accounts/" + account, kAdminToken);
+    if (r.status == 200) ++answered;
+    if (r.status == 503) {
+      EXPECT_EQ(r.reason, "audit.unavailable");
+      ++refused;
+    }
+    if (!refuse && CountLogEvents("audit.write_failed") >= 3) break;
+  }
+  const int failed = CountLogEvents("audit.write_failed");
+  ASSERT_GE(failed, 1) << "no audit append failed on the full tmpfs";
+  // Each lost event is in the server log whole: operation, account, outcome.
+  bool whole = false;
+  for (const auto& l : Lines(server_.var() / "server.log")) {
+    if (l.find("\"audit.write_failed\"") == std::string::npos) continue;
+    const auto j = json::parse(l);
+    whole = j["audit_event"]["operation"] == "admin.account.get" && j["audit_event"]["account_id"] == account &&
+            j["audit_event"]["outcome"] == "ok";
+  }
+  EXPECT_TRUE(whole) << "the lost event is not in the server log whole";
+
+  auto metrics = server_.http().Get("/metrics", kAdminToken);
+  ASSERT_EQ(metrics.status, 200);
+  EXPECT_NE(metrics.body.find("livegate_audit_failing 1"), std::string::npos) << metrics.body;
+  EXPECT_NE(metrics.body.find("livegate_audit_write_failures_total " + std::to_string(failed)), std::string::npos)
+      << metrics.body;
+  if (refuse) {
+    // Only the request whose append failed was answered (its decision was
+    // made); from then on: 503, and the balancer's health check fails.
+    EXPECT_EQ(refused, 1);
+    EXPECT_EQ(failed, 1);
+    auto h = server_.http().Get("/healthz");
+    EXPECT_EQ(h.status, 503);
+    EXPECT_EQ(h.reason, "health.audit");
+    auto start = server_.http().Post("/v1/flows", R"({"flow":"authentication","account_id":")" + account + "\"}");
+    EXPECT_EQ(start.status, 503);
+    EXPECT_EQ(start.reason, "audit.unavailable");
+    EXPECT_EQ(CreateAccount(server_.http(), account + "-b", "pw").status, 503);
+  } else {
+    EXPECT_EQ(refused, 0);
+    auto h = server_.http().Get("/healthz");
+    EXPECT_EQ(h.status, 200);
+    EXPECT_EQ(json::parse(h.body)["audit"], "failing");
+    EXPECT_EQ(CreateAccount(server_.http(), account + "-b", "pw").status, 201);
+  }
+  const int lost = CountLogEvents("audit.write_failed");
+
+  // Space again: within the probe interval (1 s) the server writes
+  // audit.resumed counting the lost events and serves again.
+  fs::remove(fs_ / "filler");
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+  auto back = server_.http().Get("/healthz");
+  ASSERT_EQ(back.status, 200) << back.body;
+  EXPECT_EQ(json::parse(back.body)["audit"], "ok");
+  EXPECT_EQ(server_.http().Get("/v1/admin/accounts/" + account, kAdminToken).status, 200);
+  EXPECT_EQ(CountLogEvents("audit.resumed"), 1);
+  ASSERT_EQ(server_.Stop(), 0);
+
+  // The chain is intact (and reaches the database's record), and it says
+  // how many events are missing from it.
+  const Proc v = AuditVerify(log, "sqlite:" + (server_.var() / "livegate.db").string());
+  EXPECT_EQ(v.exit_code, 0) << v.out;
+  int resumed = 0;
+  for (const auto& l : Lines(log)) {
+    if (l.find("audit.resumed") == std::string::npos) continue;
+    ++resumed;
+    EXPECT_NE(l.find("lost:" + std::to_string(lost)), std::string::npos) << l;
+  }
+  EXPECT_EQ(resumed, 1);
+}
+
+INSTANTIATE_TEST_SUITE_P(Modes, AuditDiskFullTest, ::testing::Values("refuse", "continue"),
+                         [](const auto& info) { return std::string(info.param); });
 
 }  // namespace
 }  // namespace livegate::server::testing
