@@ -18,6 +18,18 @@ add_library(lg_dep_blas INTERFACE)
 target_link_libraries(lg_dep_blas INTERFACE PkgConfig::OPENBLAS)
 add_library(livegate::blas ALIAS lg_dep_blas)
 
+# libjpeg-turbo (libjpeg62-turbo-dev, the library OpenCV's imgcodecs already
+# loads): client frames decoded straight to BGR (src/vision/jpeg_decode.cc).
+# The extension JCS_EXT_BGR is libjpeg-turbo's: IJG libjpeg would not do.
+find_package(JPEG REQUIRED)
+include(CheckSymbolExists)
+set(CMAKE_REQUIRED_INCLUDES ${JPEG_INCLUDE_DIRS})
+check_symbol_exists(JCS_EXTENSIONS "stdio.h;jpeglib.h" LIVEGATE_HAVE_JCS_EXTENSIONS)
+unset(CMAKE_REQUIRED_INCLUDES)
+if(NOT LIVEGATE_HAVE_JCS_EXTENSIONS)
+  message(FATAL_ERROR "jpeglib.h is not libjpeg-turbo's (no JCS_EXTENSIONS): install libjpeg62-turbo-dev")
+endif()
+
 find_package(OpenSSL 3 REQUIRED)
 find_package(nlohmann_json 3 REQUIRED)
 find_package(SQLite3 REQUIRED)

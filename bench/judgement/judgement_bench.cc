@@ -264,6 +264,28 @@ void BM_JudgeAuthentication(benchmark::State& state, bool camera_rate, std::int6
   state.SetLabel(reason);
 }
 
+// Decoding the capture-rate authentication's 226 client frames (480-px
+// JPEGs): as the server does (DecodeImage: libjpeg-turbo straight to BGR,
+// vision/jpeg_decode.h) and as it did before (cv::imdecode, which decodes
+// to RGB and swaps every pixel). Issue 16; the same bytes either way.
+void BM_DecodeAuthFrames(benchmark::State& state, bool with_opencv) {
+  cv::setNumThreads(1);
+  const Package& pkg = AuthPackage(true);
+  if (pkg.frames.size() < 100) {
+    state.SkipWithError("test data missing (5_more_video/bona_fide/mounish2311_face.mp4)");
+    return;
+  }
+  for (auto _ : state) {
+    for (const auto& f : pkg.frames) {
+      cv::Mat img = with_opencv ? cv::imdecode(cv::Mat(1, int(f.second.size()), CV_8U, const_cast<std::uint8_t*>(f.second.data())),
+                                               cv::IMREAD_UNCHANGED)
+                                : *lv::DecodeImage(f.second);
+      benchmark::DoNotOptimize(img.data);
+    }
+  }
+  state.counters["frames"] = double(pkg.frames.size());
+}
+
 // One core, the 30 frames, and the server's analyzer (no descriptors: the
 // FrameDescriber computes them on demand); nullptr after SkipWithError.
 std::unique_ptr<lv::FaceAnalyzer> ServerAnalyzerOrSkip(benchmark::State& state, const lj::Capture& cap) {
@@ -399,6 +421,8 @@ BENCHMARK_CAPTURE(BM_JudgeAuthentication, three_actions_blink_capture_rate, true
     ->Unit(benchmark::kMillisecond)->MinTime(3.0);
 BENCHMARK_CAPTURE(BM_JudgeAuthentication, three_actions_blink_capture_rate_sparse_grid_100ms, true, 100)
     ->Unit(benchmark::kMillisecond)->MinTime(3.0);
+BENCHMARK_CAPTURE(BM_DecodeAuthFrames, server_direct_jpeg, false)->Unit(benchmark::kMillisecond)->MinTime(1.0);
+BENCHMARK_CAPTURE(BM_DecodeAuthFrames, opencv_imdecode_before, true)->Unit(benchmark::kMillisecond)->MinTime(1.0);
 BENCHMARK(BM_Observe30)->Unit(benchmark::kMillisecond)->MinTime(2.0);
 BENCHMARK(BM_TrackOnly30)->Unit(benchmark::kMillisecond)->MinTime(2.0);
 BENCHMARK(BM_ImageMeasures30)->Unit(benchmark::kMillisecond)->MinTime(1.0);

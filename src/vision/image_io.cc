@@ -14,6 +14,7 @@
 #include <opencv2/videoio.hpp>
 
 #include "vision/image_header.h"
+#include "vision/jpeg_decode.h"
 
 namespace livegate::vision {
 namespace {
@@ -138,6 +139,14 @@ Result<cv::Mat> DecodeImage(std::span<const std::uint8_t> bytes, const ImageLimi
   if (header.truncated) {
     return Status::BadInput("image.truncated", std::string(ImageFormatName(header.format)) +
                                                    " file is cut short (no end marker)");
+  }
+  if (header.format == ImageFormat::kJpeg) {
+    // The client's frames: straight to BGR, the same pixels as imdecode
+    // (jpeg_decode.h); anything else about the file goes the OpenCV way.
+    if (std::optional<cv::Mat> bgr = DecodeCommonJpegToBgr(bytes, limits.max_pixels)) {
+      ApplyOrientation(header.exif_orientation, *bgr);
+      return std::move(*bgr);
+    }
   }
   cv::Mat decoded;
   try {
