@@ -31,6 +31,7 @@ const REFUSALS = {
   'seal.auth_failed': 'A message was changed on its way. Check your network (a proxy?) and try again.',
   'seal.replayed': 'A message was repeated on its way. Start again.',
   'storage.flow_conflict': 'The server answered this step twice. Start again.',
+  'audit.unavailable': 'The service cannot take requests right now: its security log cannot be written. Nothing was changed. Try again in a few minutes.',
   'capture.frame_too_large': 'A picture was too large for the server. Start again.',
   // The colour sequence as drawn (actions+light, the capture's `display`).
   'display.timing_mismatch': 'The screen colours could not be shown on time (the browser was busy or the tab was in the background). Close other heavy pages, keep this tab in front and start again.',
