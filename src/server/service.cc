@@ -215,9 +215,11 @@ bool Service::AuditWritable() {
   if (const Status st = deps_.audit->Record(resumed); !st.ok() && st.reason() != "audit.head_not_recorded") {
     return false;
   }
-  audit_lost_.fetch_sub(lost);
+  // Cleared before the count is taken back: an append failing meanwhile
+  // sets the flag again and keeps its own count.
   audit_failing_.store(false);
-  deps_.metrics->SetGauge("livegate_audit_failing", "", 0);
+  audit_lost_.fetch_sub(lost);
+  deps_.metrics->SetGauge("livegate_audit_failing", "", audit_failing_.load() ? 1 : 0);
   LogEvent(LogLevel::kWarn, "audit.resumed", {{"lost", lost}});
   return true;
 }
