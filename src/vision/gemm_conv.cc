@@ -38,6 +38,10 @@ constexpr size_t kTileMacs = 600000;
 // transposed ([pixels x K], sgemm NoTrans x Trans): the small-matrix
 // kernel was 1.4x faster that way at 9 pixels.
 constexpr int kTransposedBelowPixels = 16;
+// With the direct kernels the columns are multiplied right after im2col
+// wrote them: bands of this size (FaceMesh's first layer, 27 x 96 floats a
+// row, ran ~7 % faster than in 512 KB bands; 16-512 KB tried).
+constexpr size_t kDirectColumnBlockBytes = size_t{128} * 1024;
 // The depthwise stage before a 1x1 convolution runs a band of rows at a time
 // whose output fits in this (L1 is 32 KB, L2 512 KB on the EPYC measured;
 // 16, 32, 64, 128 KB and whole maps tried on FaceMesh: 64 KB was best).
@@ -289,11 +293,7 @@ class GemmConvLayer final : public cv::dnn::Layer {
   // so that a band's columns are a multiple of 8 (a band's last columns
   // would take SmallGemm's dot-product tail, whose sums round differently).
   int DepthwiseBandRows(int h, int w) const {
-    const size_t row_bytes = static_cast<size_t>(in_c_) * w * sizeof(float);
-    int rows = static_cast<int>(kDepthwiseBandBytes / std::max<size_t>(row_bytes, 1));
-    const int step = 8 / std::gcd(w, 8);
-    rows = std::max(step, rows / step * step);
-    return std::clamp(rows, 1, h);
+    return RowsWithin(kDepthwiseBandBytes, static_cast<size_t>(in_c_) * w * sizeof(float), h, w);
   }
 
   // Floats of the depthwise stage's output buffer: a band of it with a 1x1
@@ -314,10 +314,22 @@ class GemmConvLayer final : public cv::dnn::Layer {
   }
 
   // Output rows per band: as many as keep K x (rows * ow) floats within
-  // kColumnBlockBytes, at least one.
+  // kColumnBlockBytes (kDirectColumnBlockBytes), at least one.
   int BandRows(int oh, int ow) const {
     const size_t row_bytes = static_cast<size_t>(k_) * ow * sizeof(float);
+    if (direct_kernels_) return RowsWithin(kDirectColumnBlockBytes, row_bytes, oh, ow);
     return std::clamp(static_cast<int>(kColumnBlockBytes / std::max<size_t>(row_bytes, 1)), 1, oh);
+  }
+
+  // As many rows of row_bytes as fit in `budget` (at least one), in steps
+  // that keep a band's columns (rows * ow) a multiple of 8 where possible:
+  // a band's last columns would take SmallGemm's dot-product tail, whose
+  // sums round differently from its tiles'.
+  static int RowsWithin(size_t budget, size_t row_bytes, int oh, int ow) {
+    int rows = static_cast<int>(budget / std::max<size_t>(row_bytes, 1));
+    const int step = 8 / std::gcd(ow, 8);
+    rows = std::max(step, rows / step * step);
+    return std::clamp(rows, 1, oh);
   }
 
   // Columns of output rows [oy0, oy0 + rows): row (c, ky, kx) holds, for each
