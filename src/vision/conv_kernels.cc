@@ -235,13 +235,13 @@ __attribute__((target("avx2,fma"))) inline void StoreRowVector(float* p, __m256 
 }
 
 // A row's last vector is stored whole (up to 7 floats past the row: into
-// the next rows or channel, written after it) except where it would pass
-// the end of the output when `exact_end` (the end of the caller's buffer):
-// no masked store (slow on AMD) or copy through the stack for the 12-, 6-
-// and 3-wide maps.
+// the next rows or channels, written after it) except where it would pass
+// `writable` floats from `out` (the end of the caller's buffer): no masked
+// store (slow on AMD) or copy through the stack for the 12-, 6- and 3-wide
+// maps.
 __attribute__((target("avx2,fma"))) void DepthwiseAvx2(const float* q, int qw, int sw, size_t phase_floats,
                                                        const float* wc, float bias, int kh, int kw, int sh, int oh,
-                                                       int ow, float* out, bool exact_end) {
+                                                       int ow, float* out, size_t writable) {
   const __m256 vbias = _mm256_set1_ps(bias);
   if (kh == 3 && kw == 3) {  // FaceMesh's and Iris's: the nine weights in registers
     const __m256 w0 = _mm256_broadcast_ss(wc), w1 = _mm256_broadcast_ss(wc + 1), w2 = _mm256_broadcast_ss(wc + 2);
@@ -265,7 +265,7 @@ __attribute__((target("avx2,fma"))) void DepthwiseAvx2(const float* q, int qw, i
         c = _mm256_fmadd_ps(w7, _mm256_loadu_ps(r2 + t1 + ox), c);
         a = _mm256_fmadd_ps(w8, _mm256_loadu_ps(r2 + t2 + ox), a);
         a = _mm256_add_ps(a, c);
-        StoreRowVector(o + ox, a, ow - ox, exact_end && (oy * ow + ox + 8 > oh * ow));
+        StoreRowVector(o + ox, a, ow - ox, static_cast<size_t>(oy) * ow + ox + 8 > writable);
       }
     }
     return;
@@ -280,7 +280,7 @@ __attribute__((target("avx2,fma"))) void DepthwiseAvx2(const float* q, int qw, i
           acc = _mm256_fmadd_ps(_mm256_broadcast_ss(wc + ky * kw + kx), _mm256_loadu_ps(row + ox), acc);
         }
       }
-      StoreRowVector(o + ox, acc, ow - ox, exact_end && (oy * ow + ox + 8 > oh * ow));
+      StoreRowVector(o + ox, acc, ow - ox, static_cast<size_t>(oy) * ow + ox + 8 > writable);
     }
   }
 }
@@ -431,7 +431,7 @@ void DepthwiseRows(const float* in, int channels, int h, int w, const float* wei
     float* o = out + c * out_plane;
 #ifdef LG_CONV_AVX2
     if (avx2) {
-      DepthwiseAvx2(scratch, g.qw, sw, g.phase_floats, wc, b, kh, kw, sh, rows, ow, o, c + 1 == channels);
+      DepthwiseAvx2(scratch, g.qw, sw, g.phase_floats, wc, b, kh, kw, sh, rows, ow, o, (channels - c) * out_plane);
       continue;
     }
 #endif

@@ -146,6 +146,12 @@ TEST(GemmConv, DepthwiseStagePreluAndNarrowResidualEqualCvDnn) {
       {"narrow_s1", 24, 3, 3, 24, 24, 3, 3, 1, 1, {1, 1, 1, 1}, true},
       {"s2_odd", 8, 9, 7, 12, 5, 3, 3, 2, 2, {1, 1, 1, 1}, true},
       {"k5_s1", 6, 11, 10, 6, 6, 5, 5, 1, 1, {2, 2, 2, 2}, true},
+      // Several depthwise bands (gemm_conv.cc kDepthwiseBandBytes, 64 KB):
+      // 16 x 40 floats a row -> 25 rows a band, 3 bands; stride 2 -> 2
+      // bands; 12 columns -> bands of an even row count (20, 20, 20, 10).
+      {"s1_bands", 16, 60, 40, 16, 16, 3, 3, 1, 1, {1, 1, 1, 1}, true},
+      {"s2_bands", 16, 120, 40, 32, 16, 3, 3, 2, 2, {0, 1, 0, 1}, false},
+      {"s1_bands_w12", 64, 70, 12, 64, 64, 3, 3, 1, 1, {1, 1, 1, 1}, false},
   };
   for (const Dw& k : cases) {
     for (const bool direct : {false, true}) {
@@ -396,10 +402,16 @@ namespace {
 TEST(ConvKernels, SmallGemmEqualsPlainLoops) {
   std::mt19937 rng(21);
   std::uniform_real_distribution<float> u(-1.0f, 1.0f);
-  for (const auto& [m, n, k] : std::vector<std::tuple<int, int, int>>{
-           {16, 9216 / 16, 16}, {13, 37, 29}, {5, 7, 3}, {128, 9, 128}, {7, 1, 300}, {4, 24, 1}}) {
-    SCOPED_TRACE(std::to_string(m) + "x" + std::to_string(n) + "x" + std::to_string(k));
-    const int ldb = n + 3, ldc = n + 5;
+  // ldb 0: n + 3. The ones with ldb a multiple of 1-4 KB and a long k take
+  // the AVX2 kernel's packed panels (Iris's 32x32 and 16x16 maps: b rows
+  // 1024 and 256 floats apart), one with every panel width (24, 16, 8)
+  // and a dot-product tail.
+  for (const auto& [m, n, k, ldb_or_0] : std::vector<std::tuple<int, int, int, int>>{
+           {16, 9216 / 16, 16, 0}, {13, 37, 29, 0}, {5, 7, 3, 0}, {128, 9, 128, 0}, {7, 1, 300, 0}, {4, 24, 1, 0},
+           {32, 1024, 64, 1024}, {9, 256, 128, 256}, {6, 571, 40, 1024}, {5, 60, 33, 1024}}) {
+    SCOPED_TRACE(std::to_string(m) + "x" + std::to_string(n) + "x" + std::to_string(k) + " ldb " +
+                 std::to_string(ldb_or_0));
+    const int ldb = ldb_or_0 > 0 ? ldb_or_0 : n + 3, ldc = n + 5;
     std::vector<float> w(static_cast<size_t>(m) * k), b(static_cast<size_t>(k) * ldb), bias(m), slopes(m),
         res(static_cast<size_t>(m) * ldc), dst(static_cast<size_t>(m) * ldc, 7.0f);
     for (auto* v : {&w, &b, &bias, &slopes, &res})
@@ -459,6 +471,25 @@ TEST(ConvKernels, DepthwiseEqualsPlainLoops) {
         }
     EXPECT_LE(worst, 1e-5) << "depthwise";
 
+    // A band of rows at a time (the GEMM layer's depthwise stage, issue 16):
+    // the same floats bit for bit, nothing written past the band's buffer.
+    for (const int band : {1, 2, 3, 5}) {
+      std::vector<float> banded(static_cast<size_t>(g.c) * band * ow + 16, -99.0f);
+      for (int oy0 = 0; oy0 < oh; oy0 += band) {
+        const int rows = std::min(band, oh - oy0);
+        std::fill(banded.begin(), banded.end(), -99.0f);
+        DepthwiseRows(in.data(), g.c, g.h, g.w, dw.data(), dwb.data(), g.kh, g.kw, g.sh, g.sw, g.pt, g.pl, oh, ow, oy0,
+                      oy0 + rows, banded.data(), scratch.data());
+        for (int c = 0; c < g.c; ++c)
+          for (int y = 0; y < rows; ++y)
+            for (int x = 0; x < ow; ++x)
+              ASSERT_EQ(banded[(static_cast<size_t>(c) * rows + y) * ow + x],
+                        out[(static_cast<size_t>(c) * oh + oy0 + y) * ow + x])
+                  << "band " << band << " row " << oy0 + y << " channel " << c;
+        for (size_t i = static_cast<size_t>(g.c) * rows * ow; i < banded.size(); ++i)
+          ASSERT_EQ(banded[i], -99.0f) << "band " << band << " wrote past its output at " << i;
+      }
+    }
   }
 }
 
