@@ -402,13 +402,16 @@ namespace {
 TEST(ConvKernels, SmallGemmEqualsPlainLoops) {
   std::mt19937 rng(21);
   std::uniform_real_distribution<float> u(-1.0f, 1.0f);
-  // ldb 0: n + 3. The ones with ldb a multiple of 1-4 KB and a long k take
+  // ldb 0: n + 3. Under 8 columns (and a map's last 1-7): dot products,
+  // four columns at a time. The ones with ldb a multiple of 1-4 KB and a long k take
   // the AVX2 kernel's packed panels (Iris's 32x32 and 16x16 maps: b rows
   // 1024 and 256 floats apart), one with every panel width (24, 16, 8)
   // and a dot-product tail.
   for (const auto& [m, n, k, ldb_or_0] : std::vector<std::tuple<int, int, int, int>>{
            {16, 9216 / 16, 16, 0}, {13, 37, 29, 0}, {5, 7, 3, 0}, {128, 9, 128, 0}, {7, 1, 300, 0}, {4, 24, 1, 0},
-           {32, 1024, 64, 1024}, {9, 256, 128, 256}, {6, 571, 40, 1024}, {5, 60, 33, 1024}}) {
+           {32, 1024, 64, 1024}, {9, 256, 128, 256}, {6, 571, 40, 1024}, {5, 60, 33, 1024},
+           // Under 8 columns: dot products, four columns at a time (Iris's 2x2 maps).
+           {64, 4, 128, 0}, {6, 5, 40, 0}, {3, 7, 35, 0}}) {
     SCOPED_TRACE(std::to_string(m) + "x" + std::to_string(n) + "x" + std::to_string(k) + " ldb " +
                  std::to_string(ldb_or_0));
     const int ldb = ldb_or_0 > 0 ? ldb_or_0 : n + 3, ldc = n + 5;
