@@ -54,4 +54,9 @@ void DepthwiseRows(const float* in, int channels, int h, int w, const float* wei
                    float* scratch);
 size_t DepthwiseScratchFloats(int kh, int kw, int sh, int sw, int oh, int ow);
 
+// out[j] = in[2 * j] for j in [lo, hi), reading at most `readable` floats
+// of `in` (the input row's end): the stride-2 gather of the depthwise
+// padding and of the GEMM layer's im2col, 8 wide with AVX2.
+void GatherEven(const float* in, int lo, int hi, int readable, float* out);
+
 }  // namespace livegate::vision

@@ -477,21 +477,6 @@ class GemmConvLayer final : public cv::dnn::Layer {
     for (; i < n; ++i) out[i] = in[i];
   }
 
-  // out[ox] = in[2 * ox] for ox in [lo, hi); `readable` elements of `in` may
-  // be read (the input row's end).
-  static void GatherEven(const float* in, int lo, int hi, int readable, float* out) {
-    int ox = lo;
-#if CV_SIMD
-    constexpr int kLanes = cv::v_float32::nlanes;
-    for (; ox + kLanes <= hi && 2 * (ox + kLanes) <= readable; ox += kLanes) {
-      cv::v_float32 even, odd;
-      cv::v_load_deinterleave(in + 2 * ox, even, odd);
-      cv::v_store(out + ox, even);
-    }
-#endif
-    for (; ox < hi; ++ox) out[ox] = in[2 * ox];
-  }
-
   int kh_ = 1, kw_ = 1, sh_ = 1, sw_ = 1, pt_ = 0, pb_ = 0, pl_ = 0, pr_ = 0;
   int in_c_ = 0, out_c_ = 0, k_ = 0;
   bool relu_ = false;

@@ -441,6 +441,26 @@ TEST(ConvKernels, SmallGemmEqualsPlainLoops) {
   }
 }
 
+// The stride-2 gather of im2col and of the depthwise padding: exactly the
+// even floats, nothing read past `readable` (the input row's end: the
+// vector loops stop short of it), nothing written outside [lo, hi).
+TEST(ConvKernels, GatherEvenCopiesTheEvenFloatsOnly) {
+  for (const auto& [lo, hi, readable] : std::vector<std::tuple<int, int, int>>{
+           {0, 48, 96}, {0, 48, 95}, {1, 20, 40}, {3, 11, 21}, {0, 5, 9}, {0, 0, 0}, {2, 33, 66}}) {
+    SCOPED_TRACE(std::to_string(lo) + ".." + std::to_string(hi) + " readable " + std::to_string(readable));
+    // The row's end is the end of an allocation of exactly `readable`
+    // floats: a read past it is a heap overflow under ASan / valgrind.
+    std::vector<float> in(static_cast<size_t>(readable));
+    for (int i = 0; i < readable; ++i) in[static_cast<size_t>(i)] = static_cast<float>(i) * 0.5f + 1.0f;
+    std::vector<float> out(static_cast<size_t>(hi) + 8, -1.0f);
+    GatherEven(in.data(), lo, hi, readable, out.data());
+    for (int j = 0; j < static_cast<int>(out.size()); ++j) {
+      const float want = j >= lo && j < hi ? static_cast<float>(2 * j) * 0.5f + 1.0f : -1.0f;
+      ASSERT_EQ(out[static_cast<size_t>(j)], want) << "at " << j;
+    }
+  }
+}
+
 TEST(ConvKernels, DepthwiseEqualsPlainLoops) {
   std::mt19937 rng(22);
   std::uniform_real_distribution<float> u(-1.0f, 1.0f);
