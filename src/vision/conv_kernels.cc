@@ -363,8 +363,32 @@ void CopyFloats(const float* in, int n, float* out) {
   for (; i < n; ++i) out[i] = in[i];
 }
 
+// out[j] = in[2 * j] for j in [lo, hi); `readable` floats of `in` may be
+// read. SIMD: a scalar strided copy was ~9 % of FaceMesh (its stride-2
+// layers' padded inputs). 8 wide where AVX2 is and the row is long enough
+// to pay for the call (FaceMesh's and Iris's first layers); inline for the
+// short rows of the small maps (a call per row made FaceMesh's stride-2
+// blocks 10-30 % slower).
 #ifdef LG_CONV_AVX2
-// GatherEven's 8-wide loop: [lo, the returned index) done.
+__attribute__((target("avx2,fma"))) int GatherEvenAvx2(const float* in, int lo, int hi, int readable, float* out);
+#endif
+inline void GatherEvenRow(const float* in, int lo, int hi, int readable, float* out) {
+  int j = lo;
+#ifdef LG_CONV_AVX2
+  if (hi - lo >= 16 && HaveAvx2()) j = GatherEvenAvx2(in, lo, hi, readable, out);
+#endif
+#if CV_SIMD128
+  for (; j + 4 <= hi && 2 * (j + 4) <= readable; j += 4) {
+    cv::v_float32x4 even, odd;
+    cv::v_load_deinterleave(in + 2 * j, even, odd);
+    cv::v_store(out + j, even);
+  }
+#endif
+  for (; j < hi; ++j) out[j] = in[2 * j];
+}
+
+#ifdef LG_CONV_AVX2
+// GatherEvenRow's 8-wide loop: [lo, the returned index) done.
 __attribute__((target("avx2,fma"))) int GatherEvenAvx2(const float* in, int lo, int hi, int readable, float* out) {
   int j = lo;
   for (; j + 8 <= hi && 2 * (j + 8) <= readable; j += 8) {
@@ -379,27 +403,9 @@ __attribute__((target("avx2,fma"))) int GatherEvenAvx2(const float* in, int lo, 
 
 }  // namespace
 
-// out[j] = in[2 * j] for j in [lo, hi); `readable` floats of `in` may be
-// read. SIMD: a scalar strided copy was ~9 % of FaceMesh (its stride-2
-// layers' padded inputs); 8 wide where AVX2 is (the stride-2 im2col of
-// FaceMesh's and Iris's first layers and Iris's 2x2/2 convolutions).
 void GatherEven(const float* in, int lo, int hi, int readable, float* out) {
-  int j = lo;
-#ifdef LG_CONV_AVX2
-  if (HaveAvx2()) j = GatherEvenAvx2(in, lo, hi, readable, out);
-#endif
-#if CV_SIMD128
-  for (; j + 4 <= hi && 2 * (j + 4) <= readable; j += 4) {
-    cv::v_float32x4 even, odd;
-    cv::v_load_deinterleave(in + 2 * j, even, odd);
-    cv::v_store(out + j, even);
-  }
-#endif
-  for (; j < hi; ++j) out[j] = in[2 * j];
+  GatherEvenRow(in, lo, hi, readable, out);
 }
-
-namespace {
-}  // namespace
 
 bool ConvKernelsVectorised() { return HaveAvx2(); }
 
@@ -456,7 +462,7 @@ PaddedInput PadInput(const float* in, int channels, int h, int w, int kh, int kw
         if (sw == 1) {
           CopyFloats(src + first + lo, hi - lo, q + lo);
         } else if (sw == 2) {
-          GatherEven(src + first, lo, hi, w - first, q);
+          GatherEvenRow(src + first, lo, hi, w - first, q);
         } else {
           for (int j = lo; j < hi; ++j) q[j] = src[first + j * sw];
         }

@@ -44,8 +44,9 @@ constexpr int kTransposedBelowPixels = 16;
 constexpr size_t kDirectColumnBlockBytes = size_t{128} * 1024;
 // The depthwise stage before a 1x1 convolution runs a band of rows at a time
 // whose output fits in this (L1 is 32 KB, L2 512 KB on the EPYC measured;
-// 16, 32, 64, 128 KB and whole maps tried on FaceMesh: 64 KB was best).
-constexpr size_t kDepthwiseBandBytes = size_t{64} * 1024;
+// 16-128 KB and whole maps tried on FaceMesh: 64 and 128 KB were best, the
+// whole 96x96 maps ~15 % slower; 128 KB left the 24x24 stride-2 block whole).
+constexpr size_t kDepthwiseBandBytes = size_t{128} * 1024;
 // With several OpenCV threads, im2col is split over input channels from this
 // many column floats (256 KB) up, so that small layers skip the thread
 // hand-off (a round figure, not tuned).
@@ -325,10 +326,12 @@ class GemmConvLayer final : public cv::dnn::Layer {
   // that keep a band's columns (rows * ow) a multiple of 8 where possible:
   // a band's last columns would take SmallGemm's dot-product tail, whose
   // sums round differently from its tiles'.
+  // The bands are evened out (24 rows in at most 21: 12 + 12, not 21 + 3).
   static int RowsWithin(size_t budget, size_t row_bytes, int oh, int ow) {
-    int rows = static_cast<int>(budget / std::max<size_t>(row_bytes, 1));
+    const int most = std::max(1, static_cast<int>(budget / std::max<size_t>(row_bytes, 1)));
+    const int bands = (oh + most - 1) / most;
     const int step = 8 / std::gcd(ow, 8);
-    rows = std::max(step, rows / step * step);
+    const int rows = ((oh + bands - 1) / bands + step - 1) / step * step;  // even share, rounded up to the step
     return std::clamp(rows, 1, oh);
   }
 
@@ -373,7 +376,7 @@ class GemmConvLayer final : public cv::dnn::Layer {
             if (sw_ == 1) {
               CopyRow(in + first + lo, hi - lo, out + lo);
             } else if (sw_ == 2) {
-              GatherEven(in + first, lo, hi, w - first, out);
+              GatherEvenShort(in + first, lo, hi, w - first, out);
             } else {
               for (int ox = lo; ox < hi; ++ox) out[ox] = in[first + ox * sw_];
             }
@@ -475,6 +478,27 @@ class GemmConvLayer final : public cv::dnn::Layer {
     for (; i + cv::v_float32::nlanes <= n; i += cv::v_float32::nlanes) cv::v_store(out + i, cv::vx_load(in + i));
 #endif
     for (; i < n; ++i) out[i] = in[i];
+  }
+
+  // out[ox] = in[2 * ox] for ox in [lo, hi); `readable` elements of `in` may
+  // be read (the input row's end). Long rows go to conv_kernels.h's
+  // GatherEven (8 wide with AVX2); short ones stay inline (a call per row
+  // cost more than it saved on the small maps).
+  static void GatherEvenShort(const float* in, int lo, int hi, int readable, float* out) {
+    if (hi - lo >= 16) {
+      GatherEven(in, lo, hi, readable, out);
+      return;
+    }
+    int ox = lo;
+#if CV_SIMD
+    constexpr int kLanes = cv::v_float32::nlanes;
+    for (; ox + kLanes <= hi && 2 * (ox + kLanes) <= readable; ox += kLanes) {
+      cv::v_float32 even, odd;
+      cv::v_load_deinterleave(in + 2 * ox, even, odd);
+      cv::v_store(out + ox, even);
+    }
+#endif
+    for (; ox < hi; ++ox) out[ox] = in[2 * ox];
   }
 
   int kh_ = 1, kw_ = 1, sh_ = 1, sw_ = 1, pt_ = 0, pb_ = 0, pl_ = 0, pr_ = 0;

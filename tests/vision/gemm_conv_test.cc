@@ -146,12 +146,13 @@ TEST(GemmConv, DepthwiseStagePreluAndNarrowResidualEqualCvDnn) {
       {"narrow_s1", 24, 3, 3, 24, 24, 3, 3, 1, 1, {1, 1, 1, 1}, true},
       {"s2_odd", 8, 9, 7, 12, 5, 3, 3, 2, 2, {1, 1, 1, 1}, true},
       {"k5_s1", 6, 11, 10, 6, 6, 5, 5, 1, 1, {2, 2, 2, 2}, true},
-      // Several depthwise bands (gemm_conv.cc kDepthwiseBandBytes, 64 KB):
-      // 16 x 40 floats a row -> 25 rows a band, 3 bands; stride 2 -> 2
-      // bands; 12 columns -> bands of an even row count (20, 20, 20, 10).
-      {"s1_bands", 16, 60, 40, 16, 16, 3, 3, 1, 1, {1, 1, 1, 1}, true},
-      {"s2_bands", 16, 120, 40, 32, 16, 3, 3, 2, 2, {0, 1, 0, 1}, false},
-      {"s1_bands_w12", 64, 70, 12, 64, 64, 3, 3, 1, 1, {1, 1, 1, 1}, false},
+      // Several depthwise bands (gemm_conv.cc kDepthwiseBandBytes, 128 KB):
+      // 16 x 40 floats a row -> at most 51 rows a band: 3 bands of 40;
+      // stride 2, 16 x 20 -> 2 bands of 60; 64 x 12 -> at most 42, evened
+      // out and rounded to an even row count: 34, 34, 32.
+      {"s1_bands", 16, 120, 40, 16, 16, 3, 3, 1, 1, {1, 1, 1, 1}, true},
+      {"s2_bands", 16, 240, 40, 32, 16, 3, 3, 2, 2, {0, 1, 0, 1}, false},
+      {"s1_bands_w12", 64, 100, 12, 64, 64, 3, 3, 1, 1, {1, 1, 1, 1}, false},
   };
   for (const Dw& k : cases) {
     for (const bool direct : {false, true}) {
