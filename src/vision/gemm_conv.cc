@@ -38,9 +38,11 @@ constexpr size_t kTileMacs = 600000;
 // transposed ([pixels x K], sgemm NoTrans x Trans): the small-matrix
 // kernel was 1.4x faster that way at 9 pixels.
 constexpr int kTransposedBelowPixels = 16;
-// With the direct kernels the columns are multiplied right after im2col
-// wrote them: bands of this size (FaceMesh's first layer, 27 x 96 floats a
-// row, ran ~7 % faster than in 512 KB bands; 16-512 KB tried).
+// With the direct kernels, columns of more than kColumnBlockBytes go in
+// bands of this size, multiplied right after im2col wrote them (FaceMesh's
+// first layer, 27 x 96 floats a row: ~7 % faster than in 512 KB bands;
+// 16-512 KB tried); smaller ones stay whole (Iris's 2x2/2 layer on 16x16
+// was ~8 % slower in two 128 KB bands than whole, 256 KB).
 constexpr size_t kDirectColumnBlockBytes = size_t{128} * 1024;
 // The depthwise stage before a 1x1 convolution runs a band of rows at a time
 // whose output fits in this (L1 is 32 KB, L2 512 KB on the EPYC measured;
@@ -315,10 +317,13 @@ class GemmConvLayer final : public cv::dnn::Layer {
   }
 
   // Output rows per band: as many as keep K x (rows * ow) floats within
-  // kColumnBlockBytes (kDirectColumnBlockBytes), at least one.
+  // kColumnBlockBytes (kDirectColumnBlockBytes for larger ones with the
+  // direct kernels), at least one.
   int BandRows(int oh, int ow) const {
     const size_t row_bytes = static_cast<size_t>(k_) * ow * sizeof(float);
-    if (direct_kernels_) return RowsWithin(kDirectColumnBlockBytes, row_bytes, oh, ow);
+    if (direct_kernels_ && row_bytes * oh > kColumnBlockBytes) {
+      return RowsWithin(kDirectColumnBlockBytes, row_bytes, oh, ow);
+    }
     return std::clamp(static_cast<int>(kColumnBlockBytes / std::max<size_t>(row_bytes, 1)), 1, oh);
   }
 
