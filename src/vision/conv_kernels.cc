@@ -165,6 +165,10 @@ __attribute__((target("avx2,fma"))) inline void RowGroup(const float* w, const f
 // whose rows spread over 16 sets, ~10 % slower.
 bool RowsConflictInL1(int ldb, int k) {
   constexpr int kLineFloats = 16, kSets = 64, kWaysUsed = 4;  // leave half the ways to the rest
+  // A panel of 24 columns that would not fit in L1 anyway (k > 170: Iris's
+  // 2x2 layers, k 256-512) is read from L2 whichever way it is laid out;
+  // packing it only cost time there (5-13 %).
+  if (static_cast<size_t>(k) * 24 * sizeof(float) > kBlockBytes) return false;
   if (ldb % kLineFloats != 0) return false;  // rows start at shifting offsets: spread over the sets
   const int sets = kSets / std::gcd(ldb / kLineFloats, kSets);
   return k > kWaysUsed * sets;
@@ -366,16 +370,16 @@ void CopyFloats(const float* in, int n, float* out) {
 // out[j] = in[2 * j] for j in [lo, hi); `readable` floats of `in` may be
 // read. SIMD: a scalar strided copy was ~9 % of FaceMesh (its stride-2
 // layers' padded inputs). 8 wide where AVX2 is and the row is long enough
-// to pay for the call (FaceMesh's and Iris's first layers); inline for the
-// short rows of the small maps (a call per row made FaceMesh's stride-2
-// blocks 10-30 % slower).
+// (32 outputs) to pay for the call (FaceMesh's and Iris's first layers);
+// inline for the short rows of the small maps (a call per row made
+// FaceMesh's stride-2 blocks 10-30 % slower).
 #ifdef LG_CONV_AVX2
 __attribute__((target("avx2,fma"))) int GatherEvenAvx2(const float* in, int lo, int hi, int readable, float* out);
 #endif
 inline void GatherEvenRow(const float* in, int lo, int hi, int readable, float* out) {
   int j = lo;
 #ifdef LG_CONV_AVX2
-  if (hi - lo >= 16 && HaveAvx2()) j = GatherEvenAvx2(in, lo, hi, readable, out);
+  if (hi - lo >= 32 && HaveAvx2()) j = GatherEvenAvx2(in, lo, hi, readable, out);
 #endif
 #if CV_SIMD128
   for (; j + 4 <= hi && 2 * (j + 4) <= readable; j += 4) {

@@ -490,7 +490,7 @@ class GemmConvLayer final : public cv::dnn::Layer {
   // GatherEven (8 wide with AVX2); short ones stay inline (a call per row
   // cost more than it saved on the small maps).
   static void GatherEvenShort(const float* in, int lo, int hi, int readable, float* out) {
-    if (hi - lo >= 16) {
+    if (hi - lo >= 32) {
       GatherEven(in, lo, hi, readable, out);
       return;
     }
