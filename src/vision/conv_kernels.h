@@ -43,6 +43,20 @@ void SmallGemm(const float* w, const float* b, int m, int n, int k, int ldb, flo
 // (zero outside the input). `scratch` holds DepthwiseScratchFloats floats.
 void Depthwise(const float* in, int channels, int h, int w, const float* weights, const float* bias, int kh,
                int kw, int sh, int sw, int pt, int pl, int oh, int ow, float* out, float* scratch);
+
+// The same, output rows [oy0, oy1) of every channel only (oh: the whole
+// output's height), stored at out + c * (oy1 - oy0) * ow: the GEMM layer
+// runs its depthwise stage a band of rows at a time, so that the band is
+// still in L1/L2 when the 1x1 convolution reads it (issue 16). Results are
+// those of Depthwise bit for bit.
+void DepthwiseRows(const float* in, int channels, int h, int w, const float* weights, const float* bias, int kh,
+                   int kw, int sh, int sw, int pt, int pl, int oh, int ow, int oy0, int oy1, float* out,
+                   float* scratch);
 size_t DepthwiseScratchFloats(int kh, int kw, int sh, int sw, int oh, int ow);
+
+// out[j] = in[2 * j] for j in [lo, hi), reading at most `readable` floats
+// of `in` (the input row's end): the stride-2 gather of the depthwise
+// padding and of the GEMM layer's im2col, 8 wide with AVX2.
+void GatherEven(const float* in, int lo, int hi, int readable, float* out);
 
 }  // namespace livegate::vision

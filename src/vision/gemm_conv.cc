@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <mutex>
+#include <numeric>
 #include <string>
 #include <vector>
 
@@ -37,6 +38,17 @@ constexpr size_t kTileMacs = 600000;
 // transposed ([pixels x K], sgemm NoTrans x Trans): the small-matrix
 // kernel was 1.4x faster that way at 9 pixels.
 constexpr int kTransposedBelowPixels = 16;
+// With the direct kernels, columns of more than kColumnBlockBytes go in
+// bands of this size, multiplied right after im2col wrote them (FaceMesh's
+// first layer, 27 x 96 floats a row: ~7 % faster than in 512 KB bands;
+// 16-512 KB tried); smaller ones stay whole (Iris's 2x2/2 layer on 16x16
+// was ~8 % slower in two 128 KB bands than whole, 256 KB).
+constexpr size_t kDirectColumnBlockBytes = size_t{128} * 1024;
+// The depthwise stage before a 1x1 convolution runs a band of rows at a time
+// whose output fits in this (L1 is 32 KB, L2 512 KB on the EPYC measured;
+// 16-128 KB and whole maps tried on FaceMesh: 64 and 128 KB were best, the
+// whole 96x96 maps ~15 % slower; 128 KB left the 24x24 stride-2 block whole).
+constexpr size_t kDepthwiseBandBytes = size_t{128} * 1024;
 // With several OpenCV threads, im2col is split over input channels from this
 // many column floats (256 KB) up, so that small layers skip the thread
 // hand-off (a round figure, not tuned).
@@ -152,7 +164,7 @@ class GemmConvLayer final : public cv::dnn::Layer {
     internals.clear();
     if (!direct_) internals.push_back(cv::dnn::MatShape{1, ColumnBufferSize(oh, ow)});
     if (dw_) {
-      internals.push_back(cv::dnn::MatShape{1, in_c_ * h * w});
+      internals.push_back(cv::dnn::MatShape{1, DepthwiseOutFloats(h, w)});
       internals.push_back(cv::dnn::MatShape{
           1, static_cast<int>(DepthwiseScratchFloats(dkh_, dkw_, dsh_, dsw_, h, w))});
     }
@@ -206,7 +218,7 @@ class GemmConvLayer final : public cv::dnn::Layer {
     float* dw_scratch = nullptr;
     if (dw_) {
       if (internals.size() < next_internal + 2 ||
-          internals[next_internal].total() < static_cast<size_t>(in_c_) * h * w ||
+          internals[next_internal].total() < static_cast<size_t>(DepthwiseOutFloats(h, w)) ||
           internals[next_internal + 1].total() < DepthwiseScratchFloats(dkh_, dkw_, dsh_, dsw_, h, w)) {
         CV_Error(cv::Error::StsBadArg, "gemm_conv " + name + ": missing depthwise buffers");
       }
@@ -217,6 +229,22 @@ class GemmConvLayer final : public cv::dnn::Layer {
       const float* src = x.ptr<float>() + i * x_image;
       float* dst = y.ptr<float>() + i * out_c_ * out_plane;
       const float* res = residual ? residual + i * residual_rows * out_plane : nullptr;  // laid out as dst
+      if (dw_ && direct_) {
+        // Depthwise stage and 1x1 convolution a band of rows at a time: the
+        // band's depthwise output is multiplied while it is still in L1/L2,
+        // and the residual (the block's input, just read by the depthwise
+        // stage) too. Whole-map stages spilled to L3 at 96x96 (3 x 576 KB).
+        const int band_rows = DepthwiseBandRows(h, w);
+        for (int oy0 = 0; oy0 < h; oy0 += band_rows) {
+          const int rows = std::min(band_rows, h - oy0);
+          DepthwiseRows(src, in_c_, in_h, in_w, dw_weights_.data(), dw_bias_.empty() ? nullptr : dw_bias_.data(),
+                        dkh_, dkw_, dsh_, dsw_, dpt_, dpl_, h, w, oy0, oy0 + rows, dw_out, dw_scratch);
+          const size_t at = static_cast<size_t>(oy0) * w;
+          Multiply(dw_out, false, rows * w, rows * w, dst + at, static_cast<int>(out_plane), res ? res + at : nullptr,
+                   residual_rows);
+        }
+        continue;
+      }
       if (dw_) {
         Depthwise(src, in_c_, in_h, in_w, dw_weights_.data(), dw_bias_.empty() ? nullptr : dw_bias_.data(), dkh_,
                   dkw_, dsh_, dsw_, dpt_, dpl_, h, w, dw_out, dw_scratch);
@@ -263,6 +291,20 @@ class GemmConvLayer final : public cv::dnn::Layer {
   int OutH(int h) const { return (h + pt_ + pb_ - kh_) / sh_ + 1; }
   int OutW(int w) const { return (w + pl_ + pr_ - kw_) / sw_ + 1; }
 
+  // Rows of the depthwise stage's output (h x w, before a 1x1 convolution)
+  // per band: as many as keep the band within kDepthwiseBandBytes, rounded
+  // so that a band's columns are a multiple of 8 (a band's last columns
+  // would take SmallGemm's dot-product tail, whose sums round differently).
+  int DepthwiseBandRows(int h, int w) const {
+    return RowsWithin(kDepthwiseBandBytes, static_cast<size_t>(in_c_) * w * sizeof(float), h, w);
+  }
+
+  // Floats of the depthwise stage's output buffer: a band of it with a 1x1
+  // convolution after it, else the whole map.
+  int DepthwiseOutFloats(int h, int w) const {
+    return in_c_ * (direct_ ? DepthwiseBandRows(h, w) : h) * w;
+  }
+
   // A few output pixels on the small-matrix kernels: multiply [pixels x K].
   bool Transposed(int oh, int ow) const {
     return !direct_kernels_ && UseSmallTiles() && oh * ow < kTransposedBelowPixels;
@@ -275,10 +317,27 @@ class GemmConvLayer final : public cv::dnn::Layer {
   }
 
   // Output rows per band: as many as keep K x (rows * ow) floats within
-  // kColumnBlockBytes, at least one.
+  // kColumnBlockBytes (kDirectColumnBlockBytes for larger ones with the
+  // direct kernels), at least one.
   int BandRows(int oh, int ow) const {
     const size_t row_bytes = static_cast<size_t>(k_) * ow * sizeof(float);
+    if (direct_kernels_ && row_bytes * oh > kColumnBlockBytes) {
+      return RowsWithin(kDirectColumnBlockBytes, row_bytes, oh, ow);
+    }
     return std::clamp(static_cast<int>(kColumnBlockBytes / std::max<size_t>(row_bytes, 1)), 1, oh);
+  }
+
+  // As many rows of row_bytes as fit in `budget` (at least one), in steps
+  // that keep a band's columns (rows * ow) a multiple of 8 where possible:
+  // a band's last columns would take SmallGemm's dot-product tail, whose
+  // sums round differently from its tiles'.
+  // The bands are evened out (24 rows in at most 21: 12 + 12, not 21 + 3).
+  static int RowsWithin(size_t budget, size_t row_bytes, int oh, int ow) {
+    const int most = std::max(1, static_cast<int>(budget / std::max<size_t>(row_bytes, 1)));
+    const int bands = (oh + most - 1) / most;
+    const int step = 8 / std::gcd(ow, 8);
+    const int rows = ((oh + bands - 1) / bands + step - 1) / step * step;  // even share, rounded up to the step
+    return std::clamp(rows, 1, oh);
   }
 
   // Columns of output rows [oy0, oy0 + rows): row (c, ky, kx) holds, for each
@@ -322,7 +381,7 @@ class GemmConvLayer final : public cv::dnn::Layer {
             if (sw_ == 1) {
               CopyRow(in + first + lo, hi - lo, out + lo);
             } else if (sw_ == 2) {
-              GatherEven(in + first, lo, hi, w - first, out);
+              GatherEvenShort(in + first, lo, hi, w - first, out);
             } else {
               for (int ox = lo; ox < hi; ++ox) out[ox] = in[first + ox * sw_];
             }
@@ -427,8 +486,14 @@ class GemmConvLayer final : public cv::dnn::Layer {
   }
 
   // out[ox] = in[2 * ox] for ox in [lo, hi); `readable` elements of `in` may
-  // be read (the input row's end).
-  static void GatherEven(const float* in, int lo, int hi, int readable, float* out) {
+  // be read (the input row's end). Long rows go to conv_kernels.h's
+  // GatherEven (8 wide with AVX2); short ones stay inline (a call per row
+  // cost more than it saved on the small maps).
+  static void GatherEvenShort(const float* in, int lo, int hi, int readable, float* out) {
+    if (hi - lo >= 32) {
+      GatherEven(in, lo, hi, readable, out);
+      return;
+    }
     int ox = lo;
 #if CV_SIMD
     constexpr int kLanes = cv::v_float32::nlanes;

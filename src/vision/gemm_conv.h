@@ -25,7 +25,9 @@
 // dw_weights_blob (C x 1 x kh x kw) with dw_stride_h/w, dw_pad_t/b/l/r and
 // an optional dw_bias_blob makes the layer run that depthwise convolution
 // on its input first (into a scratch buffer): MobileNet's depthwise 3x3 and
-// the 1x1 after it are one cv::dnn layer.
+// the 1x1 after it are one cv::dnn layer, run a band of rows at a time so
+// that the band's depthwise output and residual rows are still in cache
+// when the 1x1 reads them.
 //
 // Threads: OpenBLAS is set to one thread (openblas_set_num_threads(1)) when
 // the layer type is registered. The server runs one analyzer (one cv::dnn

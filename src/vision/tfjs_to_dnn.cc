@@ -45,19 +45,30 @@ struct PendingConv : ConvOperands {
 // issue 16).
 struct PendingDepthwise : ConvOperands {};
 
+// A Pad that only appends zero channels, not yet added to the Net, whose
+// only consumer is a sum: when the other operand is a pending convolution,
+// the unpadded tensor becomes that convolution's residual on its first
+// channels (FaceMesh's and Iris's stride-2 blocks: MaxPool -> channel
+// Pad -> AddV2), so the zeros are never written nor read (issue 16).
+struct PendingChannelPad {
+  DnnTensor x;                                // the unpadded tensor
+  std::vector<std::pair<int, int>> pads;      // the Pad's, cv::dnn order, for building it after all
+};
+
 // A graph value: either a constant (weights) or a tensor inside the Net.
 struct Value {
   Value() = default;
   Value(const TfjsTensor* c, DnnTensor tensor, int r, std::shared_ptr<const PendingConv> p = nullptr)
       : constant(c), t(std::move(tensor)), rank(r), pending(std::move(p)) {}
 
-  bool unbuilt() const { return pending || pending_dw; }
+  bool unbuilt() const { return pending || pending_dw || pending_pad; }
 
   const TfjsTensor* constant = nullptr;
   DnnTensor t;   // dnn layout (NCHW for rank 4); t.layer is unset while pending
   int rank = 0;  // TF rank
   std::shared_ptr<const PendingConv> pending;  // set: t's layer is not built yet
   std::shared_ptr<const PendingDepthwise> pending_dw;  // likewise, a depthwise convolution
+  std::shared_ptr<const PendingChannelPad> pending_pad;  // likewise, a channel zero-padding
 };
 
 std::vector<int> TfShape(const Value& v) {
@@ -115,9 +126,9 @@ class Translator {
       const bool folds = FoldsPending(n);
       for (size_t i = 0; i < n.inputs.size(); ++i) {
         Value& v = values_.at(NodeName(n.inputs[i]).value());
-        // A sum folds one pending convolution (the first); anything else
-        // needs its inputs built.
-        const bool keep = folds && (i == 0 || !values_.at(NodeName(n.inputs[0]).value()).pending);
+        // A sum folds one pending convolution (the first) and a pending
+        // channel pad; anything else needs its inputs built.
+        const bool keep = folds && (i == 0 || v.pending_pad || !values_.at(NodeName(n.inputs[0]).value()).pending);
         if (v.unbuilt() && !keep) Materialize(v, false);
         in.push_back(v);
       }
@@ -396,7 +407,12 @@ class Translator {
         const Value& conv = in[0].pending ? in[0] : in[1];
         const Value& other = in[0].pending ? in[1] : in[0];
         auto fused = std::make_shared<PendingConv>(*conv.pending);
-        fused->residual = other.t;
+        if (other.pending_pad) {  // added to the first channels only
+          fused->residual = other.pending_pad->x;
+          fused->extras.residual_fewer_channels = true;
+        } else {
+          fused->residual = other.t;
+        }
         Value v = conv;
         v.pending = std::move(fused);
         // Stays pending only for a Relu or Prelu that is its sole consumer.
@@ -451,6 +467,15 @@ class Translator {
       for (int tf_axis : {0, 3, 1, 2}) pads.emplace_back(p[2 * tf_axis], p[2 * tf_axis + 1]);
     } else {
       for (int a = 0; a < x.rank; ++a) pads.emplace_back(p[2 * a], p[2 * a + 1]);
+    }
+    const bool channels_after_only = x.rank == 4 && pads[1].first == 0 && pads[1].second > 0 &&
+                                     pads[0] == std::pair{0, 0} && pads[2] == std::pair{0, 0} &&
+                                     pads[3] == std::pair{0, 0};
+    if (channels_after_only && !x.unbuilt() && SoleConsumerIs(n.name, {"Add", "AddV2"})) {
+      // Left for the sum (FoldsPending); built as a Pad if it cannot fold.
+      Value v{nullptr, DnnTensor{-1, {x.t.shape[0], x.t.shape[1] + pads[1].second, x.t.shape[2], x.t.shape[3]}}, 4};
+      v.pending_pad = std::make_shared<PendingChannelPad>(PendingChannelPad{x.t, pads});
+      return v;
     }
     return Value{nullptr, builder_.Pad(x.t, pads), x.rank};
   }
@@ -555,6 +580,11 @@ class Translator {
   // `relu`); v then is an ordinary tensor.
   // A pending depthwise convolution becomes cv::dnn's grouped convolution.
   void Materialize(Value& v, bool relu, const std::vector<float>* prelu_slopes = nullptr) {
+    if (v.pending_pad) {
+      v.t = builder_.Pad(v.pending_pad->x, v.pending_pad->pads);
+      v.pending_pad.reset();
+      return;
+    }
     if (v.pending_dw) {
       const PendingDepthwise& d = *v.pending_dw;
       v.t = builder_.Conv(d.x, d.w, d.bias, d.x.shape[1], d.stride_h, d.stride_w, d.pads, 1);

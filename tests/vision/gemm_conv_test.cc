@@ -146,6 +146,13 @@ TEST(GemmConv, DepthwiseStagePreluAndNarrowResidualEqualCvDnn) {
       {"narrow_s1", 24, 3, 3, 24, 24, 3, 3, 1, 1, {1, 1, 1, 1}, true},
       {"s2_odd", 8, 9, 7, 12, 5, 3, 3, 2, 2, {1, 1, 1, 1}, true},
       {"k5_s1", 6, 11, 10, 6, 6, 5, 5, 1, 1, {2, 2, 2, 2}, true},
+      // Several depthwise bands (gemm_conv.cc kDepthwiseBandBytes, 128 KB):
+      // 16 x 40 floats a row -> at most 51 rows a band: 3 bands of 40;
+      // stride 2, 16 x 20 -> 2 bands of 60; 64 x 12 -> at most 42, evened
+      // out and rounded to an even row count: 34, 34, 32.
+      {"s1_bands", 16, 120, 40, 16, 16, 3, 3, 1, 1, {1, 1, 1, 1}, true},
+      {"s2_bands", 16, 240, 40, 32, 16, 3, 3, 2, 2, {0, 1, 0, 1}, false},
+      {"s1_bands_w12", 64, 100, 12, 64, 64, 3, 3, 1, 1, {1, 1, 1, 1}, false},
   };
   for (const Dw& k : cases) {
     for (const bool direct : {false, true}) {
@@ -396,10 +403,19 @@ namespace {
 TEST(ConvKernels, SmallGemmEqualsPlainLoops) {
   std::mt19937 rng(21);
   std::uniform_real_distribution<float> u(-1.0f, 1.0f);
-  for (const auto& [m, n, k] : std::vector<std::tuple<int, int, int>>{
-           {16, 9216 / 16, 16}, {13, 37, 29}, {5, 7, 3}, {128, 9, 128}, {7, 1, 300}, {4, 24, 1}}) {
-    SCOPED_TRACE(std::to_string(m) + "x" + std::to_string(n) + "x" + std::to_string(k));
-    const int ldb = n + 3, ldc = n + 5;
+  // ldb 0: n + 3. Under 8 columns (and a map's last 1-7): dot products,
+  // four columns at a time. The ones with ldb a multiple of 1-4 KB and a long k take
+  // the AVX2 kernel's packed panels (Iris's 32x32 and 16x16 maps: b rows
+  // 1024 and 256 floats apart), one with every panel width (24, 16, 8)
+  // and a dot-product tail.
+  for (const auto& [m, n, k, ldb_or_0] : std::vector<std::tuple<int, int, int, int>>{
+           {16, 9216 / 16, 16, 0}, {13, 37, 29, 0}, {5, 7, 3, 0}, {128, 9, 128, 0}, {7, 1, 300, 0}, {4, 24, 1, 0},
+           {32, 1024, 64, 1024}, {9, 256, 128, 256}, {6, 571, 40, 1024}, {5, 60, 33, 1024},
+           // Under 8 columns: dot products, four columns at a time (Iris's 2x2 maps).
+           {64, 4, 128, 0}, {6, 5, 40, 0}, {3, 7, 35, 0}}) {
+    SCOPED_TRACE(std::to_string(m) + "x" + std::to_string(n) + "x" + std::to_string(k) + " ldb " +
+                 std::to_string(ldb_or_0));
+    const int ldb = ldb_or_0 > 0 ? ldb_or_0 : n + 3, ldc = n + 5;
     std::vector<float> w(static_cast<size_t>(m) * k), b(static_cast<size_t>(k) * ldb), bias(m), slopes(m),
         res(static_cast<size_t>(m) * ldc), dst(static_cast<size_t>(m) * ldc, 7.0f);
     for (auto* v : {&w, &b, &bias, &slopes, &res})
@@ -423,6 +439,26 @@ TEST(ConvKernels, SmallGemmEqualsPlainLoops) {
       for (int j = n; j < ldc; ++j) ASSERT_EQ(dst[r * ldc + j], 7.0f) << "wrote past the row";
     }
     EXPECT_LE(worst, 1e-4);
+  }
+}
+
+// The stride-2 gather of im2col and of the depthwise padding: exactly the
+// even floats, nothing read past `readable` (the input row's end: the
+// vector loops stop short of it), nothing written outside [lo, hi).
+TEST(ConvKernels, GatherEvenCopiesTheEvenFloatsOnly) {
+  for (const auto& [lo, hi, readable] : std::vector<std::tuple<int, int, int>>{
+           {0, 48, 96}, {0, 48, 95}, {1, 20, 40}, {3, 11, 21}, {0, 5, 9}, {0, 0, 0}, {2, 33, 66}}) {
+    SCOPED_TRACE(std::to_string(lo) + ".." + std::to_string(hi) + " readable " + std::to_string(readable));
+    // The row's end is the end of an allocation of exactly `readable`
+    // floats: a read past it is a heap overflow under ASan / valgrind.
+    std::vector<float> in(static_cast<size_t>(readable));
+    for (int i = 0; i < readable; ++i) in[static_cast<size_t>(i)] = static_cast<float>(i) * 0.5f + 1.0f;
+    std::vector<float> out(static_cast<size_t>(hi) + 8, -1.0f);
+    GatherEven(in.data(), lo, hi, readable, out.data());
+    for (int j = 0; j < static_cast<int>(out.size()); ++j) {
+      const float want = j >= lo && j < hi ? static_cast<float>(2 * j) * 0.5f + 1.0f : -1.0f;
+      ASSERT_EQ(out[static_cast<size_t>(j)], want) << "at " << j;
+    }
   }
 }
 
@@ -459,6 +495,25 @@ TEST(ConvKernels, DepthwiseEqualsPlainLoops) {
         }
     EXPECT_LE(worst, 1e-5) << "depthwise";
 
+    // A band of rows at a time (the GEMM layer's depthwise stage, issue 16):
+    // the same floats bit for bit, nothing written past the band's buffer.
+    for (const int band : {1, 2, 3, 5}) {
+      std::vector<float> banded(static_cast<size_t>(g.c) * band * ow + 16, -99.0f);
+      for (int oy0 = 0; oy0 < oh; oy0 += band) {
+        const int rows = std::min(band, oh - oy0);
+        std::fill(banded.begin(), banded.end(), -99.0f);
+        DepthwiseRows(in.data(), g.c, g.h, g.w, dw.data(), dwb.data(), g.kh, g.kw, g.sh, g.sw, g.pt, g.pl, oh, ow, oy0,
+                      oy0 + rows, banded.data(), scratch.data());
+        for (int c = 0; c < g.c; ++c)
+          for (int y = 0; y < rows; ++y)
+            for (int x = 0; x < ow; ++x)
+              ASSERT_EQ(banded[(static_cast<size_t>(c) * rows + y) * ow + x],
+                        out[(static_cast<size_t>(c) * oh + oy0 + y) * ow + x])
+                  << "band " << band << " row " << oy0 + y << " channel " << c;
+        for (size_t i = static_cast<size_t>(g.c) * rows * ow; i < banded.size(); ++i)
+          ASSERT_EQ(banded[i], -99.0f) << "band " << band << " wrote past its output at " << i;
+      }
+    }
   }
 }
 
