@@ -14,6 +14,9 @@
 //   HAProxy marks it down and routes around it, interrupted requests
 //   complete or are refused cleanly on retry (never a 500), and no
 //   registration the client saw succeed is lost.
+// - one server's audit log on a full disk: it refuses (503) and fails its
+//   health check, HAProxy takes it out, the other serves; with room again
+//   it writes audit.resumed and is taken back.
 //
 // Skips with a message when haproxy, PostgreSQL or the shared data are
 // missing; fails instead under CI=true (scripts/setup installs them).
@@ -21,6 +24,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -29,7 +33,9 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
+#include <functional>
 #include <fstream>
 #include <iterator>
 #include <map>
@@ -91,8 +97,13 @@ std::string Missing() {
 // this is not production). Stopped by the destructor.
 class LocalSet {
  public:
-  std::string Start(int servers) {
+  // `before` (optional) runs on the set's folder before anything is made in
+  // it (e.g. a mount); a non-empty answer stops the start.
+  std::string Start(int servers, const std::function<std::string(const fs::path&)>& before = {}) {
     dir_ = livegate::testing::MakeTempDir("lg-scale-set");
+    if (before) {
+      if (const std::string why = before(dir_); !why.empty()) return why;
+    }
     const auto r = RunCommand(EnvPrefix() + "'" + (livegate::testing::SourceDir() / "deploy/run-local").string() +
                        "' start --dir '" + dir_.string() + "' --servers " + std::to_string(servers) +
                        " --scripted 2>&1");
@@ -114,6 +125,7 @@ class LocalSet {
     if (!dir_.empty()) {
       RunCommand("'" + (livegate::testing::SourceDir() / "deploy/run-local").string() + "' stop --dir '" + dir_.string() +
           "' 2>&1");
+      for (const fs::path& m : mounts_) umount2(m.c_str(), MNT_DETACH);
       std::error_code ec;
       fs::remove_all(dir_, ec);
     }
@@ -150,6 +162,11 @@ class LocalSet {
   fs::path dir_;
   std::map<std::string, std::string> env_;
   std::vector<int> pids_, ports_;
+  std::vector<fs::path> mounts_;
+
+ public:
+  // A mount inside the set's folder, taken down after the set stopped.
+  void AddMount(const fs::path& p) { mounts_.push_back(p); }
 };
 
 // Flow ids and remote addresses of one audit log (the chained file:
@@ -500,3 +517,107 @@ TEST(ScaleTest, OneServerKilledMidRunTheBalancerRoutesAroundItAndNoRegistrationI
 }
 
 }  // namespace
+
+// docs/SECURITY.md "An audit log that cannot be written fails closed", in
+// the deployment: server 1's folder (its audit log, its log) on a small
+// tmpfs that is filled while the set runs. Server 1 answers 503
+// audit.unavailable and fails /healthz, HAProxy takes it out and server 2
+// answers everything; with room again server 1 writes audit.resumed
+// (counting the events it could not append) and HAProxy takes it back.
+namespace {
+// GET of an unknown account through HAProxy: an audited refusal (404)
+// while the audit log works. Returns the status (0: no answer).
+int AuditedRequest(LocalSet& set, int front_port, int n) {
+  const int fd = ConnectFrom("127.0.0.1", front_port);
+  if (fd < 0) return 0;
+  const std::string resp =
+      TlsExchange(fd, set.Env("LIVEGATE_SCALE_CA"),
+                  Request("GET", "/v1/admin/accounts/drain-" + std::to_string(n), "",
+                          "Authorization: Bearer " + set.Env("LIVEGATE_ADMIN_TOKEN") + "\r\n"));
+  close(fd);
+  return resp.rfind("HTTP/1.1 ", 0) == 0 ? std::atoi(resp.c_str() + 9) : 0;
+}
+}  // namespace
+
+TEST(ScaleTest, AServerWhoseAuditLogCannotBeWrittenIsDrainedAndTakenBackWhenItCan) {
+  REQUIRE_SET();
+  if (geteuid() != 0) GTEST_SKIP() << "needs root to mount a tmpfs for one server's folder (CI runs as root)";
+  LocalSet set;
+  fs::path s1;
+  ASSERT_EQ(set.Start(2, [&](const fs::path& dir) -> std::string {
+              s1 = dir / "server-1";
+              fs::create_directories(s1);
+              if (mount("lg-scale-audit", s1.c_str(), "tmpfs", 0, "size=8m,mode=0700") != 0) {
+                return std::string("mount tmpfs: ") + std::strerror(errno);
+              }
+              set.AddMount(s1);
+              return "";
+            }),
+            "");
+  const std::string url = set.Env("LIVEGATE_SCALE_URL");
+  const int front = std::stoi(url.substr(url.rfind(':') + 1));
+  auto wait_state = [&](int i, const std::string& want, int seconds) {
+    std::string s;
+    const auto t0 = Clock::now();
+    while ((s = set.ServerState(i)).rfind(want, 0) != 0 && Clock::now() - t0 < std::chrono::seconds(seconds)) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    return s;
+  };
+  ASSERT_EQ(wait_state(0, "UP", 20).rfind("UP", 0), 0u);
+  ASSERT_EQ(wait_state(1, "UP", 20).rfind("UP", 0), 0u);
+  int n = 0;
+  for (int i = 0; i < 6; ++i) ASSERT_EQ(AuditedRequest(set, front, ++n), 404);
+
+  // Fill server 1's disk, then keep asking until HAProxy has taken it out.
+  {
+    std::FILE* f = std::fopen((s1 / "filler").c_str(), "wb");
+    ASSERT_NE(f, nullptr);
+    std::vector<char> block(64 * 1024, 'x');
+    while (std::fwrite(block.data(), 1, block.size(), f) == block.size() && std::fflush(f) == 0) {
+    }
+    std::fclose(f);
+  }
+  std::map<int, int> statuses;
+  const auto t0 = Clock::now();
+  while (set.ServerState(0).rfind("DOWN", 0) != 0 && Clock::now() - t0 < std::chrono::seconds(30)) {
+    ++statuses[AuditedRequest(set, front, ++n)];
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ASSERT_EQ(set.ServerState(0).rfind("DOWN", 0), 0u) << "HAProxy did not take out the server that cannot audit";
+  std::printf("taken out %.1f s after the disk filled; answers meanwhile:",
+              std::chrono::duration<double>(Clock::now() - t0).count());
+  for (const auto& [status, count] : statuses) std::printf(" %d x%d", status, count);
+  std::printf("\n");
+  for (const auto& [status, count] : statuses) {
+    EXPECT_TRUE(status == 404 || status == 503) << count << " answers with status " << status;
+  }
+  // Asked directly, server 1 says why: its health check and its gauge.
+  {
+    const int fd = ConnectFrom("127.0.0.1", set.ports()[0]);
+    ASSERT_GE(fd, 0);
+    const std::string health = TlsExchange(fd, set.Env("LIVEGATE_SCALE_CA"), Request("GET", "/healthz", ""));
+    close(fd);
+    EXPECT_EQ(health.rfind("HTTP/1.1 503", 0), 0u) << health;
+    EXPECT_NE(health.find("health.audit"), std::string::npos) << health;
+    EXPECT_EQ(Metric(set, set.ports()[0], "livegate_audit_failing"), 1.0);
+    EXPECT_GE(Metric(set, set.ports()[0], "livegate_audit_write_failures_total"), 1.0);
+  }
+  // Everything now lands on server 2.
+  for (int i = 0; i < 10; ++i) EXPECT_EQ(AuditedRequest(set, front, ++n), 404);
+
+  // Room again: within HAProxy's rise (2 checks, 1 s apart) after the
+  // server's next probe, server 1 is back and serving.
+  fs::remove(s1 / "filler");
+  const auto freed = Clock::now();
+  EXPECT_EQ(wait_state(0, "UP", 20).rfind("UP", 0), 0u) << "server 1 did not come back";
+  std::printf("back %.1f s after the disk had room\n", std::chrono::duration<double>(Clock::now() - freed).count());
+  const std::string log = ReadFile(set.audit(0));
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(log, m, std::regex("audit\\.resumed[^\\n]*lost:([0-9]+)"))) << "no audit.resumed entry";
+  EXPECT_GE(std::stoi(m[1]), 1);
+  const auto before = std::count(log.begin(), log.end(), '\n');
+  for (int i = 0; i < 10; ++i) EXPECT_EQ(AuditedRequest(set, front, ++n), 404);
+  const std::string after = ReadFile(set.audit(0));
+  EXPECT_GT(std::count(after.begin(), after.end(), '\n'), before) << "server 1 took no request after coming back";
+}
