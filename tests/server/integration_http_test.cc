@@ -306,6 +306,7 @@ TEST_P(HttpTest, RateLimitPerAccount) {
   auto r = c.Start(FlowType::kRegistration, "gina", "dev-g");
   EXPECT_EQ(r.status, 429);
   EXPECT_EQ(r.reason, "rate.limited");
+  EXPECT_EQ(r.retry_after, "60");
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, HttpTest, ::testing::Values(Backend::kSqlite, Backend::kPostgres),

@@ -601,6 +601,7 @@ TEST_P(AuditDiskFullTest, RefusesOrContinuesAsConfiguredLosesNothingAndResumes) 
     auto start = server_.http().Post("/v1/flows", R"({"flow":"authentication","account_id":")" + account + "\"}");
     EXPECT_EQ(start.status, 503);
     EXPECT_EQ(start.reason, "audit.unavailable");
+    EXPECT_EQ(start.retry_after, "1");
     EXPECT_EQ(CreateAccount(server_.http(), account + "-b", "pw").status, 503);
   } else {
     EXPECT_EQ(refused, 0);

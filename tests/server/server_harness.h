@@ -181,6 +181,7 @@ struct HttpResult {
   int status = 0;
   std::string body;
   std::string reason;  // error.reason when the body is an error object
+  std::string retry_after;  // the Retry-After header, if any
 };
 
 // HTTPS client pinned to the test server's certificate.
@@ -223,6 +224,7 @@ class TestHttp {
     }
     r.status = res->status;
     r.body = res->body;
+    r.retry_after = res->get_header_value("Retry-After");
     if (res->get_header_value("Content-Type").rfind("application/json", 0) == 0) {
       auto j = nlohmann::json::parse(r.body, nullptr, false);
       if (j.is_object() && j.contains("error")) r.reason = j["error"].value("reason", "");
