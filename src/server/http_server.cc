@@ -68,13 +68,7 @@ ApiResponse ErrorResponse(const Status& status) {
   nlohmann::json j;
   j["error"]["reason"] = status.reason();
   j["error"]["message"] = status.message();
-  ApiResponse r = JsonResponse(HttpStatusFor(status.code()), j.dump());
-  // Retry-After (RFC 9110 section 10.2.3) where the wait is known: the
-  // audit probe's interval (Service::AuditWritable); a rate limit's refill
-  // (its message says a minute).
-  if (status.reason() == "audit.unavailable") r.headers.emplace_back("Retry-After", "1");
-  if (status.reason() == "rate.limited") r.headers.emplace_back("Retry-After", "60");
-  return r;
+  return JsonResponse(HttpStatusFor(status.code()), j.dump());
 }
 
 namespace {

@@ -17,6 +17,12 @@ namespace livegate::server {
 
 using nlohmann::json;
 
+namespace {
+// How often a failing audit log is tried again (Service::AuditWritable);
+// also the Retry-After of audit.unavailable.
+constexpr std::int64_t kAuditProbeIntervalMs = 1000;
+}  // namespace
+
 Service::Service(ServiceDeps deps)
     : deps_(std::move(deps)),
       per_address_(deps_.limits.rate_per_address_per_minute),
@@ -73,7 +79,11 @@ void Service::RegisterRoutes(HttpServer& http) {
   // balancer must still see the failure.
   auto gated = [this](ApiResponse (Service::*fn)(const ApiRequest&)) {
     return [this, fn](const ApiRequest& r) {
-      if (Status st = AuditGate(); !st.ok()) return ErrorResponse(st);
+      if (Status st = AuditGate(); !st.ok()) {
+        ApiResponse answer = ErrorResponse(st);
+        answer.headers.emplace_back("Retry-After", std::to_string(kAuditProbeIntervalMs / 1000));
+        return answer;
+      }
       return (this->*fn)(r);
     };
   };
@@ -205,7 +215,7 @@ bool Service::AuditWritable() {
   std::unique_lock<std::mutex> lock(audit_probe_mu_, std::try_to_lock);
   const std::int64_t now = NowMs();
   if (!lock.owns_lock() || now < audit_next_probe_ms_) return false;
-  audit_next_probe_ms_ = now + 1000;
+  audit_next_probe_ms_ = now + kAuditProbeIntervalMs;
   const std::uint64_t lost = audit_lost_.load();
   AuditEvent resumed{"server", "audit.resumed", "", "", "", "ok",
                      {"lost:" + std::to_string(lost),
@@ -241,10 +251,14 @@ ApiResponse Service::Refuse(const Status& st, const std::string& operation, cons
   // wrong admin tokens, malformed or unknown-flow requests - is aggregated
   // per (address, reason): the first of a window is written, the rest
   // counted into one summary entry (FlushRefusalSummaries).
-  const bool about_an_account = !account.empty() && st.reason() != "rate.limited";
+  const bool rate_limited = st.reason() == "rate.limited";
+  ApiResponse answer = ErrorResponse(st);
+  // The limits are per minute (RFC 9110 section 10.2.3 Retry-After).
+  if (rate_limited) answer.headers.emplace_back("Retry-After", "60");
+  const bool about_an_account = !account.empty() && !rate_limited;
   if (!about_an_account && !refusals_.Admit(r.remote_addr, st.reason(), NowMs())) {
     deps_.metrics->Increment("livegate_audit_refusals_aggregated_total", "");
-    return ErrorResponse(st);
+    return answer;
   }
   AuditEvent e;
   e.actor = operation.rfind("admin.", 0) == 0 ? "admin" : "client";
@@ -255,7 +269,7 @@ ApiResponse Service::Refuse(const Status& st, const std::string& operation, cons
   e.reasons = {st.reason()};
   e.remote = r.remote_addr;
   Audit(std::move(e));
-  return ErrorResponse(st);
+  return answer;
 }
 
 void Service::FlushRefusalSummaries(bool all) {

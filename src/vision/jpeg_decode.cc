@@ -3,7 +3,6 @@
 
 #include <csetjmp>
 #include <cstdio>  // jpeglib.h needs FILE
-#include <memory>
 #include <vector>
 
 #include <jpeglib.h>
@@ -76,13 +75,13 @@ bool ReadRows(Decoder& d, std::uint8_t** rows) {
 
 std::optional<cv::Mat> DecodeCommonJpegToBgr(std::span<const std::uint8_t> bytes, std::uint64_t max_pixels) {
   if (bytes.empty()) return std::nullopt;
-  auto d = std::make_unique<Decoder>();
-  if (!ReadHeader(*d, bytes)) return std::nullopt;
-  if (std::uint64_t{d->cinfo.output_width} * d->cinfo.output_height > max_pixels) return std::nullopt;
-  cv::Mat out(static_cast<int>(d->cinfo.output_height), static_cast<int>(d->cinfo.output_width), CV_8UC3);
+  Decoder d;  // setjmp lives in ReadHeader and ReadRows, which take it by reference
+  if (!ReadHeader(d, bytes)) return std::nullopt;
+  if (std::uint64_t{d.cinfo.output_width} * d.cinfo.output_height > max_pixels) return std::nullopt;
+  cv::Mat out(static_cast<int>(d.cinfo.output_height), static_cast<int>(d.cinfo.output_width), CV_8UC3);
   std::vector<std::uint8_t*> rows(static_cast<std::size_t>(out.rows));
   for (int y = 0; y < out.rows; ++y) rows[static_cast<std::size_t>(y)] = out.ptr<std::uint8_t>(y);
-  if (!ReadRows(*d, rows.data())) return std::nullopt;
+  if (!ReadRows(d, rows.data())) return std::nullopt;
   return out;
 }
 

@@ -570,14 +570,7 @@ TEST(ScaleTest, AServerWhoseAuditLogCannotBeWrittenIsDrainedAndTakenBackWhenItCa
   for (int i = 0; i < 6; ++i) ASSERT_EQ(AuditedRequest(set, front, ++n), 404);
 
   // Fill server 1's disk, then keep asking until HAProxy has taken it out.
-  {
-    std::FILE* f = std::fopen((s1 / "filler").c_str(), "wb");
-    ASSERT_NE(f, nullptr);
-    std::vector<char> block(64 * 1024, 'x');
-    while (std::fwrite(block.data(), 1, block.size(), f) == block.size() && std::fflush(f) == 0) {
-    }
-    std::fclose(f);
-  }
+  ASSERT_TRUE(livegate::testing::FillFileSystem(s1 / "filler"));
   std::map<int, int> statuses;
   const auto t0 = Clock::now();
   while (set.ServerState(0).rfind("DOWN", 0) != 0 && Clock::now() - t0 < std::chrono::seconds(30)) {

@@ -530,15 +530,6 @@ class AuditDiskFullTest : public SecurityOpsTest, public ::testing::WithParamInt
     if (mounted_) ::umount2(fs_.c_str(), MNT_DETACH);
     SecurityOpsTest::TearDown();
   }
-  // Writes a filler file until the tmpfs is full.
-  void Fill() {
-    std::FILE* f = std::fopen((fs_ / "filler").c_str(), "wb");
-    ASSERT_NE(f, nullptr);
-    std::vector<char> block(4096, 'x');
-    while (std::fwrite(block.data(), 1, block.size(), f) == block.size() && std::fflush(f) == 0) {
-    }
-    std::fclose(f);
-  }
   int CountLogEvents(const std::string& event) {
     int n = 0;
     for (const auto& l : Lines(server_.var() / "server.log")) n += l.find("\"event\":\"" + event + "\"") != std::string::npos;
@@ -560,7 +551,7 @@ TEST_P(AuditDiskFullTest, RefusesOrContinuesAsConfiguredLosesNothingAndResumes) 
   ASSERT_EQ(healthy.status, 200);
   EXPECT_EQ(json::parse(healthy.body)["audit"], "ok");
 
-  Fill();
+  ASSERT_TRUE(livegate::testing::FillFileSystem(fs_ / "filler"));
   // The log's last page may still hold a few lines: read the account until
   // an append fails (each read is audited).
   int answered = 0, refused = 0;

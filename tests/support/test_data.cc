@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <random>
+#include <vector>
 
 namespace livegate::testing {
 
@@ -34,6 +35,16 @@ std::filesystem::path MakeTempDir(const std::string& prefix) {
     if (std::filesystem::create_directory(p, ec)) return p;
   }
   throw std::runtime_error("cannot create a temporary folder");
+}
+
+bool FillFileSystem(const std::filesystem::path& file) {
+  std::FILE* f = std::fopen(file.c_str(), "wb");
+  if (f == nullptr) return false;
+  const std::vector<char> block(64 * 1024, 'x');
+  while (std::fwrite(block.data(), 1, block.size(), f) == block.size() && std::fflush(f) == 0) {
+  }
+  std::fclose(f);
+  return true;
 }
 
 ShellRun RunShell(const std::string& command) {

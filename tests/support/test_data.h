@@ -30,6 +30,9 @@ struct ShellRun {
   std::string out;
 };
 ShellRun RunShell(const std::string& command);
+// Writes `file` until its file system is full (a disk-full test); false
+// when the file cannot be created.
+bool FillFileSystem(const std::filesystem::path& file);
 
 }  // namespace livegate::testing
 
